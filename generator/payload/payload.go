@@ -1,0 +1,115 @@
+// Package payload holds what one machine receives at first boot, independent of
+// the format that carries it (Ignition or cloud-init). Renderers fill a Node;
+// encoders turn it into bytes; the tree writer lays its files out under rootfs/.
+package payload
+
+import (
+	"fmt"
+	"io/fs"
+	"sort"
+)
+
+// Secret and public file modes.
+const (
+	ModeSecret fs.FileMode = 0o600
+	ModePublic fs.FileMode = 0o644
+	ModeExec   fs.FileMode = 0o755
+)
+
+// File is one regular file the machine receives, at an absolute path.
+type File struct {
+	Path    string
+	Mode    fs.FileMode
+	Owner   string // user name; empty means root
+	Group   string // group name; empty means root
+	Content []byte
+}
+
+// Secret reports whether the file must only be readable by its owner.
+func (f File) Secret() bool { return f.Mode&0o077 == 0 }
+
+// DropIn is a systemd drop-in for a unit (written to <unit>.d/<name>).
+type DropIn struct {
+	Name     string
+	Contents string
+}
+
+// Unit is a systemd unit. Contents may be empty when only drop-ins are added
+// to a unit the image already ships (kubelet.service, containerd.service).
+type Unit struct {
+	Name     string
+	Enabled  bool
+	Contents string
+	DropIns  []DropIn
+}
+
+// User is a login user with its SSH authorized keys.
+type User struct {
+	Name              string
+	Groups            []string
+	SSHAuthorizedKeys []string
+}
+
+// Node is everything one machine receives.
+type Node struct {
+	Name  string
+	Files []File
+	Units []Unit
+	Users []User
+}
+
+// AddFile adds a file; a second file at the same path is a programming error
+// that Validate reports.
+func (n *Node) AddFile(f File) { n.Files = append(n.Files, f) }
+
+// AddUnit adds a unit, merging drop-ins and contents into an existing one of the same name.
+func (n *Node) AddUnit(u Unit) {
+	for i := range n.Units {
+		if n.Units[i].Name == u.Name {
+			n.Units[i].DropIns = append(n.Units[i].DropIns, u.DropIns...)
+			n.Units[i].Enabled = n.Units[i].Enabled || u.Enabled
+			if u.Contents != "" {
+				n.Units[i].Contents = u.Contents
+			}
+			return
+		}
+	}
+	n.Units = append(n.Units, u)
+}
+
+// Finish sorts everything by path/name so encoders emit byte-identical output for
+// the same input, and rejects two files at one path.
+func (n *Node) Finish() error {
+	sort.SliceStable(n.Files, func(i, j int) bool { return n.Files[i].Path < n.Files[j].Path })
+	for i := 1; i < len(n.Files); i++ {
+		if n.Files[i].Path == n.Files[i-1].Path {
+			return fmt.Errorf("node %s: two files at %s", n.Name, n.Files[i].Path)
+		}
+	}
+	sort.SliceStable(n.Units, func(i, j int) bool { return n.Units[i].Name < n.Units[j].Name })
+	for i := range n.Units {
+		d := n.Units[i].DropIns
+		sort.SliceStable(d, func(a, b int) bool { return d[a].Name < d[b].Name })
+	}
+	sort.SliceStable(n.Users, func(i, j int) bool { return n.Users[i].Name < n.Users[j].Name })
+	return nil
+}
+
+// UnitDir is where systemd units and their drop-ins are written.
+const UnitDir = "/etc/systemd/system"
+
+// UnitFiles returns the units and drop-ins as the files systemd reads, so that
+// rootfs/ and encoders without a native units section (cloud-init) agree on
+// what lands on disk.
+func (n *Node) UnitFiles() []File {
+	var out []File
+	for _, u := range n.Units {
+		if u.Contents != "" {
+			out = append(out, File{Path: UnitDir + "/" + u.Name, Mode: ModePublic, Content: []byte(u.Contents)})
+		}
+		for _, d := range u.DropIns {
+			out = append(out, File{Path: UnitDir + "/" + u.Name + ".d/" + d.Name, Mode: ModePublic, Content: []byte(d.Contents)})
+		}
+	}
+	return out
+}

@@ -1,0 +1,79 @@
+package spec
+
+// Config is the optional ksgen.io/v1alpha1 document: what a KubeKey file
+// cannot say about machines that configure themselves at first boot.
+type Config struct {
+	APIVersion string     `json:"apiVersion"`
+	Kind       string     `json:"kind"`
+	Metadata   ObjectMeta `json:"metadata,omitempty"`
+	Spec       ConfigSpec `json:"spec,omitempty"`
+}
+
+// ConfigSpec holds cluster-wide settings, then per-role and per-host ones;
+// a host setting wins over its role's, which wins over the cluster's.
+type ConfigSpec struct {
+	// OS is the default target OS: fcos, flatcar, ubuntu, debian or rhel.
+	OS string `json:"os,omitempty"`
+	// Users get SSH access to every machine (keys only; never passwords).
+	Users []User `json:"users,omitempty"`
+	// Roles are keyed by role: control-plane, worker, etcd, loadbalancer.
+	Roles map[string]NodeSettings `json:"roles,omitempty"`
+	// Hosts are keyed by host name from spec.hosts.
+	Hosts map[string]NodeSettings `json:"hosts,omitempty"`
+	// Binaries says where kubeadm, kubelet and friends come from.
+	Binaries Binaries `json:"binaries,omitempty"`
+	// BootstrapTokenTTL is how long after init workers may still join ("24h"; "0s": never expires).
+	BootstrapTokenTTL string `json:"bootstrapTokenTTL,omitempty"`
+	// Budget is the user-data size limit every payload must fit.
+	Budget Budget `json:"budget,omitempty"`
+}
+
+// User is an SSH login user.
+type User struct {
+	Name              string   `json:"name"`
+	Groups            []string `json:"groups,omitempty"`
+	SSHAuthorizedKeys []string `json:"sshAuthorizedKeys,omitempty"`
+}
+
+// NodeSettings apply to a role or one host.
+type NodeSettings struct {
+	OS                string         `json:"os,omitempty"`
+	MAC               string         `json:"mac,omitempty"`
+	Interface         string         `json:"interface,omitempty"`
+	Network           *StaticNetwork `json:"network,omitempty"`
+	SSHAuthorizedKeys []string       `json:"sshAuthorizedKeys,omitempty"`
+	Snippets          Snippets       `json:"snippets,omitempty"`
+}
+
+// StaticNetwork is a static address for one interface.
+type StaticNetwork struct {
+	Addresses   []string `json:"addresses,omitempty"` // CIDR form, e.g. 192.168.1.10/24
+	Gateway     string   `json:"gateway,omitempty"`
+	Nameservers []string `json:"nameservers,omitempty"`
+}
+
+// Snippets are user files merged as children of the generated configs.
+type Snippets struct {
+	Butane      string `json:"butane,omitempty"`      // path to a Butane file
+	CloudConfig string `json:"cloudConfig,omitempty"` // path to a #cloud-config fragment
+}
+
+// Binaries selects baked binaries (the image built by images/) or downloads
+// pinned by sha256.
+type Binaries struct {
+	Source    string     `json:"source,omitempty"` // image (default) or download
+	Downloads []Download `json:"downloads,omitempty"`
+}
+
+// Download is one file fetched at first boot and checked against its sha256.
+type Download struct {
+	URL    string `json:"url"`
+	SHA256 string `json:"sha256"`
+	Path   string `json:"path"`
+}
+
+// Budget is a user-data size limit, by cloud name or in bytes.
+type Budget struct {
+	Cloud string `json:"cloud,omitempty"` // aws, gcp, azure, openstack
+	Bytes int    `json:"bytes,omitempty"`
+}

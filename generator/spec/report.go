@@ -1,0 +1,150 @@
+package spec
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Severity of a report entry.
+type Severity int
+
+// Severities: errors stop a render; warnings stop it only under --strict.
+const (
+	Error Severity = iota
+	Warning
+)
+
+func (s Severity) String() string {
+	if s == Warning {
+		return "warning"
+	}
+	return "error"
+}
+
+// Entry is one finding about the spec, with the field path and the line it
+// came from (0 when the field is absent from the file).
+type Entry struct {
+	Severity Severity
+	Path     string
+	Line     int
+	Err      error
+}
+
+func (e Entry) String() string {
+	var b strings.Builder
+	if e.Severity == Warning {
+		b.WriteString("warning: ")
+	}
+	if e.Path != "" {
+		b.WriteString(e.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Err.Error())
+	if e.Line > 0 {
+		fmt.Fprintf(&b, " (line %d)", e.Line)
+	}
+	return b.String()
+}
+
+// Report collects findings in the order they were made.
+type Report struct {
+	Entries []Entry
+}
+
+// add appends a finding.
+func (r *Report) add(sev Severity, path string, line int, err error) {
+	r.Entries = append(r.Entries, Entry{Severity: sev, Path: path, Line: line, Err: err})
+}
+
+// HasErrors reports whether any entry is an error, or (strict) any entry at all.
+func (r *Report) HasErrors(strict bool) bool {
+	for _, e := range r.Entries {
+		if e.Severity == Error || strict {
+			return true
+		}
+	}
+	return false
+}
+
+// Warnings returns the warning entries.
+func (r *Report) Warnings() []Entry {
+	var out []Entry
+	for _, e := range r.Entries {
+		if e.Severity == Warning {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Err returns the findings that stop the run as one error, sorted by line, or nil.
+func (r *Report) Err(strict bool) error {
+	var fatal []Entry
+	for _, e := range r.Entries {
+		if e.Severity == Error || strict {
+			fatal = append(fatal, e)
+		}
+	}
+	if len(fatal) == 0 {
+		return nil
+	}
+	sort.SliceStable(fatal, func(i, j int) bool { return fatal[i].Line < fatal[j].Line })
+	errs := make([]error, len(fatal))
+	for i, e := range fatal {
+		errs[i] = &EntryError{Entry: e}
+	}
+	return errors.Join(errs...)
+}
+
+// EntryError carries an Entry through error chains so callers can inspect it
+// with errors.As and still match the named cause with errors.Is.
+type EntryError struct{ Entry Entry }
+
+func (e *EntryError) Error() string { return e.Entry.String() }
+func (e *EntryError) Unwrap() error { return e.Entry.Err }
+
+// Named causes, so tests and callers can match a finding without parsing text.
+var (
+	ErrSyntax            = errors.New("invalid YAML")
+	ErrUnknownField      = errors.New("unknown field")
+	ErrDuplicateKey      = errors.New("duplicate key")
+	ErrType              = errors.New("wrong type")
+	ErrUnknownDocument   = errors.New("unknown document")
+	ErrMissingCluster    = errors.New("no kubekey.kubesphere.io/v1alpha2 Cluster document")
+	ErrDuplicateDocument = errors.New("document given twice")
+	ErrUnknownHost       = errors.New("host is not in spec.hosts")
+	ErrBadRange          = errors.New("bad host range")
+	ErrDuplicateHost     = errors.New("duplicate host")
+	ErrDuplicateAddress  = errors.New("duplicate address")
+	ErrRequired          = errors.New("required")
+	ErrInvalidIP         = errors.New("invalid IP address")
+	ErrInvalidCIDR       = errors.New("invalid CIDR")
+	ErrOverlap           = errors.New("networks overlap")
+	ErrNoControlPlane    = errors.New("no control-plane host")
+	ErrNoEtcd            = errors.New("no etcd host")
+	ErrConflict          = errors.New("conflicting settings")
+	ErrUnsupported       = errors.New("unsupported")
+	ErrVersion           = errors.New("unsupported Kubernetes version")
+	ErrPort              = errors.New("port out of range")
+	ErrInvalidValue      = errors.New("invalid value")
+	ErrEvenEtcd          = errors.New("even number of etcd members")
+	ErrNoLoadBalancer    = errors.New("several control planes without a load balancer")
+	ErrSSHPassword       = errors.New("SSH password is ignored by ksgen")
+)
+
+// detailed is a message that reads on its own yet still matches its named
+// cause with errors.Is.
+type detailed struct {
+	msg   string
+	cause error
+}
+
+func (e *detailed) Error() string { return e.msg }
+func (e *detailed) Unwrap() error { return e.cause }
+
+// fail states a finding in full words, tagged with its named cause.
+func fail(cause error, format string, args ...any) error {
+	return &detailed{msg: fmt.Sprintf(format, args...), cause: cause}
+}

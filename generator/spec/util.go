@@ -1,0 +1,17 @@
+package spec
+
+import (
+	"slices"
+	"sort"
+)
+
+func contains(list []string, s string) bool { return slices.Contains(list, s) }
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,488 @@
+package spec
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/version"
+
+	"github.com/ksgen/ksgen/images"
+)
+
+// Role names. "master" is KubeKey's old name for control-plane; ksgen also
+// knows "loadbalancer" hosts (keepalived + HAProxy) from its own document.
+const (
+	RoleEtcd         = "etcd"
+	RoleControlPlane = "control-plane"
+	RoleMaster       = "master"
+	RoleWorker       = "worker"
+	RoleRegistry     = "registry"
+	RoleLoadBalancer = "loadbalancer"
+)
+
+var (
+	knownRoles    = []string{RoleEtcd, RoleControlPlane, RoleMaster, RoleWorker, RoleRegistry, RoleLoadBalancer}
+	knownOS       = []string{"fcos", "flatcar", "ubuntu", "debian", "rhel"}
+	knownPlugins  = []string{"calico", "flannel", "cilium", "none"}
+	knownClouds   = []string{"aws", "gcp", "azure", "openstack"}
+	hostRange     = regexp.MustCompile(`^(.*)\[(\d+):(\d+)\](.*)$`)
+	sha256Pattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+// validator carries the spec and report through the checks.
+type validator struct {
+	s *Spec
+	r *Report
+}
+
+// at returns the line of path, or of its nearest ancestor in the file.
+func (s *Spec) at(path string) int {
+	for p := path; p != ""; {
+		if l, ok := s.lines[p]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return 0
+}
+
+func (v *validator) errorf(path string, cause error, format string, args ...any) {
+	v.r.add(Error, path, v.s.at(path), fail(cause, format, args...))
+}
+
+func (v *validator) warnf(path string, cause error, format string, args ...any) {
+	v.r.add(Warning, path, v.s.at(path), fail(cause, format, args...))
+}
+
+func (s *Spec) validate(r *Report) {
+	v := &validator{s: s, r: r}
+	addrs := v.hosts()
+	v.roles()
+	v.endpoint()
+	v.etcd()
+	v.kubernetes()
+	v.network(addrs)
+	v.registry()
+	v.config()
+	v.kubesphere()
+}
+
+// hosts checks names and addresses and returns every internal address by host.
+func (v *validator) hosts() map[string][]netip.Addr {
+	hosts := v.s.Cluster.Spec.Hosts
+	names := map[string]string{}
+	addrOwner := map[netip.Addr]string{}
+	out := map[string][]netip.Addr{}
+	for i, h := range hosts {
+		p := fmt.Sprintf("spec.hosts[%d]", i)
+		if h.Name == "" {
+			v.errorf(p+".name", ErrRequired, "host has no name")
+			continue
+		}
+		if errs := validation.IsDNS1123Subdomain(h.Name); len(errs) > 0 {
+			v.errorf(p+".name", ErrInvalidValue, "host name %q is not a valid node name: %s", h.Name, errs[0])
+		}
+		if first, dup := names[h.Name]; dup {
+			v.errorf(p+".name", ErrDuplicateHost, "host %q is already defined at %s", h.Name, first)
+		}
+		names[h.Name] = p
+		if h.InternalAddress == "" {
+			v.errorf(p+".internalAddress", ErrRequired, "host %q has no address or internalAddress", h.Name)
+			continue
+		}
+		if _, err := netip.ParseAddr(h.Address); err != nil {
+			v.errorf(p+".address", ErrInvalidIP, "address %q of host %q is not an IP address", h.Address, h.Name)
+		}
+		parts := strings.Split(h.InternalAddress, ",")
+		if len(parts) > 2 {
+			v.errorf(p+".internalAddress", ErrInvalidIP, "internalAddress %q: at most one IPv4 and one IPv6 address, comma-separated", h.InternalAddress)
+			continue
+		}
+		for j, part := range parts {
+			a, err := netip.ParseAddr(strings.TrimSpace(part))
+			if err != nil {
+				v.errorf(p+".internalAddress", ErrInvalidIP, "internalAddress %q of host %q: %q is not an IP address", h.InternalAddress, h.Name, part)
+				continue
+			}
+			if j == 1 && (!a.Is6() || len(out[h.Name]) == 0 || out[h.Name][0].Is6()) {
+				v.errorf(p+".internalAddress", ErrInvalidIP, "internalAddress %q: the second address must be IPv6 after an IPv4 one", h.InternalAddress)
+			}
+			if owner, dup := addrOwner[a]; dup {
+				v.errorf(p+".internalAddress", ErrDuplicateAddress, "address %s of host %q is also the address of host %q", a, h.Name, owner)
+			}
+			addrOwner[a] = h.Name
+			out[h.Name] = append(out[h.Name], a)
+		}
+		for k, val := range h.Labels {
+			lp := p + ".labels." + k
+			if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+				v.errorf(lp, ErrInvalidValue, "label key %q: %s", k, errs[0])
+			}
+			if errs := validation.IsValidLabelValue(val); len(errs) > 0 {
+				v.errorf(lp, ErrInvalidValue, "label %q value %q: %s", k, val, errs[0])
+			}
+		}
+		if h.Password != "" {
+			v.warnf(p+".password", ErrSSHPassword, "host %q has an SSH password; ksgen never uses it and it appears in no output", h.Name)
+		}
+	}
+	return out
+}
+
+// roles expands roleGroups (with node[2:10] ranges) into s.Roles.
+func (v *validator) roles() {
+	known := map[string]bool{}
+	for _, h := range v.s.Cluster.Spec.Hosts {
+		known[h.Name] = true
+	}
+	v.s.Roles = map[string][]string{}
+	for _, role := range sortedKeys(v.s.Cluster.Spec.RoleGroups) {
+		rp := "spec.roleGroups." + role
+		if !contains(knownRoles, role) {
+			v.errorf(rp, ErrUnknownField, "unknown role group %q (known: %s)", role, strings.Join(knownRoles, ", "))
+			continue
+		}
+		target := role
+		if role == RoleMaster {
+			target = RoleControlPlane
+		}
+		for i, entry := range v.s.Cluster.Spec.RoleGroups[role] {
+			p := fmt.Sprintf("%s[%d]", rp, i)
+			names, err := expandRange(entry)
+			if err != nil {
+				v.errorf(p, ErrBadRange, "%v", err)
+				continue
+			}
+			for _, name := range names {
+				if !known[name] {
+					v.errorf(p, ErrUnknownHost, "host %q is not in spec.hosts", name)
+					continue
+				}
+				if contains(v.s.Roles[target], name) {
+					if role != RoleMaster && !contains(v.s.Cluster.Spec.RoleGroups[RoleMaster], name) {
+						v.errorf(p, ErrDuplicateHost, "host %q is listed twice in roleGroups.%s", name, role)
+					}
+					continue
+				}
+				v.s.Roles[target] = append(v.s.Roles[target], name)
+			}
+		}
+	}
+	if len(v.s.Roles[RoleControlPlane]) == 0 {
+		v.errorf("spec.roleGroups", ErrNoControlPlane, "roleGroups has no control-plane (or master) host")
+	}
+}
+
+// expandRange turns "node[2:4]" into node2, node3, node4; other names pass through.
+func expandRange(entry string) ([]string, error) {
+	if !strings.ContainsAny(entry, "[]") {
+		return []string{entry}, nil
+	}
+	m := hostRange.FindStringSubmatch(entry)
+	if m == nil {
+		return nil, fmt.Errorf("%q is not a host name or a range like node[2:10]", entry)
+	}
+	from, err1 := strconv.Atoi(m[2])
+	to, err2 := strconv.Atoi(m[3])
+	if err1 != nil || err2 != nil || from > to || to-from > 100000 {
+		return nil, fmt.Errorf("range %q must go from a smaller to a larger number", entry)
+	}
+	out := make([]string, 0, to-from+1)
+	for i := from; i <= to; i++ {
+		out = append(out, m[1]+strconv.Itoa(i)+m[4])
+	}
+	return out, nil
+}
+
+func (v *validator) endpoint() {
+	ep := v.s.Cluster.Spec.ControlPlaneEndpoint
+	const p = "spec.controlPlaneEndpoint"
+	switch ep.InternalLoadbalancer {
+	case "", "haproxy", "kube-vip":
+	default:
+		v.errorf(p+".internalLoadbalancer", ErrInvalidValue, "internalLoadbalancer %q: want haproxy, kube-vip or empty", ep.InternalLoadbalancer)
+	}
+	if ep.Address != "" {
+		if _, err := netip.ParseAddr(ep.Address); err != nil {
+			v.errorf(p+".address", ErrInvalidIP, "address %q is not an IP address", ep.Address)
+		}
+	}
+	if ep.InternalLoadbalancer == "haproxy" && ep.Address != "" {
+		v.errorf(p+".address", ErrConflict, "internalLoadbalancer haproxy runs its own load balancer on every worker; remove address %q or the internal load balancer", ep.Address)
+	}
+	if ep.InternalLoadbalancer == "kube-vip" && ep.Address == "" {
+		v.errorf(p+".address", ErrRequired, "internalLoadbalancer kube-vip needs address: the virtual IP it announces")
+	}
+	if ep.KubeVip.Mode != "ARP" && ep.KubeVip.Mode != "BGP" {
+		v.errorf(p+".kubevip.mode", ErrInvalidValue, "kubevip.mode %q: want ARP or BGP", ep.KubeVip.Mode)
+	}
+	if ep.Port < 1 || ep.Port > 65535 {
+		v.errorf(p+".port", ErrPort, "port %d is not between 1 and 65535", ep.Port)
+	}
+	if errs := validation.IsDNS1123Subdomain(ep.Domain); len(errs) > 0 {
+		v.errorf(p+".domain", ErrInvalidValue, "domain %q: %s", ep.Domain, errs[0])
+	}
+	externalDNS := ep.ExternalDNS != nil && *ep.ExternalDNS
+	if len(v.s.Roles[RoleControlPlane]) > 1 && ep.InternalLoadbalancer == "" && ep.Address == "" && !externalDNS {
+		v.warnf(p, ErrNoLoadBalancer, "%d control planes but no load balancer: set internalLoadbalancer, an address, or externalDNS: true; until then every node talks to the first control plane only", len(v.s.Roles[RoleControlPlane]))
+	}
+}
+
+func (v *validator) etcd() {
+	e := v.s.Cluster.Spec.Etcd
+	const p = "spec.etcd"
+	members := len(v.s.Roles[RoleEtcd])
+	switch e.Type {
+	case "kubekey":
+		if members == 0 {
+			v.errorf("spec.roleGroups", ErrNoEtcd, "etcd.type kubekey runs etcd on the etcd role hosts, but roleGroups has no etcd host")
+		}
+	case "kubeadm":
+		members = len(v.s.Roles[RoleControlPlane])
+	case "external":
+		members = 0
+		if len(e.External.Endpoints) == 0 {
+			v.errorf(p+".external.endpoints", ErrRequired, "etcd.type external needs external.endpoints")
+		}
+		for i, ep := range e.External.Endpoints {
+			if !strings.HasPrefix(ep, "https://") && !strings.HasPrefix(ep, "http://") {
+				v.errorf(fmt.Sprintf("%s.external.endpoints[%d]", p, i), ErrInvalidValue, "endpoint %q must be an http(s):// URL", ep)
+			}
+		}
+	default:
+		v.errorf(p+".type", ErrInvalidValue, "etcd.type %q: want kubekey, kubeadm or external", e.Type)
+	}
+	if members > 0 && members%2 == 0 {
+		v.warnf(p, ErrEvenEtcd, "%d etcd members: an even count tolerates no more failures than %d; use an odd number", members, members-1)
+	}
+	for _, port := range []struct {
+		name string
+		val  *int
+	}{{"port", e.Port}, {"peerPort", e.PeerPort}} {
+		if *port.val < 1 || *port.val > 65535 {
+			v.errorf(p+"."+port.name, ErrPort, "%s %d is not between 1 and 65535", port.name, *port.val)
+		}
+	}
+}
+
+func (v *validator) kubernetes() {
+	k := v.s.Cluster.Spec.Kubernetes
+	const p = "spec.kubernetes"
+	if _, err := KubernetesVersion(k.Version); err != nil {
+		v.errorf(p+".version", ErrVersion, "%v", err)
+	}
+	if k.Type != "kubernetes" {
+		v.errorf(p+".version", ErrUnsupported, "Kubernetes type %q: ksgen renders kubeadm clusters only (no k3s or k8e)", k.Type)
+	}
+	if k.ContainerManager != "containerd" {
+		v.errorf(p+".containerManager", ErrUnsupported, "containerManager %q: ksgen configures containerd only; docker with cri-dockerd, cri-o and isula are out of scope", k.ContainerManager)
+	}
+	switch k.ProxyMode {
+	case "ipvs", "iptables", "nftables":
+	default:
+		v.errorf(p+".proxyMode", ErrInvalidValue, "proxyMode %q: want ipvs, iptables or nftables", k.ProxyMode)
+	}
+	if errs := validation.IsDNS1123Subdomain(k.DNSDomain); len(errs) > 0 {
+		v.errorf(p+".dnsDomain", ErrInvalidValue, "dnsDomain %q: %s", k.DNSDomain, errs[0])
+	}
+	if k.MaxPods < 1 {
+		v.errorf(p+".maxPods", ErrInvalidValue, "maxPods %d must be positive", k.MaxPods)
+	}
+	if k.NodeCidrMaskSize < 8 || k.NodeCidrMaskSize > 30 {
+		v.errorf(p+".nodeCidrMaskSize", ErrInvalidValue, "nodeCidrMaskSize %d: want 8 to 30", k.NodeCidrMaskSize)
+	}
+	for i, san := range k.ApiserverCertExtraSans {
+		if net.ParseIP(san) == nil && len(validation.IsDNS1123Subdomain(strings.TrimPrefix(san, "*."))) > 0 {
+			v.errorf(fmt.Sprintf("%s.apiserverCertExtraSans[%d]", p, i), ErrInvalidValue, "%q is neither an IP address nor a DNS name", san)
+		}
+	}
+	for _, args := range []struct {
+		name string
+		list []string
+	}{{"apiserverArgs", k.ApiServerArgs}, {"controllerManagerArgs", k.ControllerManagerArgs}, {"schedulerArgs", k.SchedulerArgs}, {"kubeletArgs", k.KubeletArgs}, {"kubeProxyArgs", k.KubeProxyArgs}} {
+		for i, a := range args.list {
+			if name, _, ok := strings.Cut(strings.TrimLeft(a, "-"), "="); !ok || name == "" {
+				v.errorf(fmt.Sprintf("%s.%s[%d]", p, args.name, i), ErrInvalidValue, "argument %q: want name=value", a)
+			}
+		}
+	}
+}
+
+// network checks the CIDRs, that pods, services and nodes do not overlap.
+func (v *validator) network(addrs map[string][]netip.Addr) {
+	n := v.s.Cluster.Spec.Network
+	const p = "spec.network"
+	if !contains(knownPlugins, n.Plugin) {
+		v.errorf(p+".plugin", ErrUnsupported, "network plugin %q: ksgen deploys %s", n.Plugin, strings.Join(knownPlugins, ", "))
+	}
+	pods, okPods := v.cidrs(p+".kubePodsCIDR", n.KubePodsCIDR)
+	svcs, okSvcs := v.cidrs(p+".kubeServiceCIDR", n.KubeServiceCIDR)
+	if !okPods || !okSvcs {
+		return
+	}
+	if len(pods) != len(svcs) {
+		v.errorf(p+".kubeServiceCIDR", ErrInvalidCIDR, "dual-stack needs an IPv4 and an IPv6 CIDR in both kubePodsCIDR and kubeServiceCIDR")
+	}
+	for _, a := range pods {
+		for _, b := range svcs {
+			if a.Overlaps(b) {
+				v.errorf(p+".kubeServiceCIDR", ErrOverlap, "service network %s overlaps pod network %s", b, a)
+			}
+		}
+	}
+	for i, h := range v.s.Cluster.Spec.Hosts {
+		for _, a := range addrs[h.Name] {
+			for _, c := range append(append([]netip.Prefix{}, pods...), svcs...) {
+				if c.Contains(a) {
+					v.errorf(fmt.Sprintf("spec.hosts[%d].internalAddress", i), ErrOverlap, "node address %s of host %q is inside the cluster network %s", a, h.Name, c)
+				}
+			}
+		}
+	}
+}
+
+// cidrs parses "v4" or "v4,v6" CIDRs.
+func (v *validator) cidrs(path, value string) ([]netip.Prefix, bool) {
+	var out []netip.Prefix
+	parts := strings.Split(value, ",")
+	for _, part := range parts {
+		pr, err := netip.ParsePrefix(strings.TrimSpace(part))
+		if err != nil || pr != pr.Masked() {
+			v.errorf(path, ErrInvalidCIDR, "%q is not a network in CIDR form (like 10.233.64.0/18)", part)
+			return nil, false
+		}
+		out = append(out, pr)
+	}
+	if len(out) > 2 || (len(out) == 2 && out[0].Addr().Is6() == out[1].Addr().Is6()) {
+		v.errorf(path, ErrInvalidCIDR, "%q: at most one IPv4 and one IPv6 CIDR", value)
+		return nil, false
+	}
+	return out, true
+}
+
+func (v *validator) registry() {
+	reg := v.s.Cluster.Spec.Registry
+	const p = "spec.registry"
+	for i, m := range reg.RegistryMirrors {
+		if !strings.HasPrefix(m, "https://") && !strings.HasPrefix(m, "http://") {
+			v.errorf(fmt.Sprintf("%s.registryMirrors[%d]", p, i), ErrInvalidValue, "mirror %q must be an http(s):// URL", m)
+		}
+	}
+	for i, r := range reg.InsecureRegistries {
+		if strings.Contains(r, "/") {
+			v.errorf(fmt.Sprintf("%s.insecureRegistries[%d]", p, i), ErrInvalidValue, "insecure registry %q must be host[:port]", r)
+		}
+	}
+	if strings.Contains(reg.PrivateRegistry, "://") {
+		v.errorf(p+".privateRegistry", ErrInvalidValue, "privateRegistry %q must be host[:port][/namespace], without a scheme", reg.PrivateRegistry)
+	}
+}
+
+// config checks the ksgen document.
+func (v *validator) config() {
+	c := v.s.Config.Spec
+	const p = "ksgen.spec"
+	v.oneOf(p+".os", c.OS, knownOS)
+	for _, role := range sortedKeys(c.Roles) {
+		rp := p + ".roles." + role
+		if !contains(knownRoles, role) {
+			v.errorf(rp, ErrUnknownField, "unknown role %q (known: %s)", role, strings.Join(knownRoles, ", "))
+		}
+		v.nodeSettings(rp, c.Roles[role])
+	}
+	hosts := map[string]bool{}
+	for _, h := range v.s.Cluster.Spec.Hosts {
+		hosts[h.Name] = true
+	}
+	for _, name := range sortedKeys(c.Hosts) {
+		hp := p + ".hosts." + name
+		if !hosts[name] {
+			v.errorf(hp, ErrUnknownHost, "host %q is not in spec.hosts", name)
+		}
+		v.nodeSettings(hp, c.Hosts[name])
+	}
+	for i, u := range c.Users {
+		if u.Name == "" {
+			v.errorf(fmt.Sprintf("%s.users[%d].name", p, i), ErrRequired, "user has no name")
+		}
+	}
+	if d, err := time.ParseDuration(c.BootstrapTokenTTL); err != nil || d < 0 {
+		v.errorf(p+".bootstrapTokenTTL", ErrInvalidValue, "bootstrapTokenTTL %q is not a duration like 24h", c.BootstrapTokenTTL)
+	}
+	v.oneOf(p+".binaries.source", c.Binaries.Source, []string{"image", "download"})
+	for i, d := range c.Binaries.Downloads {
+		dp := fmt.Sprintf("%s.binaries.downloads[%d]", p, i)
+		if !strings.HasPrefix(d.URL, "https://") && !strings.HasPrefix(d.URL, "http://") {
+			v.errorf(dp+".url", ErrInvalidValue, "url %q must be http(s)://", d.URL)
+		}
+		if !sha256Pattern.MatchString(d.SHA256) {
+			v.errorf(dp+".sha256", ErrInvalidValue, "sha256 %q must be 64 lowercase hex digits", d.SHA256)
+		}
+		if !strings.HasPrefix(d.Path, "/") {
+			v.errorf(dp+".path", ErrInvalidValue, "path %q must be absolute", d.Path)
+		}
+	}
+	if c.Budget.Cloud != "" {
+		v.oneOf(p+".budget.cloud", c.Budget.Cloud, knownClouds)
+	}
+	if c.Budget.Bytes < 0 {
+		v.errorf(p+".budget.bytes", ErrInvalidValue, "budget.bytes %d must not be negative", c.Budget.Bytes)
+	}
+}
+
+func (v *validator) nodeSettings(path string, n NodeSettings) {
+	if n.OS != "" {
+		v.oneOf(path+".os", n.OS, knownOS)
+	}
+	if n.MAC != "" {
+		if _, err := net.ParseMAC(n.MAC); err != nil {
+			v.errorf(path+".mac", ErrInvalidValue, "mac %q is not a MAC address", n.MAC)
+		}
+	}
+	if n.Network != nil {
+		for i, a := range n.Network.Addresses {
+			if _, err := netip.ParsePrefix(a); err != nil {
+				v.errorf(fmt.Sprintf("%s.network.addresses[%d]", path, i), ErrInvalidCIDR, "%q is not an address in CIDR form (like 192.168.1.10/24)", a)
+			}
+		}
+	}
+}
+
+func (v *validator) kubesphere() {
+	ks := v.s.KubeSphere
+	if ks == nil {
+		return
+	}
+	ver := ks.Version()
+	if _, err := version.ParseSemantic(ver); err != nil || !strings.HasPrefix(ver, "v") {
+		v.errorf("kubesphere.metadata.labels.version", ErrRequired, "the ClusterConfiguration needs metadata.labels.version like v3.4.1, got %q", ver)
+	}
+}
+
+func (v *validator) oneOf(path, value string, allowed []string) {
+	if !contains(allowed, value) {
+		v.errorf(path, ErrInvalidValue, "%q: want one of %s", value, strings.Join(allowed, ", "))
+	}
+}
+
+// KubernetesVersion parses and range-checks a Kubernetes version.
+func KubernetesVersion(s string) (*version.Version, error) {
+	ver, err := version.ParseSemantic(s)
+	if err != nil || !strings.HasPrefix(s, "v") {
+		return nil, fmt.Errorf("version %q is not like v1.36.3", s)
+	}
+	if ver.LessThan(version.MustParseSemantic(images.MinKubernetesVersion)) || ver.Major() != 1 || ver.Minor() > images.MaxKubernetesMinor {
+		return nil, fmt.Errorf("version %s: ksgen supports v1.22 to v1.%d", s, images.MaxKubernetesMinor)
+	}
+	return ver, nil
+}
