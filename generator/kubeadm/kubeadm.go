@@ -1,0 +1,288 @@
+// Package kubeadm renders the kubeadm configuration each node runs at first
+// boot, built with kubeadm's own API types and encoded by kubeadm's own scheme
+// in the API version the target Kubernetes reads (v1beta3 below v1.31,
+// v1beta4 from v1.31).
+package kubeadm
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	kubeletapis "k8s.io/kubelet/pkg/apis"
+	bootstraptokenv1 "k8s.io/kubernetes/cmd/kubeadm/app/apis/bootstraptoken/v1"
+	kubeadmapi "k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm"
+	kubeadmscheme "k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm/scheme"
+	kubeadmutil "k8s.io/kubernetes/cmd/kubeadm/app/util"
+
+	"github.com/ksgen/ksgen/generator/payload"
+	"github.com/ksgen/ksgen/generator/plan"
+	"github.com/ksgen/ksgen/generator/spec"
+)
+
+// ConfigPath is where every node finds its kubeadm configuration.
+const ConfigPath = "/etc/kubernetes/kubeadm-config.yaml"
+
+// EtcdCertDir is where KubeKey keeps etcd's certificates, and so does ksgen.
+const EtcdCertDir = "/etc/ssl/etcd/ssl"
+
+// Credentials are the secrets a kubeadm config carries.
+type Credentials struct {
+	Token      string // bootstrap token "abcdef.0123456789abcdef"
+	CACertHash string // "sha256:…" of the cluster CA's public key
+	// KeyAlgorithm of the bundle ("rsa" or "ecdsa"), so that certificates
+	// kubeadm issues on the node use the same one.
+	KeyAlgorithm string
+}
+
+// Render returns the kubeadm configuration for a node, or nil when the node
+// does not run kubeadm (etcd-only and load-balancer hosts).
+func Render(c *plan.Cluster, n *plan.Node, cred Credentials) ([]byte, error) {
+	gv, err := schema.ParseGroupVersion(c.KubeadmAPI)
+	if err != nil {
+		return nil, err
+	}
+	var docs [][]byte
+	add := func(obj runtime.Object) error {
+		b, err := kubeadmutil.MarshalToYamlForCodecs(obj, gv, kubeadmscheme.Codecs)
+		if err != nil {
+			return fmt.Errorf("encode %T as %s: %w", obj, gv, err)
+		}
+		docs = append(docs, b)
+		return nil
+	}
+	switch n.Action {
+	case plan.Init:
+		init, err := initConfiguration(c, n, cred)
+		if err != nil {
+			return nil, err
+		}
+		if err := add(init); err != nil {
+			return nil, err
+		}
+		cluster := clusterConfiguration(c, cred)
+		if err := add(&cluster); err != nil {
+			return nil, err
+		}
+		comps, err := componentConfigs(c)
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, comps...)
+	case plan.JoinControlPlane, plan.Join:
+		if err := add(joinConfiguration(c, n, cred)); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, nil
+	}
+	return bytes.Join(docs, []byte("---\n")), nil
+}
+
+// File wraps a rendered config as the payload file (0600: it holds the token).
+func File(content []byte) payload.File {
+	return payload.File{Path: ConfigPath, Mode: payload.ModeSecret, Content: content}
+}
+
+func initConfiguration(c *plan.Cluster, n *plan.Node, cred Credentials) (*kubeadmapi.InitConfiguration, error) {
+	token, err := bootstraptokenv1.NewBootstrapTokenString(cred.Token)
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap token: %w", err)
+	}
+	ttl, err := time.ParseDuration(c.Spec.Config.Spec.BootstrapTokenTTL)
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap token ttl: %w", err)
+	}
+	init := &kubeadmapi.InitConfiguration{
+		BootstrapTokens: []bootstraptokenv1.BootstrapToken{{
+			Token:       token,
+			Description: "ksgen: joins the nodes rendered with this cluster's secrets bundle",
+			TTL:         &metav1.Duration{Duration: ttl},
+			Usages:      []string{"signing", "authentication"},
+			Groups:      []string{"system:bootstrappers:kubeadm:default-node-token"},
+		}},
+		NodeRegistration: nodeRegistration(c, n),
+		LocalAPIEndpoint: kubeadmapi.APIEndpoint{AdvertiseAddress: n.IPv4, BindPort: 6443},
+	}
+	if c.Spec.Cluster.Spec.Kubernetes.DisableKubeProxy {
+		init.SkipPhases = []string{"addon/kube-proxy"}
+	}
+	return init, nil
+}
+
+func joinConfiguration(c *plan.Cluster, n *plan.Node, cred Credentials) *kubeadmapi.JoinConfiguration {
+	j := &kubeadmapi.JoinConfiguration{
+		NodeRegistration: nodeRegistration(c, n),
+		CACertPath:       "/etc/kubernetes/pki/ca.crt",
+		Discovery: kubeadmapi.Discovery{
+			BootstrapToken: &kubeadmapi.BootstrapTokenDiscovery{
+				Token:             cred.Token,
+				APIServerEndpoint: c.Endpoint.HostPort(),
+				CACertHashes:      []string{cred.CACertHash},
+			},
+			TLSBootstrapToken: cred.Token,
+		},
+	}
+	if n.Action == plan.JoinControlPlane {
+		// No certificateKey: the CA material is already on the node, so
+		// join does not depend on a 2-hour upload-certs window.
+		j.ControlPlane = &kubeadmapi.JoinControlPlane{
+			LocalAPIEndpoint: kubeadmapi.APIEndpoint{AdvertiseAddress: n.IPv4, BindPort: 6443},
+		}
+	}
+	return j
+}
+
+func nodeRegistration(c *plan.Cluster, n *plan.Node) kubeadmapi.NodeRegistrationOptions {
+	k := c.Spec.Cluster.Spec.Kubernetes
+	args := []kubeadmapi.Arg{{Name: "node-ip", Value: n.NodeIP()}}
+	if labels := selfLabels(n.Labels); labels != "" {
+		args = append(args, kubeadmapi.Arg{Name: "node-labels", Value: labels})
+	}
+	args = mergeArgs(args, k.KubeletArgs)
+	nr := kubeadmapi.NodeRegistrationOptions{
+		Name:             n.Name,
+		CRISocket:        k.ContainerRuntimeEndpoint,
+		KubeletExtraArgs: args,
+		ImagePullPolicy:  corev1.PullIfNotPresent,
+	}
+	if n.ControlPlane && n.Worker {
+		// KubeKey removes the control-plane taint from hosts that are also workers.
+		nr.Taints = []corev1.Taint{}
+	}
+	return nr
+}
+
+// selfLabels is the node's labels that the kubelet may set on itself, sorted;
+// the NodeRestriction admission plugin refuses the others.
+func selfLabels(labels map[string]string) string {
+	var out []string
+	for k, v := range labels {
+		if isSelfLabel(k) {
+			out = append(out, k+"="+v)
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, ",")
+}
+
+func isSelfLabel(key string) bool {
+	prefix, _, ok := strings.Cut(key, "/")
+	if !ok {
+		return true
+	}
+	restricted := prefix == "kubernetes.io" || prefix == "k8s.io" ||
+		strings.HasSuffix(prefix, ".kubernetes.io") || strings.HasSuffix(prefix, ".k8s.io")
+	return !restricted || kubeletapis.IsKubeletLabel(key)
+}
+
+func clusterConfiguration(c *plan.Cluster, cred Credentials) kubeadmapi.ClusterConfiguration {
+	s := c.Spec.Cluster.Spec
+	k := s.Kubernetes
+	gates := featureGates(k.FeatureGates)
+	withGates := func(args []kubeadmapi.Arg) []kubeadmapi.Arg {
+		if gates != "" {
+			args = append(args, kubeadmapi.Arg{Name: "feature-gates", Value: gates})
+		}
+		return args
+	}
+	cm := []kubeadmapi.Arg{{Name: "bind-address", Value: "0.0.0.0"}, {Name: "cluster-signing-duration", Value: "87600h"}}
+	if strings.Contains(c.PodCIDR, ",") {
+		cm = append(cm, kubeadmapi.Arg{Name: "node-cidr-mask-size-ipv4", Value: fmt.Sprint(k.NodeCidrMaskSize)}, kubeadmapi.Arg{Name: "node-cidr-mask-size-ipv6", Value: "64"})
+	} else {
+		cm = append(cm, kubeadmapi.Arg{Name: "node-cidr-mask-size", Value: fmt.Sprint(k.NodeCidrMaskSize)})
+	}
+	cc := kubeadmapi.ClusterConfiguration{
+		KubernetesVersion:    "v" + c.Version.String(),
+		ClusterName:          k.ClusterName,
+		ControlPlaneEndpoint: c.Endpoint.HostPort(),
+		CertificatesDir:      "/etc/kubernetes/pki",
+		ImageRepository:      imageRepository(s.Registry),
+		Networking: kubeadmapi.Networking{
+			PodSubnet:     c.PodCIDR,
+			ServiceSubnet: c.ServiceCIDR,
+			DNSDomain:     k.DNSDomain,
+		},
+		APIServer: kubeadmapi.APIServer{
+			ControlPlaneComponent: kubeadmapi.ControlPlaneComponent{
+				ExtraArgs: mergeArgs(withGates([]kubeadmapi.Arg{{Name: "bind-address", Value: "0.0.0.0"}}), k.ApiServerArgs),
+			},
+			CertSANs: c.CertSANs,
+		},
+		ControllerManager:   kubeadmapi.ControlPlaneComponent{ExtraArgs: mergeArgs(withGates(cm), k.ControllerManagerArgs)},
+		Scheduler:           kubeadmapi.ControlPlaneComponent{ExtraArgs: mergeArgs(withGates([]kubeadmapi.Arg{{Name: "bind-address", Value: "0.0.0.0"}}), k.SchedulerArgs)},
+		Etcd:                etcd(c),
+		EncryptionAlgorithm: kubeadmapi.EncryptionAlgorithmRSA2048,
+	}
+	if cred.KeyAlgorithm == "ecdsa" {
+		cc.EncryptionAlgorithm = kubeadmapi.EncryptionAlgorithmECDSAP256
+	}
+	return cc
+}
+
+func etcd(c *plan.Cluster) kubeadmapi.Etcd {
+	e := c.Spec.Cluster.Spec.Etcd
+	switch e.Type {
+	case "kubeadm":
+		return kubeadmapi.Etcd{Local: &kubeadmapi.LocalEtcd{DataDir: "/var/lib/etcd"}}
+	case "external":
+		return kubeadmapi.Etcd{External: &kubeadmapi.ExternalEtcd{
+			Endpoints: e.External.Endpoints,
+			CAFile:    EtcdCertDir + "/external-ca.pem",
+			CertFile:  EtcdCertDir + "/external-client.pem",
+			KeyFile:   EtcdCertDir + "/external-client-key.pem",
+		}}
+	}
+	endpoints := make([]string, len(c.EtcdMembers))
+	for i, m := range c.EtcdMembers {
+		endpoints[i] = fmt.Sprintf("https://%s:%d", m.IPv4, *e.Port)
+	}
+	return kubeadmapi.Etcd{External: &kubeadmapi.ExternalEtcd{
+		Endpoints: endpoints,
+		CAFile:    EtcdCertDir + "/ca.pem",
+		CertFile:  EtcdCertDir + "/apiserver-etcd-client.pem",
+		KeyFile:   EtcdCertDir + "/apiserver-etcd-client-key.pem",
+	}}
+}
+
+// imageRepository points kubeadm at the private registry when there is one.
+func imageRepository(r spec.Registry) string {
+	if r.PrivateRegistry == "" {
+		return ""
+	}
+	repo := strings.TrimSuffix(r.PrivateRegistry, "/")
+	if r.NamespaceOverride != "" {
+		repo += "/" + r.NamespaceOverride
+	}
+	return repo
+}
+
+func featureGates(gates map[string]bool) string {
+	var out []string
+	for k, v := range gates {
+		out = append(out, fmt.Sprintf("%s=%t", k, v))
+	}
+	slices.Sort(out)
+	return strings.Join(out, ",")
+}
+
+// mergeArgs overlays KubeKey's "name=value" argument strings on defaults.
+func mergeArgs(base []kubeadmapi.Arg, overrides []string) []kubeadmapi.Arg {
+	out := slices.Clone(base)
+	for _, o := range overrides {
+		name, value, _ := strings.Cut(strings.TrimLeft(o, "-"), "=")
+		i := slices.IndexFunc(out, func(a kubeadmapi.Arg) bool { return a.Name == name })
+		if i >= 0 {
+			out[i].Value = value
+		} else {
+			out = append(out, kubeadmapi.Arg{Name: name, Value: value})
+		}
+	}
+	return out
+}
