@@ -1,0 +1,59 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ksgen/ksgen/generator/payload"
+	"github.com/ksgen/ksgen/generator/spec"
+	"github.com/ksgen/ksgen/generator/tree"
+	"github.com/ksgen/ksgen/images"
+	"github.com/ksgen/ksgen/templates"
+)
+
+type createFlags struct {
+	file       string
+	name       string
+	kubernetes string
+	kubesphere string
+}
+
+func newCreateCommand(stdout io.Writer) *cobra.Command {
+	cmd := &cobra.Command{Use: "create", Short: "Create a sample cluster file"}
+	f := &createFlags{}
+	config := &cobra.Command{
+		Use:   "config [-f config-sample.yaml]",
+		Short: "Write a KubeKey-compatible cluster file, like kk create config",
+		Example: `  ksgen create config
+  ksgen create config --with-kubernetes v1.22.10 --with-kubesphere v3.3.1 -f cluster.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if _, err := spec.KubernetesVersion(f.kubernetes); err != nil {
+				return fmt.Errorf("--with-kubernetes: %w", err)
+			}
+			raw, err := templates.Execute("config-sample.yaml.tmpl", templates.ConfigSample{
+				Name: f.name, KubernetesVersion: f.kubernetes, KubeSphereVersion: f.kubesphere,
+			})
+			if err != nil {
+				return err
+			}
+			// What ksgen writes, ksgen must accept.
+			if _, r := spec.Load(raw); r.Err(false) != nil {
+				return fmt.Errorf("sample does not validate: %w", r.Err(false))
+			}
+			if err := tree.WriteNew(f.file, payload.ModePublic, raw); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(stdout, "wrote %s\n", f.file)
+			return err
+		},
+	}
+	config.Flags().StringVarP(&f.file, "filename", "f", "config-sample.yaml", "file to create (never overwritten)")
+	config.Flags().StringVar(&f.name, "name", "sample", "cluster name")
+	config.Flags().StringVar(&f.kubernetes, "with-kubernetes", images.DefaultKubernetesVersion, "Kubernetes version")
+	config.Flags().StringVar(&f.kubesphere, "with-kubesphere", "", "also write a KubeSphere ClusterConfiguration of this version (e.g. v3.4.1)")
+	cmd.AddCommand(config)
+	return cmd
+}

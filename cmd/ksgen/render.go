@@ -1,0 +1,117 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ksgen/ksgen/generator"
+	"github.com/ksgen/ksgen/generator/pki"
+	"github.com/ksgen/ksgen/generator/tree"
+)
+
+type renderFlags struct {
+	file    string
+	out     string
+	secrets string
+	formats []string
+	nodes   []string
+	strict  bool
+}
+
+func newRenderCommand(stdout, stderr io.Writer) *cobra.Command {
+	f := &renderFlags{}
+	cmd := &cobra.Command{
+		Use:   "render -f FILE [-o DIR]",
+		Short: "Write every machine's first-boot payload, kubeadm config and files",
+		Long: `render validates FILE, then writes DIR/index.json and, per host,
+DIR/<host>/{kubeadm.yaml,config.bu,config.ign,user-data,rootfs/}.
+
+Without --secrets, the bundle ksgen-secrets.yaml beside FILE is used: created
+(mode 0600) when missing, reused when present, never overwritten. The same
+FILE and bundle always give byte-identical output. DIR is replaced atomically,
+and only when it is a previous ksgen output.`,
+		Example: `  ksgen render -f config-sample.yaml -o out
+  ksgen render -f config-sample.yaml -o out --format ignition --node master1 --node node1
+  ksgen render -f config-sample.yaml --secrets /secure/prod-secrets.yaml --strict`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error { return render(f, stdout, stderr) },
+	}
+	cmd.Flags().StringVarP(&f.file, "file", "f", "", "cluster file (KubeKey config-sample.yaml)")
+	cmd.Flags().StringVarP(&f.out, "output", "o", "out", "output directory")
+	cmd.Flags().StringVar(&f.secrets, "secrets", "", "secrets bundle (default: ksgen-secrets.yaml beside FILE)")
+	cmd.Flags().StringSliceVar(&f.formats, "format", generator.Formats, "payload formats: ignition, cloud-init")
+	cmd.Flags().StringArrayVar(&f.nodes, "node", nil, "render only this host (repeatable)")
+	cmd.Flags().BoolVar(&f.strict, "strict", false, "treat warnings as errors")
+	_ = cmd.MarkFlagRequired("file")
+	_ = cmd.MarkFlagFilename("file", "yaml", "yml")
+	_ = cmd.MarkFlagDirname("output")
+	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(generator.Formats, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+func render(f *renderFlags, stdout, stderr io.Writer) error {
+	s, err := loadSpec(f.file, f.strict, stderr)
+	if err != nil {
+		return err
+	}
+	secrets := f.secrets
+	if secrets == "" {
+		secrets = filepath.Join(filepath.Dir(f.file), "ksgen-secrets.yaml")
+	}
+	if inside(secrets, f.out) {
+		return fmt.Errorf("secrets bundle %s is inside the output directory %s, which render replaces", secrets, f.out)
+	}
+	b, created, err := loadOrCreateBundle(secrets)
+	if err != nil {
+		return err
+	}
+	t, err := generator.Generate(s, b, generator.Options{Formats: f.formats, Nodes: f.nodes})
+	if err != nil {
+		return err
+	}
+	if created {
+		if err := writeBundle(secrets, b); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "created secrets bundle %s (mode 0600): keep it, later renders reuse it\n", secrets)
+	}
+	if err := tree.Write(f.out, t); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "rendered %d files into %s\n", len(t.Files), f.out)
+	return err
+}
+
+// loadOrCreateBundle reads the bundle, or makes a new one in memory; the
+// caller writes a new one only once the render has succeeded.
+func loadOrCreateBundle(path string) (*pki.Bundle, bool, error) {
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		b, err := pki.Generate(pki.Options{})
+		return b, true, err
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("read secrets bundle: %w", err)
+	}
+	b, err := pki.Parse(raw)
+	if err != nil {
+		return nil, false, fmt.Errorf("secrets bundle %s: %w", path, err)
+	}
+	return b, false, nil
+}
+
+func inside(path, dir string) bool {
+	p, err1 := filepath.Abs(path)
+	d, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return p == d || strings.HasPrefix(p, d+string(filepath.Separator))
+}

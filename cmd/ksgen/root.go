@@ -1,0 +1,55 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ksgen/ksgen/images"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "ksgen",
+		Short: "Compile a KubeKey cluster file into per-machine first-boot payloads",
+		Long: `ksgen reads a KubeKey cluster file (config-sample.yaml) and writes, offline,
+one first-boot payload per machine: Ignition for Fedora CoreOS and Flatcar,
+cloud-init for Ubuntu, Debian and RHEL-family, carrying kubeadm configs and
+pre-generated PKI, so that every machine configures and joins itself.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(
+		newCreateCommand(stdout),
+		newSecretsCommand(stdout),
+		newValidateCommand(stdout, stderr),
+		newRenderCommand(stdout, stderr),
+		newVersionCommand(stdout),
+	)
+	return root
+}
+
+func newVersionCommand(stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:     "version",
+		Short:   "Print ksgen's version and the Kubernetes versions it renders for",
+		Example: "  ksgen version",
+		Args:    cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			v := version
+			if info, ok := debug.ReadBuildInfo(); ok && v == "dev" && info.Main.Version != "" && info.Main.Version != "(devel)" {
+				v = info.Main.Version
+			}
+			_, err := fmt.Fprintf(stdout, "ksgen %s\nkubernetes %s to v1.%d (default %s)\n",
+				v, images.MinKubernetesVersion, images.MaxKubernetesMinor, images.DefaultKubernetesVersion)
+			return err
+		},
+	}
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ksgen/ksgen/generator/spec"
+)
+
+type validateFlags struct {
+	file   string
+	strict bool
+}
+
+func newValidateCommand(stdout, stderr io.Writer) *cobra.Command {
+	f := &validateFlags{}
+	cmd := &cobra.Command{
+		Use:   "validate -f FILE",
+		Short: "Check a cluster file and report every problem with its field path and line",
+		Example: `  ksgen validate -f config-sample.yaml
+  ksgen validate -f config-sample.yaml --strict   # warnings are errors too`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if _, err := loadSpec(f.file, f.strict, stderr); err != nil {
+				return err
+			}
+			_, err := fmt.Fprintf(stdout, "%s: valid\n", f.file)
+			return err
+		},
+	}
+	cmd.Flags().StringVarP(&f.file, "file", "f", "", "cluster file (KubeKey config-sample.yaml)")
+	cmd.Flags().BoolVar(&f.strict, "strict", false, "treat warnings as errors")
+	_ = cmd.MarkFlagRequired("file")
+	_ = cmd.MarkFlagFilename("file", "yaml", "yml")
+	return cmd
+}
+
+// loadSpec loads and validates a spec, printing warnings; findings that stop
+// the run come back as the error.
+func loadSpec(path string, strict bool, stderr io.Writer) (*spec.Spec, error) {
+	s, r, err := spec.LoadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Err(strict); err != nil {
+		return nil, fmt.Errorf("%s is not valid:\n%w", path, err)
+	}
+	for _, w := range r.Warnings() {
+		fmt.Fprintf(stderr, "%s: %s\n", path, w)
+	}
+	return s, nil
+}

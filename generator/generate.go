@@ -1,0 +1,174 @@
+// Package generator compiles a validated spec and a secrets bundle into the
+// output tree: per node, the kubeadm config, the rootfs it receives and its
+// encoded payloads, plus index.json. It only orchestrates; the renderers,
+// encoders and the tree writer do the work.
+package generator
+
+import (
+	"fmt"
+	"io/fs"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/ksgen/ksgen/generator/kubeadm"
+	"github.com/ksgen/ksgen/generator/payload"
+	"github.com/ksgen/ksgen/generator/pki"
+	"github.com/ksgen/ksgen/generator/plan"
+	"github.com/ksgen/ksgen/generator/spec"
+	"github.com/ksgen/ksgen/generator/tree"
+)
+
+// Options narrow what Generate renders.
+type Options struct {
+	// Formats to encode: FormatIgnition, FormatCloudInit. Empty means both.
+	Formats []string
+	// Nodes to render by name. Empty means every node.
+	Nodes []string
+}
+
+// Output formats.
+const (
+	FormatIgnition  = "ignition"
+	FormatCloudInit = "cloud-init"
+)
+
+// Formats lists every output format.
+var Formats = []string{FormatIgnition, FormatCloudInit}
+
+// Generate plans the cluster and renders every selected node. The result is
+// byte-identical for the same spec, bundle and options.
+func Generate(s *spec.Spec, b *pki.Bundle, opts Options) (*tree.Tree, error) {
+	c, err := plan.New(s)
+	if err != nil {
+		return nil, fmt.Errorf("plan: %w", err)
+	}
+	formats := opts.Formats
+	if len(formats) == 0 {
+		formats = Formats
+	}
+	for _, f := range formats {
+		if !slices.Contains(Formats, f) {
+			return nil, fmt.Errorf("unknown format %q (want %s)", f, strings.Join(Formats, ", "))
+		}
+	}
+	nodes, err := selectNodes(c, opts.Nodes)
+	if err != nil {
+		return nil, err
+	}
+	hash, err := b.CACertHash()
+	if err != nil {
+		return nil, fmt.Errorf("secrets bundle: %w", err)
+	}
+	r := &renderer{
+		cluster: c,
+		bundle:  b,
+		formats: formats,
+		cred:    kubeadm.Credentials{Token: b.BootstrapToken, CACertHash: hash, KeyAlgorithm: b.KeyAlgorithm},
+	}
+	results := make([]nodeOutput, len(nodes))
+	errs := make([]error, len(nodes))
+	parallel(len(nodes), func(i int) {
+		results[i], errs[i] = r.node(nodes[i])
+	})
+	t := &tree.Tree{}
+	idx := newIndex(c)
+	for i, res := range results {
+		if errs[i] != nil {
+			return nil, fmt.Errorf("render node %s: %w", nodes[i].Name, errs[i])
+		}
+		t.Files = append(t.Files, res.files...)
+		idx.Nodes = append(idx.Nodes, res.index)
+	}
+	raw, err := idx.marshal()
+	if err != nil {
+		return nil, err
+	}
+	t.Add(tree.IndexFile, payload.ModePublic, raw)
+	return t, nil
+}
+
+func selectNodes(c *plan.Cluster, names []string) ([]*plan.Node, error) {
+	if len(names) == 0 {
+		return c.Nodes, nil
+	}
+	var out []*plan.Node
+	for _, n := range c.Nodes {
+		if slices.Contains(names, n.Name) {
+			out = append(out, n)
+		}
+	}
+	for _, name := range names {
+		if c.NodeByName(name) == nil {
+			return nil, fmt.Errorf("--node %s: no such host with a role in the spec", name)
+		}
+	}
+	return out, nil
+}
+
+// parallel runs fn(0..n-1) on every CPU. Callers write results by index, so
+// the order of completion never shows in the output.
+func parallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				fn(i)
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
+
+type renderer struct {
+	cluster *plan.Cluster
+	bundle  *pki.Bundle
+	formats []string
+	cred    kubeadm.Credentials
+}
+
+type nodeOutput struct {
+	files []tree.File
+	index NodeIndex
+}
+
+// node renders one node: its payload, then the tree files that show it.
+func (r *renderer) node(n *plan.Node) (nodeOutput, error) {
+	p := &payload.Node{Name: n.Name}
+	kcfg, err := kubeadm.Render(r.cluster, n, r.cred)
+	if err != nil {
+		return nodeOutput{}, fmt.Errorf("kubeadm config: %w", err)
+	}
+	if kcfg != nil {
+		p.AddFile(kubeadm.File(kcfg))
+	}
+	if n.ControlPlane {
+		for _, f := range r.bundle.ControlPlaneFiles(r.cluster.Spec.Cluster.Spec.Etcd.Type == "kubeadm") {
+			p.AddFile(f)
+		}
+	}
+	if err := p.Finish(); err != nil {
+		return nodeOutput{}, err
+	}
+
+	out := nodeOutput{index: NodeIndex{Name: n.Name, Roles: n.Roles, OS: n.OS, Action: string(n.Action)}}
+	add := func(name string, mode fs.FileMode, content []byte, isPayload bool) {
+		path := n.Name + "/" + name
+		out.files = append(out.files, tree.File{Path: path, Mode: mode, Content: content})
+		out.index.Files = append(out.index.Files, describe(name, content, isPayload))
+	}
+	if kcfg != nil {
+		add("kubeadm.yaml", payload.ModeSecret, kcfg, false)
+	}
+	for _, f := range append(slices.Clone(p.Files), p.UnitFiles()...) {
+		add("rootfs"+f.Path, f.Mode, f.Content, false)
+	}
+	return out, nil
+}

@@ -1,0 +1,85 @@
+package generator
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"sync"
+
+	"github.com/ksgen/ksgen/generator/plan"
+)
+
+// Index is index.json: what was rendered for every node, with sizes that
+// tell whether a payload fits a cloud's user-data limit.
+type Index struct {
+	Cluster           string      `json:"cluster"`
+	KubernetesVersion string      `json:"kubernetesVersion"`
+	KubeadmAPI        string      `json:"kubeadmAPIVersion"`
+	Endpoint          string      `json:"controlPlaneEndpoint"`
+	LoadBalancer      string      `json:"loadBalancer"`
+	Nodes             []NodeIndex `json:"nodes"`
+}
+
+// NodeIndex describes one node's output.
+type NodeIndex struct {
+	Name   string      `json:"name"`
+	Roles  []string    `json:"roles"`
+	OS     string      `json:"os"`
+	Action string      `json:"action"`
+	Files  []FileIndex `json:"files"`
+}
+
+// FileIndex describes one written file. Payloads (what a machine is booted
+// with) also carry their gzip and gzip+base64 sizes.
+type FileIndex struct {
+	Path   string `json:"path"`
+	Bytes  int    `json:"bytes"`
+	Gzip   int    `json:"gzipBytes,omitempty"`
+	Base64 int    `json:"gzipBase64Bytes,omitempty"`
+	SHA256 string `json:"sha256"`
+}
+
+func newIndex(c *plan.Cluster) *Index {
+	return &Index{
+		Cluster:           c.Spec.Cluster.Metadata.Name,
+		KubernetesVersion: "v" + c.Version.String(),
+		KubeadmAPI:        c.KubeadmAPI,
+		Endpoint:          c.Endpoint.HostPort(),
+		LoadBalancer:      c.Endpoint.Mode,
+	}
+}
+
+func (idx *Index) marshal() ([]byte, error) {
+	b, err := json.MarshalIndent(idx, "", "  ")
+	return append(b, '\n'), err
+}
+
+func describe(path string, content []byte, isPayload bool) FileIndex {
+	sum := sha256.Sum256(content)
+	f := FileIndex{Path: path, Bytes: len(content), SHA256: hex.EncodeToString(sum[:])}
+	if isPayload {
+		z := gzipBytes(content)
+		f.Gzip = len(z)
+		f.Base64 = base64.StdEncoding.EncodedLen(len(z))
+	}
+	return f
+}
+
+var gzipPool = sync.Pool{New: func() any {
+	w, _ := gzip.NewWriterLevel(nil, gzip.BestCompression)
+	return w
+}}
+
+// gzipBytes compresses deterministically (no name, no mtime in the header).
+func gzipBytes(b []byte) []byte {
+	var buf bytes.Buffer
+	w := gzipPool.Get().(*gzip.Writer)
+	defer gzipPool.Put(w)
+	w.Reset(&buf)
+	_, _ = w.Write(b)
+	_ = w.Close()
+	return buf.Bytes()
+}
