@@ -12,7 +12,13 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/ksgen/ksgen/generator/bootstrap"
+	"github.com/ksgen/ksgen/generator/cloudinit"
+	"github.com/ksgen/ksgen/generator/containerd"
+	"github.com/ksgen/ksgen/generator/ignition"
 	"github.com/ksgen/ksgen/generator/kubeadm"
+	"github.com/ksgen/ksgen/generator/kubelet"
+	"github.com/ksgen/ksgen/generator/osprep"
 	"github.com/ksgen/ksgen/generator/payload"
 	"github.com/ksgen/ksgen/generator/pki"
 	"github.com/ksgen/ksgen/generator/plan"
@@ -141,13 +147,59 @@ type nodeOutput struct {
 
 // node renders one node: its payload, then the tree files that show it.
 func (r *renderer) node(n *plan.Node) (nodeOutput, error) {
+	p, kcfg, err := r.payload(n)
+	if err != nil {
+		return nodeOutput{}, err
+	}
+	out := nodeOutput{index: NodeIndex{Name: n.Name, Roles: n.Roles, OS: n.OS, Action: string(n.Action)}}
+	add := func(name string, mode fs.FileMode, content []byte, isPayload bool) {
+		out.files = append(out.files, tree.File{Path: n.Name + "/" + name, Mode: mode, Content: content})
+		out.index.Files = append(out.index.Files, describe(name, content, isPayload))
+	}
+	if kcfg != nil {
+		add("kubeadm.yaml", payload.ModeSecret, kcfg, false)
+	}
+	// Payloads hold the node's secrets (token, keys): 0600 like them.
+	if slices.Contains(r.formats, FormatIgnition) {
+		bu, ign, err := ignition.Encode(p, ignition.Options{Variant: ignitionVariant(n.OS)})
+		if err != nil {
+			return nodeOutput{}, fmt.Errorf("ignition: %w", err)
+		}
+		add("config.bu", payload.ModeSecret, bu, false)
+		add("config.ign", payload.ModeSecret, ign, true)
+	}
+	if slices.Contains(r.formats, FormatCloudInit) {
+		ud, err := cloudinit.Encode(p, cloudinit.Options{})
+		if err != nil {
+			return nodeOutput{}, fmt.Errorf("cloud-init: %w", err)
+		}
+		add("user-data", payload.ModeSecret, ud, true)
+	}
+	for _, f := range append(slices.Clone(p.Files), p.UnitFiles()...) {
+		add("rootfs"+f.Path, f.Mode, f.Content, false)
+	}
+	return out, nil
+}
+
+// payload runs every renderer for the node, in a fixed order.
+func (r *renderer) payload(n *plan.Node) (*payload.Node, []byte, error) {
 	p := &payload.Node{Name: n.Name}
+	osprep.Render(r.cluster, n, p)
 	kcfg, err := kubeadm.Render(r.cluster, n, r.cred)
 	if err != nil {
-		return nodeOutput{}, fmt.Errorf("kubeadm config: %w", err)
+		return nil, nil, fmt.Errorf("kubeadm config: %w", err)
 	}
 	if kcfg != nil {
 		p.AddFile(kubeadm.File(kcfg))
+		if err := containerd.Render(r.cluster, n, p); err != nil {
+			return nil, nil, err
+		}
+		if err := kubelet.Render(r.cluster, n, p); err != nil {
+			return nil, nil, err
+		}
+		if err := bootstrap.Render(r.cluster, n, p); err != nil {
+			return nil, nil, err
+		}
 	}
 	if n.ControlPlane {
 		for _, f := range r.bundle.ControlPlaneFiles(r.cluster.Spec.Cluster.Spec.Etcd.Type == "kubeadm") {
@@ -155,20 +207,16 @@ func (r *renderer) node(n *plan.Node) (nodeOutput, error) {
 		}
 	}
 	if err := p.Finish(); err != nil {
-		return nodeOutput{}, err
+		return nil, nil, err
 	}
+	return p, kcfg, nil
+}
 
-	out := nodeOutput{index: NodeIndex{Name: n.Name, Roles: n.Roles, OS: n.OS, Action: string(n.Action)}}
-	add := func(name string, mode fs.FileMode, content []byte, isPayload bool) {
-		path := n.Name + "/" + name
-		out.files = append(out.files, tree.File{Path: path, Mode: mode, Content: content})
-		out.index.Files = append(out.index.Files, describe(name, content, isPayload))
+// ignitionVariant is the Butane variant for an OS: Flatcar has its own,
+// everything else that boots Ignition is Fedora CoreOS.
+func ignitionVariant(os string) string {
+	if os == "flatcar" {
+		return "flatcar"
 	}
-	if kcfg != nil {
-		add("kubeadm.yaml", payload.ModeSecret, kcfg, false)
-	}
-	for _, f := range append(slices.Clone(p.Files), p.UnitFiles()...) {
-		add("rootfs"+f.Path, f.Mode, f.Content, false)
-	}
-	return out, nil
+	return "fcos"
 }

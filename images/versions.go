@@ -2,6 +2,12 @@
 // cluster runs. The Packer templates beside it bake those into an image.
 package images
 
+import (
+	"strings"
+
+	kubeadmconstants "k8s.io/kubernetes/cmd/kubeadm/app/constants"
+)
+
 // Kubernetes versions ksgen renders for. kubeadm's v1beta3 API starts at
 // v1.22; the newest supported minor is the one of the kubeadm library ksgen
 // is built with, so configs are always checked by a kubeadm that knows them.
@@ -12,3 +18,47 @@ const (
 	// V1Beta4Since is the first Kubernetes version whose kubeadm reads v1beta4.
 	V1Beta4Since = "v1.31.0"
 )
+
+// pauseByMinor is the pause image tag each kubeadm release pins (its
+// constants.PauseVersion); the sandbox image containerd uses must match it.
+var pauseByMinor = map[uint]string{
+	22: "3.5", 23: "3.6", 24: "3.7", 25: "3.8", 26: "3.9", 27: "3.9", 28: "3.9",
+	29: "3.9", 30: "3.9", 31: "3.10", 32: "3.10", 33: "3.10", 34: "3.10.1", 35: "3.10.1",
+	36: kubeadmconstants.PauseVersion,
+}
+
+// PauseTag returns the pause image tag for a Kubernetes minor version.
+func PauseTag(minor uint) string {
+	if t, ok := pauseByMinor[minor]; ok {
+		return t
+	}
+	return kubeadmconstants.PauseVersion
+}
+
+// DefaultRegistry is where kubeadm pulls from when no private registry is set.
+const DefaultRegistry = "registry.k8s.io"
+
+// Repository returns the repository kubeadm's images come from: the private
+// registry (with its namespace override) when the spec sets one.
+func Repository(privateRegistry, namespaceOverride string) string {
+	if privateRegistry == "" {
+		return DefaultRegistry
+	}
+	repo := strings.TrimSuffix(privateRegistry, "/")
+	if namespaceOverride != "" {
+		repo += "/" + namespaceOverride
+	}
+	return repo
+}
+
+// BinDir is where kubeadm, kubelet and kubectl live on a target OS: Flatcar's
+// /usr is read-only, so its binaries go to /opt/bin, as Flatcar documents.
+func BinDir(os string) string {
+	switch os {
+	case "flatcar":
+		return "/opt/bin"
+	case "fcos":
+		return "/usr/local/bin"
+	}
+	return "/usr/bin"
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/ksgen/ksgen/generator/payload"
 	"github.com/ksgen/ksgen/generator/plan"
 	"github.com/ksgen/ksgen/generator/spec"
+	"github.com/ksgen/ksgen/images"
 )
 
 // ConfigPath is where every node finds its kubeadm configuration.
@@ -256,11 +257,7 @@ func imageRepository(r spec.Registry) string {
 	if r.PrivateRegistry == "" {
 		return ""
 	}
-	repo := strings.TrimSuffix(r.PrivateRegistry, "/")
-	if r.NamespaceOverride != "" {
-		repo += "/" + r.NamespaceOverride
-	}
-	return repo
+	return images.Repository(r.PrivateRegistry, r.NamespaceOverride)
 }
 
 func featureGates(gates map[string]bool) string {

@@ -1,0 +1,118 @@
+// Package containerd renders the container runtime's configuration:
+// config.toml (systemd cgroups, pause image, credentials), one hosts.toml per
+// registry under certs.d (mirrors, insecure registries), and crictl.yaml.
+package containerd
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/ksgen/ksgen/generator/payload"
+	"github.com/ksgen/ksgen/generator/plan"
+	"github.com/ksgen/ksgen/images"
+	"github.com/ksgen/ksgen/templates"
+)
+
+// CertsDir is containerd's registry host configuration directory.
+const CertsDir = "/etc/containerd/certs.d"
+
+type configData struct {
+	KubernetesVersion string
+	PauseImage        string
+	Auths             []auth
+}
+
+type auth struct {
+	Host, Username, Password, Auth, IdentityToken string
+}
+
+type hostsData struct {
+	Server  string
+	Mirrors []mirror
+}
+
+type mirror struct {
+	URL        string
+	SkipVerify bool
+}
+
+// Render adds containerd's and crictl's configuration to p.
+func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
+	reg := c.Spec.Cluster.Spec.Registry
+	data := configData{
+		KubernetesVersion: "v" + c.Version.String(),
+		PauseImage:        images.Repository(reg.PrivateRegistry, reg.NamespaceOverride) + "/pause:" + images.PauseTag(c.Version.Minor()),
+	}
+	for _, host := range sortedKeys(reg.Auths) {
+		a := reg.Auths[host]
+		data.Auths = append(data.Auths, auth{Host: host, Username: a.Username, Password: a.Password, Auth: a.Auth, IdentityToken: a.IdentityToken})
+	}
+	cfg, err := templates.Execute("containerd-config.toml.tmpl", data)
+	if err != nil {
+		return fmt.Errorf("containerd config: %w", err)
+	}
+	mode := payload.ModePublic
+	if len(data.Auths) > 0 {
+		mode = payload.ModeSecret // registry credentials
+	}
+	p.AddFile(payload.File{Path: "/etc/containerd/config.toml", Mode: mode, Content: cfg})
+
+	for host, h := range registryHosts(c) {
+		b, err := templates.Execute("hosts.toml.tmpl", h)
+		if err != nil {
+			return fmt.Errorf("containerd hosts.toml for %s: %w", host, err)
+		}
+		p.AddFile(payload.File{Path: CertsDir + "/" + host + "/hosts.toml", Mode: payload.ModePublic, Content: b})
+	}
+	socket := c.Spec.Cluster.Spec.Kubernetes.ContainerRuntimeEndpoint
+	p.AddFile(payload.File{Path: "/etc/crictl.yaml", Mode: payload.ModePublic,
+		Content: fmt.Appendf(nil, "runtime-endpoint: %s\nimage-endpoint: %s\ntimeout: 10\n", socket, socket)})
+	unit := payload.Unit{Name: "containerd.service", Enabled: true}
+	if n.OS == "flatcar" {
+		// Flatcar's containerd reads its own config unless told otherwise.
+		unit.DropIns = []payload.DropIn{{Name: "10-ksgen.conf", Contents: "[Service]\nEnvironment=CONTAINERD_CONFIG=/etc/containerd/config.toml\n"}}
+	}
+	p.AddUnit(unit)
+	return nil
+}
+
+// registryHosts maps each registry host to its hosts.toml: KubeKey's
+// registryMirrors serve docker.io; insecure registries are tried over HTTPS
+// without verification, then plain HTTP; auths may ask for either too.
+func registryHosts(c *plan.Cluster) map[string]hostsData {
+	reg := c.Spec.Cluster.Spec.Registry
+	out := map[string]hostsData{}
+	if len(reg.RegistryMirrors) > 0 {
+		h := hostsData{Server: "https://registry-1.docker.io"}
+		for _, m := range reg.RegistryMirrors {
+			h.Mirrors = append(h.Mirrors, mirror{URL: strings.TrimSuffix(m, "/")})
+		}
+		out["docker.io"] = h
+	}
+	insecure := func(host string, plainHTTP bool) {
+		h := hostsData{Server: "https://" + host, Mirrors: []mirror{{URL: "https://" + host, SkipVerify: true}}}
+		if plainHTTP {
+			h.Mirrors = append(h.Mirrors, mirror{URL: "http://" + host})
+		}
+		out[host] = h
+	}
+	for _, host := range reg.InsecureRegistries {
+		insecure(host, true)
+	}
+	for _, host := range sortedKeys(reg.Auths) {
+		if a := reg.Auths[host]; a.SkipTLSVerify || a.PlainHTTP {
+			insecure(host, a.PlainHTTP)
+		}
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
