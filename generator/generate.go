@@ -34,13 +34,15 @@ type Options struct {
 	Nodes []string
 }
 
-// Output formats.
+// Output formats. FormatNone renders kubeadm configs and rootfs/ only, for
+// pipelines that bring their own payload format.
 const (
 	FormatIgnition  = "ignition"
 	FormatCloudInit = "cloud-init"
+	FormatNone      = "none"
 )
 
-// Formats lists every output format.
+// Formats lists every payload format.
 var Formats = []string{FormatIgnition, FormatCloudInit}
 
 // Generate plans the cluster and renders every selected node. The result is
@@ -55,8 +57,8 @@ func Generate(s *spec.Spec, b *pki.Bundle, opts Options) (*tree.Tree, error) {
 		formats = Formats
 	}
 	for _, f := range formats {
-		if !slices.Contains(Formats, f) {
-			return nil, fmt.Errorf("unknown format %q (want %s)", f, strings.Join(Formats, ", "))
+		if !slices.Contains(Formats, f) && (f != FormatNone || len(formats) > 1) {
+			return nil, fmt.Errorf("unknown format %q (want %s, or %s alone)", f, strings.Join(Formats, ", "), FormatNone)
 		}
 	}
 	nodes, err := selectNodes(c, opts.Nodes)

@@ -46,7 +46,7 @@ and only when it is a previous ksgen output.`,
 	cmd.Flags().StringVarP(&f.file, "file", "f", "", "cluster file (KubeKey config-sample.yaml)")
 	cmd.Flags().StringVarP(&f.out, "output", "o", "out", "output directory")
 	cmd.Flags().StringVar(&f.secrets, "secrets", "", "secrets bundle (default: ksgen-secrets.yaml beside FILE)")
-	cmd.Flags().StringSliceVar(&f.formats, "format", generator.Formats, "payload formats: ignition, cloud-init")
+	cmd.Flags().StringSliceVar(&f.formats, "format", generator.Formats, "payload formats: ignition, cloud-init, or none (kubeadm configs and rootfs/ only)")
 	cmd.Flags().StringArrayVar(&f.nodes, "node", nil, "render only this host (repeatable)")
 	cmd.Flags().BoolVar(&f.strict, "strict", false, "treat warnings as errors")
 	_ = cmd.MarkFlagRequired("file")

@@ -16,8 +16,9 @@ import (
 
 // The fakes stand in for the programs the script drives. Each appends its
 // arguments to calls.log; their behaviour is set by files in the state dir:
-//   curl-fail N     the first N API probes fail
-//   kubeadm-fail N  the first N kubeadm init/join runs fail
+//
+//	curl-fail N     the first N API probes fail
+//	kubeadm-fail N  the first N kubeadm init/join runs fail
 var fakes = map[string]string{
 	"fake-common": `log() { echo "$(basename "$0") $*" >> "$FAKE_DIR/calls.log"; }
 countdown() { # countdown FILE: true while FILE holds a positive count, decrementing it

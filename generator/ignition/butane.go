@@ -2,16 +2,20 @@ package ignition
 
 import (
 	"bytes"
+	"compress/gzip"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
 	"path"
 	"sort"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	butaneutil "github.com/coreos/butane/base/util"
 	base "github.com/coreos/butane/base/v0_6"
+	"github.com/vincent-petithory/dataurl"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ksgen/ksgen/generator/payload"
@@ -119,9 +123,10 @@ func checkFile(f payload.File) error {
 }
 
 // butaneFile maps one payload file. Text goes inline, so config.bu stays
-// readable and Butane picks the smallest encoding (gzip for large files);
-// anything YAML cannot carry verbatim goes as a data URL built by Butane's own
-// helper, with the same smallest-encoding choice.
+// readable, unless gzip makes it smaller; compression happens here with
+// pooled writers (Butane's auto-compression allocates a new compressor per
+// file, which dominated render time) and Butane is told not to redo it.
+// Anything YAML cannot carry verbatim goes as a data URL.
 func butaneFile(f payload.File) (base.File, error) {
 	bf := base.File{
 		Path: f.Path,
@@ -137,17 +142,41 @@ func butaneFile(f payload.File) (base.File, error) {
 	if f.Group != "" && f.Group != "root" {
 		bf.Group.Name = ptr(f.Group)
 	}
+	// Mirror Butane's own encoding choice (base/util.MakeDataURL: the
+	// shortest of URL-escaped, base64 and gzip+base64), so that config.bu
+	// translated again with plain Butane gives this very config.ign.
+	plain := min(len(","+dataurl.Escape(f.Content)), len(";base64,")+base64.StdEncoding.EncodedLen(len(f.Content)))
+	if z := gzipped(f.Content); len(";base64,")+base64.StdEncoding.EncodedLen(len(z))+len("gzip") < plain {
+		bf.Contents.Source = ptr("data:;base64," + base64.StdEncoding.EncodeToString(z))
+		bf.Contents.Compression = ptr("gzip")
+		return bf, nil
+	}
 	if isText(f.Content) {
 		bf.Contents.Inline = ptr(string(f.Content))
 		return bf, nil
 	}
-	src, compression, err := butaneutil.MakeDataURL(f.Content, nil, true)
+	src, _, err := butaneutil.MakeDataURL(f.Content, nil, false)
 	if err != nil {
 		return bf, fmt.Errorf("file %s: data URL: %w", f.Path, err)
 	}
 	bf.Contents.Source = &src
-	bf.Contents.Compression = compression
 	return bf, nil
+}
+
+var gzipWriters = sync.Pool{New: func() any {
+	w, _ := gzip.NewWriterLevel(nil, gzip.BestCompression)
+	return w
+}}
+
+// gzipped compresses deterministically: the header has no name and no mtime.
+func gzipped(b []byte) []byte {
+	var buf bytes.Buffer
+	w := gzipWriters.Get().(*gzip.Writer)
+	defer gzipWriters.Put(w)
+	w.Reset(&buf)
+	_, _ = w.Write(b)
+	_ = w.Close()
+	return buf.Bytes()
 }
 
 // isText reports whether b can be carried as a YAML string and read back

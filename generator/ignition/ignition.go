@@ -131,7 +131,8 @@ func Encode(n *payload.Node, opts Options) (butane []byte, ign []byte, err error
 		return nil, nil, fmt.Errorf("marshal butane: %w", err)
 	}
 
-	ign, rpt, err := v.translate(butane, common.TranslateBytesOptions{})
+	// Compression is done in butaneFile; Butane must not redo it.
+	ign, rpt, err := v.translate(butane, common.TranslateBytesOptions{TranslateOptions: common.TranslateOptions{NoResourceAutoCompression: true}})
 	if err := strict("butane translation", rpt, err); err != nil {
 		return nil, nil, err
 	}

@@ -110,6 +110,8 @@ func initConfiguration(c *plan.Cluster, n *plan.Node, cred Credentials) (*kubead
 		}},
 		NodeRegistration: nodeRegistration(c, n),
 		LocalAPIEndpoint: kubeadmapi.APIEndpoint{AdvertiseAddress: n.IPv4, BindPort: 6443},
+		// Not nil: see joinConfiguration.
+		Timeouts: &kubeadmapi.Timeouts{},
 	}
 	if c.Spec.Cluster.Spec.Kubernetes.DisableKubeProxy {
 		init.SkipPhases = []string{"addon/kube-proxy"}
@@ -129,6 +131,10 @@ func joinConfiguration(c *plan.Cluster, n *plan.Node, cred Credentials) *kubeadm
 			},
 			TLSBootstrapToken: cred.Token,
 		},
+		// kubeadm's conversions dereference Timeouts and panic when it is nil
+		// (v1beta3 always, v1beta4 after the process decoded any v1beta3
+		// ClusterConfiguration); empty timeouts leave kubeadm's defaults.
+		Timeouts: &kubeadmapi.Timeouts{},
 	}
 	if n.Action == plan.JoinControlPlane {
 		// No certificateKey: the CA material is already on the node, so

@@ -77,10 +77,8 @@ func Hosts(c *plan.Cluster, n *plan.Node) string {
 		}
 	}
 	line(n)
-	for _, h := range c.Nodes {
-		if h.ControlPlane || h.Etcd || h.Has("registry") {
-			line(h)
-		}
+	for _, h := range c.Infrastructure {
+		line(h)
 	}
 	dns := c.Spec.Cluster.Spec.DNS
 	for _, extra := range []string{dns.NodeEtcHosts, dns.DNSEtcHosts} {

@@ -90,9 +90,12 @@ type Cluster struct {
 	// ControlPlanes and EtcdMembers are in role-group order.
 	ControlPlanes []*Node
 	EtcdMembers   []*Node
-	Endpoint      Endpoint
-	PodCIDR       string
-	ServiceCIDR   string
+	// Infrastructure is every control-plane, etcd and registry host, in
+	// spec order: the hosts every node's /etc/hosts names.
+	Infrastructure []*Node
+	Endpoint       Endpoint
+	PodCIDR        string
+	ServiceCIDR    string
 	// APIServerIP is the first address of the service network (the kubernetes service).
 	APIServerIP string
 	// ClusterDNS is the kubelet's resolver: NodeLocalDNS's 169.254.25.10, or CoreDNS's service IP.
@@ -168,6 +171,11 @@ func New(s *spec.Spec) (*Cluster, error) {
 		c.EtcdMembers = append(c.EtcdMembers, c.NodeByName(name))
 	}
 	c.Init = c.ControlPlanes[0]
+	for _, n := range c.Nodes {
+		if n.ControlPlane || n.Etcd || n.Has(spec.RoleRegistry) {
+			c.Infrastructure = append(c.Infrastructure, n)
+		}
+	}
 	for _, n := range c.Nodes {
 		switch {
 		case n == c.Init:

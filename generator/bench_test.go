@@ -1,0 +1,81 @@
+package generator_test
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ksgen/ksgen/generator"
+	"github.com/ksgen/ksgen/generator/pki"
+	"github.com/ksgen/ksgen/generator/spec"
+)
+
+// clusterSpec is the bundled example grown to n hosts: 3 control-plane/etcd
+// hosts behind the internal HAProxy, the rest workers (given as one range).
+func clusterSpec(n int) []byte {
+	var b strings.Builder
+	b.WriteString("apiVersion: kubekey.kubesphere.io/v1alpha2\nkind: Cluster\nmetadata:\n  name: bench\nspec:\n  hosts:\n")
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, "  - {name: node%d, address: 172.%d.%d.%d, internalAddress: 172.%d.%d.%d}\n",
+			i, 16+i/65536, (i/256)%256, i%256, 16+i/65536, (i/256)%256, i%256)
+	}
+	fmt.Fprintf(&b, `  roleGroups:
+    etcd: [node1, node2, node3]
+    control-plane: [node1, node2, node3]
+    worker: ["node[4:%d]"]
+  controlPlaneEndpoint: {internalLoadbalancer: haproxy, domain: lb.kubesphere.local, port: 6443}
+  kubernetes: {version: v1.36.3}
+`, n)
+	return []byte(b.String())
+}
+
+var (
+	benchBundleOnce sync.Once
+	benchBundle     *pki.Bundle
+)
+
+func testBundle(b testing.TB) *pki.Bundle {
+	benchBundleOnce.Do(func() {
+		raw, err := os.ReadFile("../testdata/test-secrets.yaml")
+		if err == nil {
+			benchBundle, err = pki.Parse(raw)
+		}
+		if err != nil {
+			b.Fatalf("test bundle: %v", err)
+		}
+	})
+	return benchBundle
+}
+
+// BenchmarkRender measures renders of clusters of growing size: format=none
+// is plan, kubeadm configs, PKI and rootfs/; the others add the payloads.
+func BenchmarkRender(b *testing.B) {
+	bundle := testBundle(b)
+	for _, hosts := range []int{100, 1000, 10000} {
+		for _, format := range []string{generator.FormatNone, "all", generator.FormatIgnition, generator.FormatCloudInit} {
+			raw := clusterSpec(hosts)
+			b.Run(fmt.Sprintf("hosts=%d/format=%s", hosts, format), func(b *testing.B) {
+				s, r := spec.Load(raw)
+				if err := r.Err(false); err != nil {
+					b.Fatal(err)
+				}
+				opts := generator.Options{}
+				if format != "all" {
+					opts.Formats = []string{format}
+				}
+				b.ReportAllocs()
+				var files int
+				for b.Loop() {
+					t, err := generator.Generate(s, bundle, opts)
+					if err != nil {
+						b.Fatal(err)
+					}
+					files = len(t.Files)
+				}
+				b.ReportMetric(float64(files), "files")
+			})
+		}
+	}
+}
