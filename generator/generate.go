@@ -18,6 +18,7 @@ import (
 	"github.com/ksgen/ksgen/generator/ignition"
 	"github.com/ksgen/ksgen/generator/kubeadm"
 	"github.com/ksgen/ksgen/generator/kubelet"
+	"github.com/ksgen/ksgen/generator/lb"
 	"github.com/ksgen/ksgen/generator/osprep"
 	"github.com/ksgen/ksgen/generator/payload"
 	"github.com/ksgen/ksgen/generator/pki"
@@ -197,6 +198,9 @@ func (r *renderer) payload(n *plan.Node) (*payload.Node, []byte, error) {
 			return nil, nil, err
 		}
 		if err := kubelet.Render(r.cluster, n, p); err != nil {
+			return nil, nil, err
+		}
+		if err := lb.Render(r.cluster, n, p); err != nil {
 			return nil, nil, err
 		}
 		if err := bootstrap.Render(r.cluster, n, p); err != nil {

@@ -62,3 +62,25 @@ func BinDir(os string) string {
 	}
 	return "/usr/bin"
 }
+
+// Images ksgen's own static pods run, pinned. KubeKey runs the same HAProxy
+// (as kubesphere/haproxy); the upstream image is used here.
+const (
+	HAProxyImage = "docker.io/library/haproxy:2.9.6-alpine"
+	KubeVipImage = "ghcr.io/kube-vip/kube-vip:v0.8.9"
+)
+
+// Image returns ref as pulled through the private registry when the spec has
+// one: registry[/namespaceOverride]/<last path element>:<tag>, which is how
+// KubeKey lays out a mirrored image set.
+func Image(ref, privateRegistry, namespaceOverride string) string {
+	if privateRegistry == "" {
+		return ref
+	}
+	name := ref[strings.LastIndex(ref, "/")+1:]
+	ns := namespaceOverride
+	if ns == "" {
+		ns = "kubesphereio"
+	}
+	return strings.TrimSuffix(privateRegistry, "/") + "/" + ns + "/" + name
+}

@@ -29,9 +29,12 @@ import (
 // Header is the first line cloud-init requires of cloud-config user-data.
 const Header = "#cloud-config"
 
-// gzipThreshold is the size above which gz+b64 is tried; below it the gzip
-// header and base64 overhead never pay off and plain text stays readable.
-const gzipThreshold = 1024
+// gzipThreshold is the size above which gz+b64 is tried for text (binary
+// content is always tried). Below it text stays
+// plain: readable, and user-data is usually gzipped whole (cloud-init takes
+// gzip user-data), which compresses plain text far better than text that
+// was gzipped and base64-encoded file by file.
+const gzipThreshold = 16384
 
 // Options holds the optional user snippet.
 type Options struct {
@@ -163,7 +166,7 @@ func encodeContent(b []byte) (encoding, content string, err error) {
 	} else {
 		encoding, content = "b64", base64.StdEncoding.EncodeToString(b)
 	}
-	if len(b) > gzipThreshold {
+	if encoding != "" || len(b) > gzipThreshold {
 		gz, err := gzipBytes(b)
 		if err != nil {
 			return "", "", err
@@ -219,12 +222,22 @@ func isText(b []byte) bool {
 // generated builds the cloud-config mapping for n.
 func generated(n *payload.Node, files []writeFile) *yaml.Node {
 	doc := mapping()
+	for _, f := range files {
+		if f.path == "/etc/hostname" {
+			// cloud-init sets the running hostname from the cloud's metadata
+			// before write_files; say which one this machine has.
+			add(doc, "hostname", str(strings.TrimSpace(string(f.raw))))
+		}
+	}
 	if len(files) > 0 {
 		seq := sequence()
 		for _, f := range files {
 			m := mapping()
 			add(m, "path", str(f.path))
-			add(m, "owner", str(f.owner))
+			if f.owner != "root:root" {
+				// root:root is write_files' default; leaving it out keeps payloads small.
+				add(m, "owner", str(f.owner))
+			}
 			p := str(f.permissions)
 			p.Style = yaml.DoubleQuotedStyle
 			add(m, "permissions", p)

@@ -109,7 +109,7 @@ func initConfiguration(c *plan.Cluster, n *plan.Node, cred Credentials) (*kubead
 			Groups:      []string{"system:bootstrappers:kubeadm:default-node-token"},
 		}},
 		NodeRegistration: nodeRegistration(c, n),
-		LocalAPIEndpoint: kubeadmapi.APIEndpoint{AdvertiseAddress: n.IPv4, BindPort: 6443},
+		LocalAPIEndpoint: kubeadmapi.APIEndpoint{AdvertiseAddress: n.IPv4, BindPort: int32(c.APIServerPort)},
 		// Not nil: see joinConfiguration.
 		Timeouts: &kubeadmapi.Timeouts{},
 	}
@@ -140,7 +140,7 @@ func joinConfiguration(c *plan.Cluster, n *plan.Node, cred Credentials) *kubeadm
 		// No certificateKey: the CA material is already on the node, so
 		// join does not depend on a 2-hour upload-certs window.
 		j.ControlPlane = &kubeadmapi.JoinControlPlane{
-			LocalAPIEndpoint: kubeadmapi.APIEndpoint{AdvertiseAddress: n.IPv4, BindPort: 6443},
+			LocalAPIEndpoint: kubeadmapi.APIEndpoint{AdvertiseAddress: n.IPv4, BindPort: int32(c.APIServerPort)},
 		}
 	}
 	return j
@@ -158,6 +158,10 @@ func nodeRegistration(c *plan.Cluster, n *plan.Node) kubeadmapi.NodeRegistration
 		CRISocket:        k.ContainerRuntimeEndpoint,
 		KubeletExtraArgs: args,
 		ImagePullPolicy:  corev1.PullIfNotPresent,
+	}
+	if n.LocalLB != "" {
+		// The node's load-balancer static pod is in place before kubeadm runs.
+		nr.IgnorePreflightErrors = []string{"DirAvailable--etc-kubernetes-manifests"}
 	}
 	if n.ControlPlane && n.Worker {
 		// KubeKey removes the control-plane taint from hosts that are also workers.

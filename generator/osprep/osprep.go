@@ -16,28 +16,18 @@ import (
 // kube-proxy, and the ipvs family for kube-proxy's ipvs mode.
 var modules = []string{"overlay", "br_netfilter", "ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_sh", "nf_conntrack"}
 
-// sysctls are KubeKey's node settings that matter for kubeadm clusters.
+// sysctls are what kubelet, kube-proxy (ipvs) and CNIs need on a node.
 var sysctls = []string{
 	"net.ipv4.ip_forward = 1",
 	"net.bridge.bridge-nf-call-iptables = 1",
 	"net.bridge.bridge-nf-call-ip6tables = 1",
-	"net.bridge.bridge-nf-call-arptables = 1",
 	"net.ipv4.ip_local_reserved_ports = 30000-32767",
 	"net.ipv4.conf.all.arp_ignore = 1",
 	"net.ipv4.conf.all.arp_announce = 2",
-	"net.core.netdev_max_backlog = 65535",
-	"net.core.somaxconn = 32768",
-	"net.ipv4.tcp_max_syn_backlog = 1048576",
-	"net.ipv4.neigh.default.gc_thresh1 = 512",
-	"net.ipv4.neigh.default.gc_thresh2 = 2048",
-	"net.ipv4.neigh.default.gc_thresh3 = 4096",
 	"vm.max_map_count = 262144",
 	"vm.swappiness = 0",
-	"vm.overcommit_memory = 1",
 	"fs.inotify.max_user_instances = 524288",
 	"fs.inotify.max_user_watches = 524288",
-	"fs.file-max = 2097152",
-	"kernel.pid_max = 65535",
 }
 
 // Render adds the OS preparation files and users to p.
@@ -48,7 +38,7 @@ func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) {
 	if n.IPv6 != "" {
 		s = append(append([]string{}, s...), "net.ipv6.conf.all.forwarding = 1")
 	}
-	p.AddFile(public("/etc/sysctl.d/99-kubernetes.conf", "# ksgen: kernel settings for kubelet and kube-proxy\n"+strings.Join(s, "\n")+"\n"))
+	p.AddFile(public("/etc/sysctl.d/99-kubernetes.conf", strings.Join(s, "\n")+"\n"))
 	p.AddFile(public("/etc/modules-load.d/kubernetes.conf", strings.Join(modules, "\n")+"\n"))
 	timeSync(c, n, p)
 	users(c, n, p)

@@ -54,7 +54,10 @@ type Node struct {
 	// EndpointIP is what the endpoint domain resolves to on this node ("" when
 	// the domain is resolved by external DNS).
 	EndpointIP string
-	Settings   spec.NodeSettings
+	// LocalLB is the load balancer this node runs as a static pod before
+	// kubeadm does (LBHAProxy on workers, LBKubeVip on control planes), or "".
+	LocalLB  string
+	Settings spec.NodeSettings
 }
 
 // NodeIP is the kubelet --node-ip value: "v4" or "v4,v6".
@@ -94,8 +97,12 @@ type Cluster struct {
 	// spec order: the hosts every node's /etc/hosts names.
 	Infrastructure []*Node
 	Endpoint       Endpoint
-	PodCIDR        string
-	ServiceCIDR    string
+	// APIServerPort is where every kube-apiserver listens: the endpoint's
+	// port, since control planes and kube-vip serve the endpoint themselves;
+	// kubeadm's 6443 behind an external load balancer, which maps the port.
+	APIServerPort int
+	PodCIDR       string
+	ServiceCIDR   string
 	// APIServerIP is the first address of the service network (the kubernetes service).
 	APIServerIP string
 	// ClusterDNS is the kubelet's resolver: NodeLocalDNS's 169.254.25.10, or CoreDNS's service IP.
@@ -189,8 +196,18 @@ func New(s *spec.Spec) (*Cluster, error) {
 		}
 	}
 	c.Endpoint = endpoint(cs.ControlPlaneEndpoint)
+	c.APIServerPort = c.Endpoint.Port
+	if c.Endpoint.Mode == LBExternal {
+		c.APIServerPort = 6443
+	}
 	for _, n := range c.Nodes {
 		n.EndpointIP = c.endpointIP(n)
+		switch {
+		case c.Endpoint.Mode == LBHAProxy && n.Action == Join:
+			n.LocalLB = LBHAProxy
+		case c.Endpoint.Mode == LBKubeVip && n.ControlPlane:
+			n.LocalLB = LBKubeVip
+		}
 	}
 	c.CertSANs = c.certSANs()
 	return c, nil

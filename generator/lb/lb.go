@@ -1,0 +1,176 @@
+// Package lb renders the control-plane endpoint's load balancer for the
+// nodes that run one: KubeKey's internal HAProxy as a static pod on every
+// worker, or kube-vip as a static pod on every control plane. With an
+// external load balancer nothing runs; /etc/hosts (osprep) does the rest.
+package lb
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/version"
+
+	"github.com/ksgen/ksgen/generator/payload"
+	"github.com/ksgen/ksgen/generator/plan"
+	"github.com/ksgen/ksgen/images"
+	"github.com/ksgen/ksgen/templates"
+)
+
+// Paths on the node.
+const (
+	ManifestDir      = "/etc/kubernetes/manifests"
+	HAProxyConfigDir = "/etc/kubekey/haproxy"
+	EndpointScript   = "/opt/ksgen/apiserver-endpoint"
+	HookDir          = "/opt/ksgen"
+	// HealthPort serves HAProxy's own /healthz for the pod's probes.
+	HealthPort = 8081
+)
+
+// HAProxyConfig is the data of haproxy.cfg.tmpl.
+type HAProxyConfig struct {
+	HealthBind string
+	Frontends  []Frontend
+}
+
+// Frontend is one TCP listener and its backend.
+type Frontend struct {
+	Name     string
+	Bind     string
+	Balance  string
+	TLSCheck bool // health-check servers with a TLS GET /healthz (apiservers)
+	Servers  []Server
+}
+
+// Server is one backend server.
+type Server struct {
+	Name    string
+	Address string
+}
+
+// Render adds the node's load balancer, if it runs one, to p.
+func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
+	switch n.LocalLB {
+	case plan.LBHAProxy:
+		return internalHAProxy(c, p)
+	case plan.LBKubeVip:
+		return kubeVip(c, n, p)
+	}
+	return nil
+}
+
+// APIServerFrontend balances listen over every control plane's apiserver.
+func APIServerFrontend(c *plan.Cluster, listen string) Frontend {
+	f := Frontend{Name: "kube-apiserver", Bind: listen, Balance: "roundrobin", TLSCheck: true}
+	for _, cp := range c.ControlPlanes {
+		f.Servers = append(f.Servers, Server{Name: cp.Name, Address: fmt.Sprintf("%s:%d", hostPort(cp.IPv4), c.APIServerPort)})
+	}
+	return f
+}
+
+func hostPort(ip string) string {
+	if strings.Contains(ip, ":") {
+		return "[" + ip + "]"
+	}
+	return ip
+}
+
+// internalHAProxy is KubeKey's internal load balancer: HAProxy on
+// 127.0.0.1:port as a static pod, and the hooks that get the node to it at
+// first boot (see apiserver-endpoint.sh.tmpl).
+func internalHAProxy(c *plan.Cluster, p *payload.Node) error {
+	port := c.Endpoint.Port
+	cfg, err := templates.Execute("haproxy.cfg.tmpl", HAProxyConfig{
+		HealthBind: fmt.Sprintf("127.0.0.1:%d", HealthPort),
+		Frontends:  []Frontend{APIServerFrontend(c, fmt.Sprintf("127.0.0.1:%d", port))},
+	})
+	if err != nil {
+		return fmt.Errorf("haproxy.cfg: %w", err)
+	}
+	sum := sha256.Sum256(cfg)
+	reg := c.Spec.Cluster.Spec.Registry
+	pod, err := templates.Execute("haproxy-pod.yaml.tmpl", map[string]any{
+		"ConfigSHA256": hex.EncodeToString(sum[:]),
+		"Image":        images.Image(images.HAProxyImage, reg.PrivateRegistry, reg.NamespaceOverride),
+		"HealthPort":   HealthPort,
+		"ConfigDir":    HAProxyConfigDir,
+	})
+	if err != nil {
+		return fmt.Errorf("haproxy static pod: %w", err)
+	}
+	var cps []string
+	for _, cp := range c.ControlPlanes {
+		cps = append(cps, cp.IPv4)
+	}
+	script, err := templates.Execute("apiserver-endpoint.sh.tmpl", map[string]any{
+		"Domain":        c.Endpoint.Domain,
+		"DomainPattern": regexp.QuoteMeta(c.Endpoint.Domain),
+		"Port":          port,
+		"APIPort":       c.APIServerPort,
+		"ControlPlanes": cps,
+	})
+	if err != nil {
+		return fmt.Errorf("apiserver-endpoint script: %w", err)
+	}
+	p.AddFile(payload.File{Path: HAProxyConfigDir + "/haproxy.cfg", Mode: payload.ModePublic, Content: cfg})
+	p.AddFile(payload.File{Path: ManifestDir + "/haproxy.yaml", Mode: payload.ModeSecret, Content: pod})
+	p.AddFile(payload.File{Path: EndpointScript, Mode: payload.ModeExec, Content: script})
+	p.AddFile(hook("attempt.d/10-apiserver-direct", EndpointScript+" direct"))
+	p.AddFile(hook("post.d/10-apiserver-local", EndpointScript+" local"))
+	return nil
+}
+
+func hook(name, command string) payload.File {
+	return payload.File{Path: HookDir + "/" + name, Mode: payload.ModeExec, Content: []byte("#!/bin/sh\nexec " + command + "\n")}
+}
+
+// superAdminSince is the first Kubernetes version whose admin.conf is only
+// authorised through RBAC that does not exist until init has finished;
+// kube-vip on the init node needs super-admin.conf meanwhile.
+var superAdminSince = version.MustParseSemantic("v1.29.0")
+
+// kubeVip runs kube-vip on a control plane: it announces the VIP (ARP by
+// default, or BGP to the other control planes) to whichever control plane
+// holds the lease.
+func kubeVip(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
+	ep := c.Spec.Cluster.Spec.ControlPlaneEndpoint
+	kubeconfig := "/etc/kubernetes/admin.conf"
+	superAdmin := n.Action == plan.Init && c.Version.AtLeast(superAdminSince)
+	if superAdmin {
+		kubeconfig = "/etc/kubernetes/super-admin.conf"
+	}
+	var peers []string
+	for _, cp := range c.ControlPlanes {
+		if cp != n {
+			peers = append(peers, cp.IPv4+":65000::false")
+		}
+	}
+	cidr := "32"
+	if strings.Contains(c.Endpoint.Address, ":") {
+		cidr = "128"
+	}
+	reg := c.Spec.Cluster.Spec.Registry
+	pod, err := templates.Execute("kube-vip.yaml.tmpl", map[string]any{
+		"Image":      images.Image(images.KubeVipImage, reg.PrivateRegistry, reg.NamespaceOverride),
+		"VIP":        c.Endpoint.Address,
+		"Port":       c.Endpoint.Port,
+		"Interface":  n.Settings.Interface,
+		"CIDR":       cidr,
+		"BGP":        ep.KubeVip.Mode == "BGP",
+		"NodeIP":     n.IPv4,
+		"BGPPeers":   strings.Join(peers, ","),
+		"Kubeconfig": kubeconfig,
+	})
+	if err != nil {
+		return fmt.Errorf("kube-vip static pod: %w", err)
+	}
+	p.AddFile(payload.File{Path: ManifestDir + "/kube-vip.yaml", Mode: payload.ModeSecret, Content: pod})
+	if superAdmin {
+		// After init, admin.conf works: stop handing kube-vip super-admin rights.
+		p.AddFile(payload.File{Path: HookDir + "/post.d/10-kube-vip-admin", Mode: payload.ModeExec, Content: []byte(
+			"#!/bin/sh\nsed -i 's|/etc/kubernetes/super-admin.conf|/etc/kubernetes/admin.conf|' " + ManifestDir + "/kube-vip.yaml\n")})
+	}
+	return nil
+}
