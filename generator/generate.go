@@ -184,26 +184,29 @@ func (r *renderer) node(n *plan.Node) (nodeOutput, error) {
 	return out, nil
 }
 
-// payload runs every renderer for the node, in a fixed order.
+// renderers fill a node's payload, in this order; each decides from the plan
+// whether the node needs its part.
+var renderers = []func(*plan.Cluster, *plan.Node, *payload.Node) error{
+	osprep.Render,
+	containerd.Render,
+	kubelet.Render,
+	lb.Render,
+	bootstrap.Render,
+}
+
+// payload runs every renderer for the node and returns it with the node's
+// kubeadm config (nil when the node runs no kubeadm).
 func (r *renderer) payload(n *plan.Node) (*payload.Node, []byte, error) {
 	p := &payload.Node{Name: n.Name}
-	osprep.Render(r.cluster, n, p)
 	kcfg, err := kubeadm.Render(r.cluster, n, r.cred)
 	if err != nil {
 		return nil, nil, fmt.Errorf("kubeadm config: %w", err)
 	}
 	if kcfg != nil {
 		p.AddFile(kubeadm.File(kcfg))
-		if err := containerd.Render(r.cluster, n, p); err != nil {
-			return nil, nil, err
-		}
-		if err := kubelet.Render(r.cluster, n, p); err != nil {
-			return nil, nil, err
-		}
-		if err := lb.Render(r.cluster, n, p); err != nil {
-			return nil, nil, err
-		}
-		if err := bootstrap.Render(r.cluster, n, p); err != nil {
+	}
+	for _, render := range renderers {
+		if err := render(r.cluster, n, p); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -39,6 +39,9 @@ type mirror struct {
 
 // Render adds containerd's and crictl's configuration to p.
 func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
+	if !n.Kubelet {
+		return nil
+	}
 	reg := c.Spec.Cluster.Spec.Registry
 	data := configData{
 		KubernetesVersion: "v" + c.Version.String(),

@@ -19,6 +19,9 @@ type unitData struct {
 
 // Render adds kubelet.service and its 10-kubeadm.conf drop-in to p.
 func Render(_ *plan.Cluster, n *plan.Node, p *payload.Node) error {
+	if !n.Kubelet {
+		return nil
+	}
 	d := unitData{BinDir: images.BinDir(n.OS), NodeIP: n.NodeIP(), Name: n.Name}
 	unit, err := templates.Execute("kubelet.service.tmpl", d)
 	if err != nil {

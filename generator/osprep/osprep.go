@@ -31,7 +31,7 @@ var sysctls = []string{
 }
 
 // Render adds the OS preparation files and users to p.
-func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) {
+func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 	p.AddFile(public("/etc/hostname", n.Name+"\n"))
 	p.AddFile(public("/etc/hosts", Hosts(c, n)))
 	s := sysctls
@@ -42,6 +42,7 @@ func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) {
 	p.AddFile(public("/etc/modules-load.d/kubernetes.conf", strings.Join(modules, "\n")+"\n"))
 	timeSync(c, n, p)
 	users(c, n, p)
+	return nil
 }
 
 func public(path, content string) payload.File {

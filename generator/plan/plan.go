@@ -56,7 +56,9 @@ type Node struct {
 	EndpointIP string
 	// LocalLB is the load balancer this node runs as a static pod before
 	// kubeadm does (LBHAProxy on workers, LBKubeVip on control planes), or "".
-	LocalLB  string
+	LocalLB string
+	// Kubelet is true for nodes that run containerd and kubelet.
+	Kubelet  bool
 	Settings spec.NodeSettings
 }
 
@@ -194,6 +196,7 @@ func New(s *spec.Spec) (*Cluster, error) {
 		default:
 			n.Action = None
 		}
+		n.Kubelet = n.Action != None
 	}
 	c.Endpoint = endpoint(cs.ControlPlaneEndpoint)
 	c.APIServerPort = c.Endpoint.Port
