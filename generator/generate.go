@@ -46,12 +46,23 @@ const (
 // Formats lists every payload format.
 var Formats = []string{FormatIgnition, FormatCloudInit}
 
-// Generate plans the cluster and renders every selected node. The result is
-// byte-identical for the same spec, bundle and options.
+// Generate renders into memory; see GenerateTo.
 func Generate(s *spec.Spec, b *pki.Bundle, opts Options) (*tree.Tree, error) {
+	t := &tree.Tree{}
+	if err := GenerateTo(s, b, opts, t); err != nil {
+		return nil, err
+	}
+	t.Sort()
+	return t, nil
+}
+
+// GenerateTo plans the cluster and renders every selected node into out,
+// node by node, so memory does not grow with the output. The files are
+// byte-identical for the same spec, bundle and options.
+func GenerateTo(s *spec.Spec, b *pki.Bundle, opts Options, out tree.Sink) error {
 	c, err := plan.New(s)
 	if err != nil {
-		return nil, fmt.Errorf("plan: %w", err)
+		return fmt.Errorf("plan: %w", err)
 	}
 	formats := opts.Formats
 	if len(formats) == 0 {
@@ -59,16 +70,16 @@ func Generate(s *spec.Spec, b *pki.Bundle, opts Options) (*tree.Tree, error) {
 	}
 	for _, f := range formats {
 		if !slices.Contains(Formats, f) && (f != FormatNone || len(formats) > 1) {
-			return nil, fmt.Errorf("unknown format %q (want %s, or %s alone)", f, strings.Join(Formats, ", "), FormatNone)
+			return fmt.Errorf("unknown format %q (want %s, or %s alone)", f, strings.Join(Formats, ", "), FormatNone)
 		}
 	}
 	nodes, err := selectNodes(c, opts.Nodes)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	hash, err := b.CACertHash()
 	if err != nil {
-		return nil, fmt.Errorf("secrets bundle: %w", err)
+		return fmt.Errorf("secrets bundle: %w", err)
 	}
 	r := &renderer{
 		cluster: c,
@@ -76,26 +87,30 @@ func Generate(s *spec.Spec, b *pki.Bundle, opts Options) (*tree.Tree, error) {
 		formats: formats,
 		cred:    kubeadm.Credentials{Token: b.BootstrapToken, CACertHash: hash, KeyAlgorithm: b.KeyAlgorithm},
 	}
-	results := make([]nodeOutput, len(nodes))
+	index := make([]NodeIndex, len(nodes))
 	errs := make([]error, len(nodes))
 	parallel(len(nodes), func(i int) {
-		results[i], errs[i] = r.node(nodes[i])
-	})
-	t := &tree.Tree{}
-	idx := newIndex(c)
-	for i, res := range results {
-		if errs[i] != nil {
-			return nil, fmt.Errorf("render node %s: %w", nodes[i].Name, errs[i])
+		res, err := r.node(nodes[i])
+		for _, f := range res.files {
+			if err != nil {
+				break
+			}
+			err = out.Put(f)
 		}
-		t.Files = append(t.Files, res.files...)
-		idx.Nodes = append(idx.Nodes, res.index)
+		index[i], errs[i] = res.index, err
+	})
+	for i, err := range errs {
+		if err != nil {
+			return fmt.Errorf("render node %s: %w", nodes[i].Name, err)
+		}
 	}
+	idx := newIndex(c)
+	idx.Nodes = index
 	raw, err := idx.marshal()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	t.Add(tree.IndexFile, payload.ModePublic, raw)
-	return t, nil
+	return out.Put(tree.File{Path: tree.IndexFile, Mode: payload.ModePublic, Content: raw})
 }
 
 func selectNodes(c *plan.Cluster, names []string) ([]*plan.Node, error) {

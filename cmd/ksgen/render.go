@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"github.com/spf13/cobra"
 
@@ -72,20 +73,26 @@ func render(f *renderFlags, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	t, err := generator.Generate(s, b, generator.Options{Formats: f.formats, Nodes: f.nodes})
+	w, err := tree.Create(f.out)
 	if err != nil {
+		return err
+	}
+	count := &countingSink{Sink: w}
+	if err := generator.GenerateTo(s, b, generator.Options{Formats: f.formats, Nodes: f.nodes}, count); err != nil {
+		w.Abort()
 		return err
 	}
 	if created {
 		if err := writeBundle(secrets, b); err != nil {
+			w.Abort()
 			return err
 		}
 		fmt.Fprintf(stderr, "created secrets bundle %s (mode 0600): keep it, later renders reuse it\n", secrets)
 	}
-	if err := tree.Write(f.out, t); err != nil {
+	if err := w.Commit(); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "rendered %d files into %s\n", len(t.Files), f.out)
+	_, err = fmt.Fprintf(stdout, "rendered %d files into %s\n", count.n.Load(), f.out)
 	return err
 }
 
@@ -105,6 +112,17 @@ func loadOrCreateBundle(path string) (*pki.Bundle, bool, error) {
 		return nil, false, fmt.Errorf("secrets bundle %s: %w", path, err)
 	}
 	return b, false, nil
+}
+
+// countingSink counts the files it passes on.
+type countingSink struct {
+	tree.Sink
+	n atomic.Int64
+}
+
+func (c *countingSink) Put(f tree.File) error {
+	c.n.Add(1)
+	return c.Sink.Put(f)
 }
 
 func inside(path, dir string) bool {

@@ -1,6 +1,7 @@
 // Package tree is the only code that writes ksgen's output to disk. A tree is
-// built in memory, written to a temporary directory beside the target and
-// swapped into place, so a failed render leaves the previous output intact.
+// streamed into a temporary directory beside the target and swapped into
+// place, so a failed render leaves the previous output intact and a render's
+// memory does not grow with the size of its output.
 package tree
 
 import (
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -25,38 +27,130 @@ type File struct {
 	Content []byte
 }
 
-// Tree is a whole output directory.
+// Sink receives output files, from several goroutines at once.
+type Sink interface {
+	Put(File) error
+}
+
+// Tree is a whole output directory held in memory (tests, small renders).
 type Tree struct {
+	mu    sync.Mutex
 	Files []File
 }
 
-// Add appends a file.
-func (t *Tree) Add(path string, mode fs.FileMode, content []byte) {
-	t.Files = append(t.Files, File{Path: path, Mode: mode, Content: content})
+// Put adds a file.
+func (t *Tree) Put(f File) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.Files = append(t.Files, f)
+	return nil
 }
 
-// Write writes the tree to dir atomically. Directories are 0700. An existing
-// dir is replaced only when it is a previous ksgen output (it has index.json)
-// or empty; anything else is refused so that no user file is ever lost.
+// Add adds a file.
+func (t *Tree) Add(path string, mode fs.FileMode, content []byte) {
+	_ = t.Put(File{Path: path, Mode: mode, Content: content})
+}
+
+// Sort orders the files by path, so the same render lists them the same way.
+func (t *Tree) Sort() {
+	sort.Slice(t.Files, func(i, j int) bool { return t.Files[i].Path < t.Files[j].Path })
+}
+
+// Write writes an in-memory tree to dir atomically (see Writer).
 func Write(dir string, t *Tree) error {
+	w, err := Create(dir)
+	if err != nil {
+		return err
+	}
+	for _, f := range t.Files {
+		if err := w.Put(f); err != nil {
+			w.Abort()
+			return err
+		}
+	}
+	return w.Commit()
+}
+
+// Writer streams a tree into a temporary directory beside dir; Commit swaps
+// it into place, Abort removes it. Directories are 0700. An existing dir is
+// replaced only when it is a previous ksgen output (it has index.json) or
+// empty; anything else is refused so that no user file is ever lost.
+type Writer struct {
+	dir, tmp string
+	mu       sync.Mutex
+	made     map[string]bool
+}
+
+// Create starts a tree that will replace dir.
+func Create(dir string) (*Writer, error) {
 	dir = filepath.Clean(dir)
 	if err := replaceable(dir); err != nil {
-		return err
+		return nil, err
 	}
 	parent := filepath.Dir(dir)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", parent, err)
+		return nil, fmt.Errorf("create %s: %w", parent, err)
 	}
 	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
 	if err != nil {
-		return fmt.Errorf("create temporary output: %w", err)
+		return nil, fmt.Errorf("create temporary output: %w", err)
 	}
-	defer os.RemoveAll(tmp)
-	if err := writeFiles(tmp, t); err != nil {
+	return &Writer{dir: dir, tmp: tmp, made: map[string]bool{tmp: true}}, nil
+}
+
+// Put writes one file; a second file at the same path is an error.
+func (w *Writer) Put(f File) error {
+	if f.Path == "" || strings.HasPrefix(f.Path, "/") || strings.Contains("/"+f.Path+"/", "/../") {
+		return fmt.Errorf("output: bad path %q", f.Path)
+	}
+	full := filepath.Join(w.tmp, filepath.FromSlash(f.Path))
+	if err := w.mkdir(filepath.Dir(full)); err != nil {
 		return err
 	}
-	return swap(tmp, dir)
+	out, err := os.OpenFile(full, os.O_WRONLY|os.O_CREATE|os.O_EXCL, f.Mode.Perm())
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("output: two files at %s", f.Path)
+		}
+		return fmt.Errorf("output: %w", err)
+	}
+	_, err = out.Write(f.Content)
+	if err == nil {
+		err = out.Chmod(f.Mode.Perm()) // the umask may have cleared bits
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("output: %w", err)
+	}
+	return nil
 }
+
+func (w *Writer) mkdir(d string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.made[d] {
+		return nil
+	}
+	if err := os.MkdirAll(d, 0o700); err != nil {
+		return fmt.Errorf("output: %w", err)
+	}
+	w.made[d] = true
+	return nil
+}
+
+// Commit puts the finished tree at dir.
+func (w *Writer) Commit() error {
+	defer os.RemoveAll(w.tmp)
+	if err := os.Chmod(w.tmp, 0o700); err != nil {
+		return err
+	}
+	return swap(w.tmp, w.dir)
+}
+
+// Abort drops the unfinished tree; dir is untouched.
+func (w *Writer) Abort() { _ = os.RemoveAll(w.tmp) }
 
 func replaceable(dir string) error {
 	entries, err := os.ReadDir(dir)
@@ -73,35 +167,6 @@ func replaceable(dir string) error {
 		return fmt.Errorf("output %s exists and is not a ksgen output (no %s): refusing to replace it", dir, IndexFile)
 	}
 	return nil
-}
-
-func writeFiles(root string, t *Tree) error {
-	files := append([]File(nil), t.Files...)
-	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
-	made := map[string]bool{}
-	for i, f := range files {
-		if i > 0 && files[i-1].Path == f.Path {
-			return fmt.Errorf("output: two files at %s", f.Path)
-		}
-		if f.Path == "" || strings.HasPrefix(f.Path, "/") || strings.Contains("/"+f.Path+"/", "/../") {
-			return fmt.Errorf("output: bad path %q", f.Path)
-		}
-		full := filepath.Join(root, filepath.FromSlash(f.Path))
-		if d := filepath.Dir(full); !made[d] {
-			if err := os.MkdirAll(d, 0o700); err != nil {
-				return fmt.Errorf("output: %w", err)
-			}
-			made[d] = true
-		}
-		if err := os.WriteFile(full, f.Content, f.Mode.Perm()); err != nil {
-			return fmt.Errorf("output: %w", err)
-		}
-		// WriteFile's mode passes through the umask; set it exactly.
-		if err := os.Chmod(full, f.Mode.Perm()); err != nil {
-			return fmt.Errorf("output: %w", err)
-		}
-	}
-	return os.Chmod(root, 0o700)
 }
 
 // swap puts tmp at dir. With an existing dir, both are exchanged in one
