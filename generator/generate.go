@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/ksgen/ksgen/generator/binaries"
 	"github.com/ksgen/ksgen/generator/bootstrap"
 	"github.com/ksgen/ksgen/generator/cloudinit"
 	"github.com/ksgen/ksgen/generator/containerd"
@@ -81,11 +82,21 @@ func GenerateTo(s *spec.Spec, b *pki.Bundle, opts Options, out tree.Sink) error 
 	if err != nil {
 		return fmt.Errorf("secrets bundle: %w", err)
 	}
+	snippets, err := readSnippets(s, nodes)
+	if err != nil {
+		return err
+	}
+	budget, err := budgetOf(s.Config.Spec.Budget)
+	if err != nil {
+		return err
+	}
 	r := &renderer{
-		cluster: c,
-		bundle:  b,
-		formats: formats,
-		cred:    kubeadm.Credentials{Token: b.BootstrapToken, CACertHash: hash, KeyAlgorithm: b.KeyAlgorithm},
+		cluster:  c,
+		bundle:   b,
+		formats:  formats,
+		cred:     kubeadm.Credentials{Token: b.BootstrapToken, CACertHash: hash, KeyAlgorithm: b.KeyAlgorithm},
+		snippets: snippets,
+		budget:   budget,
 	}
 	index := make([]NodeIndex, len(nodes))
 	errs := make([]error, len(nodes))
@@ -152,10 +163,12 @@ func parallel(n int, fn func(i int)) {
 }
 
 type renderer struct {
-	cluster *plan.Cluster
-	bundle  *pki.Bundle
-	formats []string
-	cred    kubeadm.Credentials
+	cluster  *plan.Cluster
+	bundle   *pki.Bundle
+	formats  []string
+	cred     kubeadm.Credentials
+	snippets map[string][]byte // user snippet files by path
+	budget   budget
 }
 
 type nodeOutput struct {
@@ -179,22 +192,30 @@ func (r *renderer) node(n *plan.Node) (nodeOutput, error) {
 	}
 	// Payloads hold the node's secrets (token, keys): 0600 like them.
 	if slices.Contains(r.formats, FormatIgnition) {
-		bu, ign, err := ignition.Encode(p, ignition.Options{Variant: ignitionVariant(n.OS)})
+		bu, ign, err := ignition.Encode(p, ignition.Options{Variant: ignitionVariant(n.OS), Snippet: r.snippets[n.Settings.Snippets.Butane]})
 		if err != nil {
 			return nodeOutput{}, fmt.Errorf("ignition: %w", err)
+		}
+		if err := r.budget.check("config.ign", ign, false, p); err != nil {
+			return nodeOutput{}, err
 		}
 		add("config.bu", payload.ModeSecret, bu, false)
 		add("config.ign", payload.ModeSecret, ign, true)
 	}
 	if slices.Contains(r.formats, FormatCloudInit) {
-		ud, err := cloudinit.Encode(p, cloudinit.Options{})
+		ud, err := cloudinit.Encode(p, cloudinit.Options{Snippet: r.snippets[n.Settings.Snippets.CloudConfig]})
 		if err != nil {
 			return nodeOutput{}, fmt.Errorf("cloud-init: %w", err)
+		}
+		if err := r.budget.check("user-data", ud, true, p); err != nil {
+			return nodeOutput{}, err
 		}
 		add("user-data", payload.ModeSecret, ud, true)
 	}
 	for _, f := range append(slices.Clone(p.Files), p.UnitFiles()...) {
-		add("rootfs"+f.Path, f.Mode, f.Content, false)
+		if !f.Remote() { // downloaded at first boot: nothing to show
+			add("rootfs"+f.Path, f.Mode, f.Content, false)
+		}
 	}
 	return out, nil
 }
@@ -203,6 +224,7 @@ func (r *renderer) node(n *plan.Node) (nodeOutput, error) {
 // whether the node needs its part.
 var renderers = []func(*plan.Cluster, *plan.Node, *payload.Node) error{
 	osprep.Render,
+	binaries.Render,
 	containerd.Render,
 	kubelet.Render,
 	lb.Render,

@@ -112,7 +112,13 @@ func writeFiles(n *payload.Node) ([]writeFile, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	all := append(append([]payload.File(nil), n.Files...), n.UnitFiles()...)
+	var all []payload.File
+	for _, f := range n.Files {
+		if !f.Remote() { // downloaded by runcmd, see downloads
+			all = append(all, f)
+		}
+	}
+	all = append(all, n.UnitFiles()...)
 	sort.SliceStable(all, func(i, j int) bool { return all[i].Path < all[j].Path })
 	out := make([]writeFile, 0, len(all))
 	for i, f := range all {
@@ -283,15 +289,41 @@ func generated(n *payload.Node, files []writeFile) *yaml.Node {
 		}
 	}
 	sort.Strings(enabled)
+	cmds := downloads(n)
 	if len(n.Units) > 0 {
 		// argv lists, not shell strings: unit names need no quoting.
-		cmds := sequence(argv("systemctl", "daemon-reload"))
+		cmds.Content = append(cmds.Content, argv("systemctl", "daemon-reload"))
 		for _, name := range enabled {
 			cmds.Content = append(cmds.Content, argv("systemctl", "enable", "--now", "--no-block", name))
 		}
+	}
+	if len(cmds.Content) > 0 {
 		add(doc, "runcmd", cmds)
 	}
 	return doc
+}
+
+// downloadScript fetches $2 to $1 with retries, installs it with mode $4
+// only if its sha256 is $3; cloud-init has no verified download of its own.
+const downloadScript = `set -eu; mkdir -p "$(dirname "$1")"; ` +
+	`curl -fsSL --retry 10 --retry-delay 5 --retry-all-errors -o "$1.ksgen-download" "$2"; ` +
+	`echo "$3  $1.ksgen-download" | sha256sum -c -; chmod "$4" "$1.ksgen-download"; mv "$1.ksgen-download" "$1"`
+
+// downloads returns the runcmd steps for remote files, sorted by path, before
+// any unit starts.
+func downloads(n *payload.Node) *yaml.Node {
+	cmds := sequence()
+	var remote []payload.File
+	for _, f := range n.Files {
+		if f.Remote() {
+			remote = append(remote, f)
+		}
+	}
+	sort.Slice(remote, func(i, j int) bool { return remote[i].Path < remote[j].Path })
+	for _, f := range remote {
+		cmds.Content = append(cmds.Content, argv("sh", "-c", downloadScript, "ksgen-download", f.Path, f.Source, f.SHA256, fmt.Sprintf("%04o", uint32(f.Mode.Perm()))))
+	}
+	return cmds
 }
 
 func mapping() *yaml.Node { return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"} }

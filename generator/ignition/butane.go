@@ -142,6 +142,12 @@ func butaneFile(f payload.File) (base.File, error) {
 	if f.Group != "" && f.Group != "root" {
 		bf.Group.Name = ptr(f.Group)
 	}
+	if f.Remote() {
+		// Ignition fetches it and refuses it unless the hash matches.
+		bf.Contents.Source = ptr(f.Source)
+		bf.Contents.Verification.Hash = ptr("sha256-" + f.SHA256)
+		return bf, nil
+	}
 	// Mirror Butane's own encoding choice (base/util.MakeDataURL: the
 	// shortest of URL-escaped, base64 and gzip+base64), so that config.bu
 	// translated again with plain Butane gives this very config.ign.

@@ -241,6 +241,12 @@ func checkFiles(ign []byte, want map[string]payload.File) error {
 			continue
 		}
 		seen++
+		if p.Remote() {
+			if f.Contents.Source == nil || *f.Contents.Source != p.Source {
+				errs = append(errs, fmt.Errorf("file %s: source is not %s", f.Path, p.Source))
+			}
+			continue
+		}
 		got, err := decodeContents(f.Contents.Source, f.Contents.Compression)
 		switch {
 		case err != nil:

@@ -23,7 +23,14 @@ type File struct {
 	Owner   string // user name; empty means root
 	Group   string // group name; empty means root
 	Content []byte
+	// Source, when set, is a URL the machine downloads the file from at first
+	// boot instead of Content, checked against SHA256 (hex) before use.
+	Source string
+	SHA256 string
 }
+
+// Remote reports whether the file is downloaded at first boot.
+func (f File) Remote() bool { return f.Source != "" }
 
 // Secret reports whether the file must only be readable by its owner.
 func (f File) Secret() bool { return f.Mode&0o077 == 0 }

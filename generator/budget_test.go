@@ -1,0 +1,88 @@
+package generator_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ksgen/ksgen/generator"
+	"github.com/ksgen/ksgen/generator/spec"
+)
+
+func loadWithConfig(t *testing.T, config string) *spec.Spec {
+	t.Helper()
+	raw, err := os.ReadFile("../testdata/config-sample.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "cluster.yaml")
+	if err := os.WriteFile(path, append(raw, []byte("\n---\n"+config)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, r, err := spec.LoadFile(path)
+	if err != nil || r.Err(false) != nil {
+		t.Fatalf("load: %v %v", err, r.Err(false))
+	}
+	return s
+}
+
+// The bundled example fits AWS's user-data limit on every node, in both formats.
+func TestBundledExampleFitsAWS(t *testing.T) {
+	t.Parallel()
+	s := loadWithConfig(t, "apiVersion: ksgen.io/v1alpha1\nkind: Config\nspec:\n  budget: {cloud: aws}\n")
+	if _, err := generator.Generate(s, testBundle(t), generator.Options{}); err != nil {
+		t.Fatalf("over the AWS budget: %v", err)
+	}
+}
+
+func TestOverBudgetNamesTheNodeAndItsLargestFiles(t *testing.T) {
+	t.Parallel()
+	s := loadWithConfig(t, "apiVersion: ksgen.io/v1alpha1\nkind: Config\nspec:\n  budget: {bytes: 2000}\n")
+	_, err := generator.Generate(s, testBundle(t), generator.Options{Formats: []string{generator.FormatCloudInit}})
+	if err == nil {
+		t.Fatal("a 2000-byte budget passed")
+	}
+	for _, want := range []string{"render node master1", "over the 2000-byte budget of 2000", "largest files: ", "/etc/kubernetes/kubeadm-config.yaml ("} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
+
+// User snippets are merged as children: a file the snippet adds is in both payloads.
+func TestSnippetsAreMerged(t *testing.T) {
+	t.Parallel()
+	s := loadWithConfig(t, `apiVersion: ksgen.io/v1alpha1
+kind: Config
+spec:
+  roles:
+    worker:
+      snippets: {butane: worker.bu, cloudConfig: worker.yaml}
+`)
+	bu := "variant: fcos\nversion: 1.6.0\nstorage:\n  files:\n  - path: /etc/motd.d/site\n    contents: {inline: from-the-snippet}\n"
+	cc := "#cloud-config\nwrite_files:\n- path: /etc/motd.d/site\n  content: from-the-snippet\n"
+	for name, body := range map[string]string{"worker.bu": bu, "worker.yaml": cc} {
+		if err := os.WriteFile(filepath.Join(s.Dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := generator.Generate(s, testBundle(t), generator.Options{Nodes: []string{"node1", "master1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range out.Files {
+		has := strings.Contains(string(f.Content), "/etc/motd.d/site")
+		switch f.Path {
+		case "node1/config.ign", "node1/user-data":
+			if !has {
+				t.Errorf("%s lacks the snippet's file", f.Path)
+			}
+		case "master1/config.ign", "master1/user-data":
+			if has {
+				t.Errorf("%s got the worker snippet", f.Path)
+			}
+		}
+	}
+}
