@@ -1,7 +1,7 @@
 # ksgen — see README.md. CI runs .ci/run, which calls `make test`.
 GO        ?= go
 PKGS      ?= ./...
-FUZZTIME  ?= 20s
+FUZZTIME  ?= 50000x
 BENCHTIME ?= 3x
 STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 

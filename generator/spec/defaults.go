@@ -36,7 +36,8 @@ func (s *Spec) setDefaults() {
 	for i := range c.Hosts {
 		h := &c.Hosts[i]
 		if h.Address == "" {
-			h.Address = h.InternalAddress
+			// A dual-stack internalAddress is "v4,v6"; address is one IP.
+			h.Address, _, _ = strings.Cut(h.InternalAddress, ",")
 		}
 		if h.InternalAddress == "" {
 			h.InternalAddress = h.Address

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,9 +11,12 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -80,7 +84,9 @@ func (s *Spec) decode(data []byte, r *Report) bool {
 			break
 		}
 		if err != nil {
-			r.add(Error, "", syntaxLine(err), fail(ErrSyntax, "%s", strings.TrimPrefix(err.Error(), "yaml: ")))
+			text := yamlText(data)
+			line, msg := syntaxLine(err, text)
+			r.add(Error, "", min(line, lastLine(text)), fail(ErrSyntax, "%s", msg))
 			return false
 		}
 		if len(doc.Content) == 0 || doc.Content[0].Tag == "!!null" {
@@ -120,7 +126,7 @@ func (s *Spec) decode(data []byte, r *Report) bool {
 		}
 	}
 	if _, ok := seen[ClusterKind]; !ok && !r.HasErrors(false) {
-		r.add(Error, "", 1, ErrMissingCluster)
+		r.add(Error, "", 0, ErrMissingCluster)
 	}
 	return !r.HasErrors(false)
 }
@@ -141,20 +147,111 @@ func documentID(root *yaml.Node, r *Report) (string, bool) {
 		}
 	}
 	if apiVersion == "" || kind == "" {
-		r.add(Error, "", root.Line, fail(ErrRequired, "document has no apiVersion or kind"))
+		missing := "apiVersion"
+		if apiVersion != "" {
+			missing = "kind"
+		} else if kind == "" {
+			missing = "apiVersion and no kind"
+		}
+		r.add(Error, "", root.Line, fail(ErrRequired, "document has no %s", missing))
 		return "", false
 	}
 	return apiVersion + "/" + kind, true
 }
 
-var yamlLine = regexp.MustCompile(`line (\d+)`)
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): `)
 
-func syntaxLine(err error) int {
-	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		return n
+// yamlParserProblems are the errors of yaml.v3's parser, as opposed to its
+// scanner: yaml.v3 prints their line counting from 0, and not at all when
+// that is 0.
+var yamlParserProblems = []string{
+	"did not find expected <stream-start>",
+	"did not find expected <document start>",
+	"did not find expected node content",
+	"did not find expected '-' indicator",
+	"did not find expected key",
+	"did not find expected ',' or ']'",
+	"did not find expected ',' or '}'",
+	"found undefined tag handle",
+	"found duplicate %YAML directive",
+	"found duplicate %TAG directive",
+	"found incompatible YAML document",
+}
+
+// syntaxLine splits a YAML syntax error into the true line of the file and
+// the message without the "yaml: line N: " prefix, which the entry prints.
+func syntaxLine(err error, text string) (int, string) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	lines := strings.Split(text, "\n")
+	m := yamlLine.FindStringSubmatch(msg)
+	switch {
+	case m != nil:
+		line, _ := strconv.Atoi(m[1])
+		msg = msg[len(m[0]):]
+		if slices.Contains(yamlParserProblems, msg) {
+			line++
+		}
+		if strings.Contains(msg, "tab character") {
+			// yaml.v3 names the line where the scalar began; the tab that
+			// breaks the indentation starts a later line.
+			for i := line - 1; i >= 0 && i < len(lines); i++ {
+				if indent := lines[i][:len(lines[i])-len(strings.TrimLeft(lines[i], " \t"))]; strings.Contains(indent, "\t") {
+					return i + 1, msg
+				}
+			}
+		}
+		return line, msg
+	case strings.HasPrefix(msg, "unknown anchor '"):
+		name := strings.TrimSuffix(strings.TrimPrefix(msg, "unknown anchor '"), "' referenced")
+		for i, l := range lines {
+			if strings.Contains(l, "*"+name) {
+				return i + 1, msg
+			}
+		}
+		return 0, msg
+	case strings.HasPrefix(msg, "attempted to go past the end of stream"):
+		return 0, msg
 	}
-	return 0
+	// The parser and scanner leave the line out only when it is the first.
+	return 1, msg
+}
+
+// yamlText is the file as yaml.v3 reads it: UTF-8, or UTF-16 after a BOM.
+func yamlText(data []byte) string {
+	var order binary.ByteOrder
+	switch {
+	case bytes.HasPrefix(data, []byte{0xff, 0xfe}):
+		order = binary.LittleEndian
+	case bytes.HasPrefix(data, []byte{0xfe, 0xff}):
+		order = binary.BigEndian
+	default:
+		return string(data)
+	}
+	units := make([]uint16, 0, len(data)/2)
+	for i := 2; i+1 < len(data); i += 2 {
+		units = append(units, order.Uint16(data[i:]))
+	}
+	return string(utf16.Decode(units))
+}
+
+// lastLine is the number of the text's last line, counting line breaks as
+// YAML does; an error at the end of the stream belongs to that line.
+func lastLine(text string) int {
+	n := 1
+	for i, r := range text {
+		switch r {
+		case '\n':
+			if i > 0 && text[i-1] == '\r' {
+				continue
+			}
+			fallthrough
+		case '\r', '\u0085', '\u2028', '\u2029':
+			if i+utf8.RuneLen(r) < len(text) {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 func decodeJSON(tree any, target any) error {
@@ -175,16 +272,54 @@ type converter struct {
 	lines  map[string]int
 	report *Report
 	failed bool
+
+	// Aliases and merge keys let a small file name a huge tree, which the
+	// walk would expand; like yaml.v3's decoder, refuse a document whose
+	// aliased values far outnumber its written ones.
+	inAlias       int // > 0 while converting an alias's (or merge's) target
+	plain, copied int // values converted outside and inside aliases
+	exploded      bool
 }
+
+// maxAliased is how many values aliases may expand to beyond ten times the
+// values written out.
+const maxAliased = 100000
 
 func (c *converter) errorf(n *yaml.Node, path string, cause error, format string, args ...any) {
 	c.failed = true
 	c.report.add(Error, path, n.Line, fail(cause, format, args...))
 }
 
+// typeErrorf reports a value of the wrong type at the line of its key (or
+// list item), where the user looks for the field, rather than the line
+// where a block value's first child starts.
+func (c *converter) typeErrorf(n *yaml.Node, path string, format string, args ...any) {
+	line, ok := c.lines[path]
+	if !ok {
+		line = n.Line
+	}
+	c.failed = true
+	c.report.add(Error, path, line, fail(ErrType, format, args...))
+}
+
 func (c *converter) convert(n *yaml.Node, t reflect.Type, path string) any {
 	if n.Kind == yaml.AliasNode {
+		c.inAlias++
+		defer func() { c.inAlias-- }()
 		n = n.Alias
+	}
+	if c.inAlias > 0 {
+		c.copied++
+	} else {
+		c.plain++
+	}
+	if c.exploded {
+		return nil
+	}
+	if c.copied > maxAliased && c.copied > 10*c.plain {
+		c.exploded = true
+		c.errorf(n, path, ErrSyntax, "aliases expand to more than %d values; write them out", maxAliased)
+		return nil
 	}
 	if _, seen := c.lines[path]; !seen && path != "" {
 		c.lines[path] = n.Line
@@ -199,15 +334,15 @@ func (c *converter) convert(n *yaml.Node, t reflect.Type, path string) any {
 		return c.object(n, path, func(key string) (reflect.Type, bool) {
 			f, ok := jsonFields(t)[key]
 			return f, ok
-		})
+		}, func(key string) string { return similarField(t, key) })
 	case reflect.Map:
 		if t.Elem().Kind() == reflect.Interface {
 			return c.raw(n, path)
 		}
-		return c.object(n, path, func(string) (reflect.Type, bool) { return t.Elem(), true })
+		return c.object(n, path, func(string) (reflect.Type, bool) { return t.Elem(), true }, nil)
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
-			c.errorf(n, path, ErrType, "expected a list, got %s", describe(n))
+			c.typeErrorf(n, path, "expected a list, got %s", describe(n))
 			return nil
 		}
 		out := make([]any, len(n.Content))
@@ -217,21 +352,21 @@ func (c *converter) convert(n *yaml.Node, t reflect.Type, path string) any {
 		return out
 	case reflect.String:
 		if n.Kind != yaml.ScalarNode {
-			c.errorf(n, path, ErrType, "expected a string, got %s", describe(n))
+			c.typeErrorf(n, path, "expected a string, got %s", describe(n))
 			return nil
 		}
 		return n.Value
 	case reflect.Int, reflect.Int64:
 		var v int64
 		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" || n.Decode(&v) != nil {
-			c.errorf(n, path, ErrType, "expected an integer, got %s", describe(n))
+			c.typeErrorf(n, path, "expected an integer, got %s", describe(n))
 			return nil
 		}
 		return v
 	case reflect.Bool:
 		var v bool
 		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" || n.Decode(&v) != nil {
-			c.errorf(n, path, ErrType, "expected true or false, got %s", describe(n))
+			c.typeErrorf(n, path, "expected true or false, got %s", describe(n))
 			return nil
 		}
 		return v
@@ -242,45 +377,116 @@ func (c *converter) convert(n *yaml.Node, t reflect.Type, path string) any {
 }
 
 // object converts a mapping whose value types come from fieldType.
-func (c *converter) object(n *yaml.Node, path string, fieldType func(string) (reflect.Type, bool)) any {
+// suggest, when not nil, names a known field a misspelt key may have meant.
+func (c *converter) object(n *yaml.Node, path string, fieldType func(string) (reflect.Type, bool), suggest func(string) string) any {
 	if n.Kind != yaml.MappingNode {
-		c.errorf(n, path, ErrType, "expected a mapping, got %s", describe(n))
+		c.typeErrorf(n, path, "expected a mapping, got %s", describe(n))
 		return nil
 	}
-	out := make(map[string]any, len(n.Content)/2)
+	pairs, ok := c.pairs(n, path, map[*yaml.Node]bool{})
+	if !ok {
+		return nil
+	}
+	out := make(map[string]any, len(pairs))
 	keyLine := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
+	for _, p := range pairs {
+		k, v := p.key, p.value
 		key := k.Value
 		sub := key
 		if path != "" {
 			sub = path + "." + key
 		}
 		if first, dup := keyLine[key]; dup {
-			c.errorf(k, sub, ErrDuplicateKey, "key %q given twice (first at line %d)", key, first)
+			if !p.merged {
+				c.errorf(k, sub, ErrDuplicateKey, "key %q given twice (first at line %d)", key, first)
+			}
 			continue
 		}
 		keyLine[key] = k.Line
 		ft, ok := fieldType(key)
 		if !ok {
-			c.errorf(k, sub, ErrUnknownField, "unknown field %q", key)
+			if suggest != nil && suggest(key) != "" {
+				c.errorf(k, sub, ErrUnknownField, "unknown field %q (did you mean %q?)", key, suggest(key))
+			} else {
+				c.errorf(k, sub, ErrUnknownField, "unknown field %q", key)
+			}
 			continue
 		}
 		c.lines[sub] = k.Line
+		if p.merged {
+			c.inAlias++
+		}
 		out[key] = c.convert(v, ft, sub)
+		if p.merged {
+			c.inAlias--
+		}
 	}
 	return out
+}
+
+// pair is one key and value of a mapping; merged when a YAML merge key
+// ("<<: *base") brought it in.
+type pair struct {
+	key, value *yaml.Node
+	merged     bool
+}
+
+// pairs lists a mapping's own pairs, then those its merge keys bring in, so
+// that its own keys, and earlier merged mappings, win, as in KubeKey's YAML
+// library. A mapping merged twice (or into itself) is expanded once.
+func (c *converter) pairs(n *yaml.Node, path string, done map[*yaml.Node]bool) ([]pair, bool) {
+	done[n] = true
+	var own, merged []pair
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Tag != "!!merge" {
+			own = append(own, pair{key: k, value: v})
+			continue
+		}
+		if v.Kind == yaml.AliasNode {
+			v = v.Alias
+		}
+		sources := []*yaml.Node{v}
+		if v.Kind == yaml.SequenceNode {
+			sources = v.Content
+		}
+		for _, src := range sources {
+			if src.Kind == yaml.AliasNode {
+				src = src.Alias
+			}
+			if src.Kind != yaml.MappingNode {
+				c.errorf(k, path, ErrType, "a merge key (<<) takes a mapping or a list of mappings, got %s", describe(src))
+				return nil, false
+			}
+			if done[src] {
+				continue
+			}
+			more, ok := c.pairs(src, path, done)
+			if !ok {
+				return nil, false
+			}
+			for _, p := range more {
+				merged = append(merged, pair{key: p.key, value: p.value, merged: true})
+			}
+		}
+	}
+	return append(own, merged...), true
 }
 
 // raw converts free-form YAML (component config overrides, KubeSphere's spec).
 func (c *converter) raw(n *yaml.Node, path string) any {
 	var v any
 	if err := n.Decode(&v); err != nil {
-		c.errorf(n, path, ErrType, "%v", err)
+		c.typeErrorf(n, path, "%v", err)
 		return nil
 	}
 	if _, err := json.Marshal(v); err != nil {
-		c.errorf(n, path, ErrType, "mapping keys must be strings")
+		var unsupported *json.UnsupportedTypeError
+		if errors.As(err, &unsupported) {
+			c.typeErrorf(n, path, "mapping keys must be strings")
+		} else {
+			c.typeErrorf(n, path, "value cannot be written as JSON: %v", err)
+		}
 		return nil
 	}
 	return v
@@ -294,6 +500,17 @@ func describe(n *yaml.Node) string {
 		return "a list"
 	}
 	return strconv.Quote(n.Value)
+}
+
+// similarField returns the field of struct t whose JSON name equals key but
+// for case ("maxpods" for "maxPods"), or "".
+func similarField(t reflect.Type, key string) string {
+	for _, name := range sortedKeys(jsonFields(t)) {
+		if strings.EqualFold(name, key) {
+			return name
+		}
+	}
+	return ""
 }
 
 var fieldCache sync.Map // reflect.Type -> map[string]reflect.Type

@@ -110,6 +110,10 @@ func (v *validator) hosts() map[string][]netip.Addr {
 		}
 		for j, part := range parts {
 			a, err := netip.ParseAddr(strings.TrimSpace(part))
+			if err != nil && len(parts) == 1 {
+				v.errorf(p+".internalAddress", ErrInvalidIP, "internalAddress %q of host %q is not an IP address", h.InternalAddress, h.Name)
+				continue
+			}
 			if err != nil {
 				v.errorf(p+".internalAddress", ErrInvalidIP, "internalAddress %q of host %q: %q is not an IP address", h.InternalAddress, h.Name, part)
 				continue
@@ -123,7 +127,8 @@ func (v *validator) hosts() map[string][]netip.Addr {
 			addrOwner[a] = h.Name
 			out[h.Name] = append(out[h.Name], a)
 		}
-		for k, val := range h.Labels {
+		for _, k := range sortedKeys(h.Labels) {
+			val := h.Labels[k]
 			lp := p + ".labels." + k
 			if errs := validation.IsQualifiedName(k); len(errs) > 0 {
 				v.errorf(lp, ErrInvalidValue, "label key %q: %s", k, errs[0])
@@ -163,9 +168,11 @@ func (v *validator) roles() {
 				v.errorf(p, ErrBadRange, "%v", err)
 				continue
 			}
+			// One finding per entry, however many hosts a range names.
+			var missing []string
 			for _, name := range names {
 				if !known[name] {
-					v.errorf(p, ErrUnknownHost, "host %q is not in spec.hosts", name)
+					missing = append(missing, name)
 					continue
 				}
 				if contains(v.s.Roles[target], name) {
@@ -176,12 +183,28 @@ func (v *validator) roles() {
 				}
 				v.s.Roles[target] = append(v.s.Roles[target], name)
 			}
+			switch {
+			case len(missing) == 0:
+			case missing[0] == entry:
+				v.errorf(p, ErrUnknownHost, "host %q is not in spec.hosts", entry)
+			case len(missing) == 1:
+				v.errorf(p, ErrUnknownHost, "host %q (from range %q) is not in spec.hosts", missing[0], entry)
+			default:
+				list := strings.Join(missing[:min(3, len(missing))], ", ")
+				if len(missing) > 3 {
+					list += ", …"
+				}
+				v.errorf(p, ErrUnknownHost, "range %q names %d hosts that are not in spec.hosts (%s)", entry, len(missing), list)
+			}
 		}
 	}
 	if len(v.s.Roles[RoleControlPlane]) == 0 {
 		v.errorf("spec.roleGroups", ErrNoControlPlane, "roleGroups has no control-plane (or master) host")
 	}
 }
+
+// maxRange bounds the hosts one range may name: Kubernetes supports 5000 nodes.
+const maxRange = 10000
 
 // expandRange turns "node[2:4]" into node2, node3, node4; other names pass through.
 func expandRange(entry string) ([]string, error) {
@@ -194,8 +217,11 @@ func expandRange(entry string) ([]string, error) {
 	}
 	from, err1 := strconv.Atoi(m[2])
 	to, err2 := strconv.Atoi(m[3])
-	if err1 != nil || err2 != nil || from > to || to-from > 100000 {
+	if err1 != nil || err2 != nil || from > to {
 		return nil, fmt.Errorf("range %q must go from a smaller to a larger number", entry)
+	}
+	if to-from >= maxRange {
+		return nil, fmt.Errorf("range %q names more than %d hosts", entry, maxRange)
 	}
 	out := make([]string, 0, to-from+1)
 	for i := from; i <= to; i++ {
@@ -282,7 +308,12 @@ func (v *validator) kubernetes() {
 		v.errorf(p+".version", ErrVersion, "%v", err)
 	}
 	if k.Type != "kubernetes" {
-		v.errorf(p+".version", ErrUnsupported, "Kubernetes type %q: ksgen renders kubeadm clusters only (no k3s or k8e)", k.Type)
+		// The type comes from kubernetes.type, or else from a version suffix (v1.28.2-k3s).
+		tp := p + ".version"
+		if _, ok := v.s.lines[p+".type"]; ok {
+			tp = p + ".type"
+		}
+		v.errorf(tp, ErrUnsupported, "Kubernetes type %q: ksgen renders kubeadm clusters only (no k3s or k8e)", k.Type)
 	}
 	if k.ContainerManager != "containerd" {
 		v.errorf(p+".containerManager", ErrUnsupported, "containerManager %q: ksgen configures containerd only; docker with cri-dockerd, cri-o and isula are out of scope", k.ContainerManager)
@@ -340,6 +371,13 @@ func (v *validator) network(addrs map[string][]netip.Addr) {
 			}
 		}
 	}
+	if vip, err := netip.ParseAddr(v.s.Cluster.Spec.ControlPlaneEndpoint.Address); err == nil {
+		for _, c := range append(append([]netip.Prefix{}, pods...), svcs...) {
+			if c.Contains(vip) {
+				v.errorf("spec.controlPlaneEndpoint.address", ErrOverlap, "address %s is inside the cluster network %s", vip, c)
+			}
+		}
+	}
 	for i, h := range v.s.Cluster.Spec.Hosts {
 		for _, a := range addrs[h.Name] {
 			for _, c := range append(append([]netip.Prefix{}, pods...), svcs...) {
@@ -357,8 +395,12 @@ func (v *validator) cidrs(path, value string) ([]netip.Prefix, bool) {
 	parts := strings.Split(value, ",")
 	for _, part := range parts {
 		pr, err := netip.ParsePrefix(strings.TrimSpace(part))
-		if err != nil || pr != pr.Masked() {
+		if err != nil {
 			v.errorf(path, ErrInvalidCIDR, "%q is not a network in CIDR form (like 10.233.64.0/18)", part)
+			return nil, false
+		}
+		if pr != pr.Masked() {
+			v.errorf(path, ErrInvalidCIDR, "%q has host bits set: the network is %s", part, pr.Masked())
 			return nil, false
 		}
 		out = append(out, pr)
@@ -469,9 +511,11 @@ func (v *validator) kubesphere() {
 	}
 }
 
+// oneOf checks a value against a list; the message names the field (path's last element).
 func (v *validator) oneOf(path, value string, allowed []string) {
 	if !contains(allowed, value) {
-		v.errorf(path, ErrInvalidValue, "%q: want one of %s", value, strings.Join(allowed, ", "))
+		field := path[strings.LastIndex(path, ".")+1:]
+		v.errorf(path, ErrInvalidValue, "%s %q: want one of %s", field, value, strings.Join(allowed, ", "))
 	}
 }
 
