@@ -188,7 +188,7 @@ spec:
     control-plane: [master1]
     worker: [node1]
   network:
-    kubePodsCIDR: 10.233.64.0/18,fd85:ee78:d8a6:8607::1:0/112
+    kubePodsCIDR: 10.233.64.0/18,fd85:ee78:d8a6:8700::/56
     kubeServiceCIDR: 10.233.0.0/18,fd85:ee78:d8a6:8607::1000/116
 `)
 	h := s.Cluster.Spec.Hosts

@@ -365,6 +365,13 @@ func (v *validator) network(addrs map[string][]netip.Addr) {
 		v.errorf(p+".kubeServiceCIDR", ErrInvalidCIDR, "dual-stack needs an IPv4 and an IPv6 CIDR in both kubePodsCIDR and kubeServiceCIDR")
 	}
 	for _, a := range pods {
+		// kube-controller-manager gives every node a /64 of an IPv6 pod
+		// network and allows at most 16 bits between the two masks.
+		if a.Addr().Is6() && (a.Bits() < 48 || a.Bits() > 63) {
+			v.errorf(p+".kubePodsCIDR", ErrInvalidCIDR, "IPv6 pod network %s: want a /48 to /63, so that every node gets a /64", a)
+		}
+	}
+	for _, a := range pods {
 		for _, b := range svcs {
 			if a.Overlaps(b) {
 				v.errorf(p+".kubeServiceCIDR", ErrOverlap, "service network %s overlaps pod network %s", b, a)
