@@ -1,0 +1,135 @@
+package tree
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func readAll(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		out[rel] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestWriteReplacesAPreviousOutputAtomically(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "out")
+	first := &Tree{}
+	first.Add(IndexFile, 0o644, []byte("{}"))
+	first.Add("n1/old", 0o600, []byte("old"))
+	if err := Write(dir, first); err != nil {
+		t.Fatal(err)
+	}
+	second := &Tree{}
+	second.Add(IndexFile, 0o644, []byte("{}"))
+	second.Add("n1/new", 0o600, []byte("new"))
+	if err := Write(dir, second); err != nil {
+		t.Fatal(err)
+	}
+	got := readAll(t, dir)
+	if len(got) != 2 || got["n1/new"] != "new" {
+		t.Fatalf("after the second write: %v", got)
+	}
+	for _, c := range []struct {
+		path string
+		mode os.FileMode
+	}{{"", 0o700}, {"n1", 0o700}, {"n1/new", 0o600}, {IndexFile, 0o644}} {
+		st, err := os.Stat(filepath.Join(dir, c.path))
+		if err != nil || st.Mode().Perm() != c.mode {
+			t.Errorf("%q: mode %v (%v), want %v", c.path, st.Mode().Perm(), err, c.mode)
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Dir(dir))
+	if len(entries) != 1 {
+		t.Errorf("temporary directories left beside the output: %v", entries)
+	}
+}
+
+func TestAFailedWriteLeavesThePreviousTree(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "out")
+	good := &Tree{}
+	good.Add(IndexFile, 0o644, []byte("{}"))
+	good.Add("n1/a", 0o600, []byte("a"))
+	if err := Write(dir, good); err != nil {
+		t.Fatal(err)
+	}
+	bad := &Tree{}
+	bad.Add(IndexFile, 0o644, []byte("{}"))
+	bad.Add("n1/a", 0o600, []byte("x"))
+	bad.Add("n1/a", 0o600, []byte("y")) // two files at one path
+	if err := Write(dir, bad); err == nil || !strings.Contains(err.Error(), "two files at n1/a") {
+		t.Fatalf("err = %v, want two files at n1/a", err)
+	}
+	if got := readAll(t, dir); got["n1/a"] != "a" || len(got) != 2 {
+		t.Errorf("previous tree changed: %v", got)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(dir))
+	if len(entries) != 1 {
+		t.Errorf("temporary directories left beside the output: %v", entries)
+	}
+}
+
+func TestWriteRefusesAForeignDirectory(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "cluster.yaml"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tr := &Tree{}
+	tr.Add(IndexFile, 0o644, []byte("{}"))
+	if err := Write(dir, tr); err == nil || !strings.Contains(err.Error(), "not a ksgen output") {
+		t.Fatalf("err = %v, want a refusal", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "cluster.yaml")); string(b) != "mine" {
+		t.Errorf("the user's file changed")
+	}
+}
+
+func TestPutRejectsPathsOutsideTheTree(t *testing.T) {
+	t.Parallel()
+	w, err := Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	for _, p := range []string{"", "/etc/passwd", "../x", "a/../../x"} {
+		if err := w.Put(File{Path: p, Mode: 0o644}); err == nil {
+			t.Errorf("Put(%q) accepted", p)
+		}
+	}
+}
+
+func TestWriteNewNeverOverwrites(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "ksgen-secrets.yaml")
+	if err := WriteNew(path, 0o600, []byte("first")); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteNew(path, 0o600, []byte("second")); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("err = %v, want already exists", err)
+	}
+	b, _ := os.ReadFile(path)
+	st, _ := os.Stat(path)
+	if string(b) != "first" || st.Mode().Perm() != 0o600 {
+		t.Errorf("content %q mode %v, want the first write with 0600", b, st.Mode().Perm())
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if len(entries) != 1 {
+		t.Errorf("temporary files left: %v", entries)
+	}
+}
