@@ -86,6 +86,10 @@ func GenerateTo(s *spec.Spec, b *pki.Bundle, opts Options, out tree.Sink) error 
 	if err != nil {
 		return err
 	}
+	cred := kubeadm.Credentials{Token: b.BootstrapToken, CACertHash: hash, KeyAlgorithm: b.KeyAlgorithm}
+	if f, ok := b.EncryptionConfigFile(); ok {
+		cred.EncryptionConfig = f.Path
+	}
 	budget, err := budgetOf(s.Config.Spec.Budget)
 	if err != nil {
 		return err
@@ -94,7 +98,7 @@ func GenerateTo(s *spec.Spec, b *pki.Bundle, opts Options, out tree.Sink) error 
 		cluster:  c,
 		bundle:   b,
 		formats:  formats,
-		cred:     kubeadm.Credentials{Token: b.BootstrapToken, CACertHash: hash, KeyAlgorithm: b.KeyAlgorithm},
+		cred:     cred,
 		snippets: snippets,
 		budget:   budget,
 	}
@@ -249,6 +253,9 @@ func (r *renderer) payload(n *plan.Node) (*payload.Node, []byte, error) {
 	}
 	if n.ControlPlane {
 		for _, f := range r.bundle.ControlPlaneFiles(r.cluster.Spec.Cluster.Spec.Etcd.Type == "kubeadm") {
+			p.AddFile(f)
+		}
+		if f, ok := r.bundle.EncryptionConfigFile(); ok {
 			p.AddFile(f)
 		}
 	}

@@ -7,6 +7,7 @@ package kubeadm
 import (
 	"bytes"
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -40,6 +41,9 @@ type Credentials struct {
 	// KeyAlgorithm of the bundle ("rsa" or "ecdsa"), so that certificates
 	// kubeadm issues on the node use the same one.
 	KeyAlgorithm string
+	// EncryptionConfig is the path of the apiserver's encryption-at-rest
+	// configuration on control planes, or "" when Secrets are not encrypted.
+	EncryptionConfig string
 }
 
 // Render returns the kubeadm configuration for a node, or nil when the node
@@ -230,6 +234,11 @@ func clusterConfiguration(c *plan.Cluster, cred Credentials) kubeadmapi.ClusterC
 		Scheduler:           kubeadmapi.ControlPlaneComponent{ExtraArgs: mergeArgs(withGates([]kubeadmapi.Arg{{Name: "bind-address", Value: "0.0.0.0"}}), k.SchedulerArgs)},
 		Etcd:                etcd(c),
 		EncryptionAlgorithm: kubeadmapi.EncryptionAlgorithmRSA2048,
+	}
+	if cred.EncryptionConfig != "" {
+		dir := path.Dir(cred.EncryptionConfig)
+		cc.APIServer.ExtraArgs = append(cc.APIServer.ExtraArgs, kubeadmapi.Arg{Name: "encryption-provider-config", Value: cred.EncryptionConfig})
+		cc.APIServer.ExtraVolumes = []kubeadmapi.HostPathMount{{Name: "encryption-config", HostPath: dir, MountPath: dir, ReadOnly: true, PathType: corev1.HostPathDirectoryOrCreate}}
 	}
 	if cred.KeyAlgorithm == "ecdsa" {
 		cc.EncryptionAlgorithm = kubeadmapi.EncryptionAlgorithmECDSAP256

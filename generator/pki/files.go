@@ -37,3 +37,18 @@ func (b *Bundle) ControlPlaneFiles(withEtcdCA bool) []payload.File {
 	add(kubeadmconstants.ServiceAccountPublicKeyName, secret, b.ServiceAccount.Pub)
 	return files
 }
+
+// EncryptionConfigDir holds the apiserver's encryption-at-rest configuration.
+const EncryptionConfigDir = kubeadmconstants.KubernetesDir + "/encryption"
+
+// EncryptionConfigFile returns the apiserver EncryptionConfiguration that
+// encrypts Secrets with the bundle's key (aescbc, identity still readable),
+// or false when the bundle has no encryption key.
+func (b *Bundle) EncryptionConfigFile() (payload.File, bool) {
+	if b.EncryptionKey == "" {
+		return payload.File{}, false
+	}
+	cfg := "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources:\n  - secrets\n  providers:\n  - aescbc:\n      keys:\n      - name: ksgen\n        secret: " +
+		b.EncryptionKey + "\n  - identity: {}\n"
+	return payload.File{Path: EncryptionConfigDir + "/config.yaml", Mode: payload.ModeSecret, Content: []byte(cfg)}, true
+}
