@@ -1,9 +1,13 @@
 // Package kubelet renders the kubelet unit and kubeadm's drop-in for it, with
-// the node's IP and name fixed so kubelet never guesses them.
+// the node's IP and name fixed so kubelet never guesses them. Hosts that run
+// no kubeadm (load balancers) get a standalone kubelet instead: no API
+// server, only the static pods in the manifests directory.
 package kubelet
 
 import (
 	"fmt"
+
+	"k8s.io/apimachinery/pkg/util/version"
 
 	"github.com/ksgen/ksgen/generator/payload"
 	"github.com/ksgen/ksgen/generator/plan"
@@ -17,10 +21,14 @@ type unitData struct {
 	Name   string
 }
 
-// Render adds kubelet.service and its 10-kubeadm.conf drop-in to p.
-func Render(_ *plan.Cluster, n *plan.Node, p *payload.Node) error {
+// Render adds kubelet.service and its 10-kubeadm.conf drop-in to p, or on
+// a node that runs no kubeadm the standalone drop-in and configuration.
+func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 	if !n.Kubelet {
 		return nil
+	}
+	if n.Action == plan.None {
+		return standalone(c, n, p)
 	}
 	d := unitData{BinDir: images.BinDir(n.OS), NodeIP: n.NodeIP(), Name: n.Name}
 	unit, err := templates.Execute("kubelet.service.tmpl", d)
@@ -36,6 +44,61 @@ func Render(_ *plan.Cluster, n *plan.Node, p *payload.Node) error {
 		Enabled:  true,
 		Contents: string(unit),
 		DropIns:  []payload.DropIn{{Name: "10-kubeadm.conf", Contents: string(dropIn)}},
+	})
+	return nil
+}
+
+// Standalone kubelet paths.
+const (
+	StandaloneConfig = "/etc/kubernetes/kubelet-standalone.yaml"
+	ManifestDir      = "/etc/kubernetes/manifests"
+)
+
+// Kubelet versions that moved the runtime endpoint into the configuration
+// file (v1.27) and dropped dockershim, the default runtime before (v1.24).
+var (
+	runtimeEndpointInConfigSince = version.MustParseSemantic("v1.27.0")
+	remoteRuntimeOnlySince       = version.MustParseSemantic("v1.24.0")
+)
+
+// standalone runs kubelet without an API server: it starts the static pods
+// in ManifestDir (keepalived and HAProxy on a load balancer), so that every
+// OS runs them the same way, from the image's containerd and kubelet.
+func standalone(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
+	endpoint := c.Spec.Cluster.Spec.Kubernetes.ContainerRuntimeEndpoint
+	inConfig := c.Version.AtLeast(runtimeEndpointInConfigSince)
+	cfg, err := templates.Execute("kubelet-standalone.yaml.tmpl", map[string]any{
+		"StaticPodPath":           ManifestDir,
+		"RuntimeEndpoint":         endpoint,
+		"RuntimeEndpointInConfig": inConfig,
+	})
+	if err != nil {
+		return fmt.Errorf("standalone kubelet config: %w", err)
+	}
+	var flags []string
+	if !inConfig {
+		flags = append(flags, "--container-runtime-endpoint="+endpoint)
+	}
+	if !c.Version.AtLeast(remoteRuntimeOnlySince) {
+		flags = append(flags, "--container-runtime=remote")
+	}
+	d := unitData{BinDir: images.BinDir(n.OS), NodeIP: n.NodeIP(), Name: n.Name}
+	unit, err := templates.Execute("kubelet.service.tmpl", d)
+	if err != nil {
+		return fmt.Errorf("kubelet unit: %w", err)
+	}
+	dropIn, err := templates.Execute("10-standalone.conf.tmpl", map[string]any{
+		"BinDir": d.BinDir, "Config": StandaloneConfig, "NodeIP": d.NodeIP, "Name": d.Name, "Flags": flags,
+	})
+	if err != nil {
+		return fmt.Errorf("standalone kubelet drop-in: %w", err)
+	}
+	p.AddFile(payload.File{Path: StandaloneConfig, Mode: payload.ModePublic, Content: cfg})
+	p.AddUnit(payload.Unit{
+		Name:     "kubelet.service",
+		Enabled:  true,
+		Contents: string(unit),
+		DropIns:  []payload.DropIn{{Name: "10-standalone.conf", Contents: string(dropIn)}},
 	})
 	return nil
 }

@@ -1,7 +1,9 @@
 // Package lb renders the control-plane endpoint's load balancer for the
 // nodes that run one: KubeKey's internal HAProxy as a static pod on every
-// worker, or kube-vip as a static pod on every control plane. With an
-// external load balancer nothing runs; /etc/hosts (osprep) does the rest.
+// worker, kube-vip as a static pod on every control plane, or keepalived +
+// HAProxy static pods on the load-balancer hosts (or, when the ksgen
+// document asks, on the control planes). With an external load balancer
+// nothing runs; /etc/hosts (osprep) does the rest.
 package lb
 
 import (
@@ -25,8 +27,19 @@ const (
 	HAProxyConfigDir = "/etc/kubekey/haproxy"
 	EndpointScript   = "/opt/ksgen/apiserver-endpoint"
 	HookDir          = "/opt/ksgen"
-	// HealthPort serves HAProxy's own /healthz for the pod's probes.
+	// HealthPort serves HAProxy's own /healthz for the pod's probes (and
+	// keepalived's track script).
 	HealthPort = 8081
+	// KeepalivedConfigDir holds keepalived.conf and its track script on
+	// the host; the keepalived container sees it at /etc/keepalived.
+	KeepalivedConfigDir = "/etc/kubekey/keepalived"
+	// LBPrep runs before kubelet on keepalived + HAProxy nodes.
+	LBPrep = HookDir + "/lb-prep"
+	// DefaultInterface is keepalived's interface when the ksgen document
+	// names none and LBPrep finds no interface with the node's address.
+	DefaultInterface = "eth0"
+	// NonLocalBindSysctl lets HAProxy bind the VIP where keepalived does not hold it.
+	NonLocalBindSysctl = "/etc/sysctl.d/90-ksgen-loadbalancer.conf"
 )
 
 // HAProxyConfig is the data of haproxy.cfg.tmpl.
@@ -57,6 +70,8 @@ func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 		return internalHAProxy(c, p)
 	case plan.LBKubeVip:
 		return kubeVip(c, n, p)
+	case plan.LBKeepalived:
+		return keepalivedPair(c, n, p)
 	}
 	return nil
 }
@@ -89,16 +104,9 @@ func internalHAProxy(c *plan.Cluster, p *payload.Node) error {
 	if err != nil {
 		return fmt.Errorf("haproxy.cfg: %w", err)
 	}
-	sum := sha256.Sum256(cfg)
-	reg := c.Spec.Cluster.Spec.Registry
-	pod, err := templates.Execute("haproxy-pod.yaml.tmpl", map[string]any{
-		"ConfigSHA256": hex.EncodeToString(sum[:]),
-		"Image":        images.Image(images.HAProxyImage, reg.PrivateRegistry, reg.NamespaceOverride),
-		"HealthPort":   HealthPort,
-		"ConfigDir":    HAProxyConfigDir,
-	})
+	pod, err := haproxyPod(c, cfg, false)
 	if err != nil {
-		return fmt.Errorf("haproxy static pod: %w", err)
+		return err
 	}
 	var cps []string
 	for _, cp := range c.ControlPlanes {
@@ -114,12 +122,43 @@ func internalHAProxy(c *plan.Cluster, p *payload.Node) error {
 	if err != nil {
 		return fmt.Errorf("apiserver-endpoint script: %w", err)
 	}
-	p.AddFile(payload.File{Path: HAProxyConfigDir + "/haproxy.cfg", Mode: payload.ModePublic, Content: cfg})
-	p.AddFile(payload.File{Path: ManifestDir + "/haproxy.yaml", Mode: payload.ModeSecret, Content: pod})
+	addHAProxy(p, cfg, pod)
 	p.AddFile(payload.File{Path: EndpointScript, Mode: payload.ModeExec, Content: script})
 	p.AddFile(hook("attempt.d/10-apiserver-direct", EndpointScript+" direct"))
 	p.AddFile(hook("post.d/10-apiserver-local", EndpointScript+" local"))
 	return nil
+}
+
+// haproxyPod is HAProxy's static pod for cfg. root runs it as root with only
+// CAP_NET_BIND_SERVICE, for ports below 1024 (the image's user is not root).
+func haproxyPod(c *plan.Cluster, cfg []byte, root bool) ([]byte, error) {
+	reg := c.Spec.Cluster.Spec.Registry
+	pod, err := templates.Execute("haproxy-pod.yaml.tmpl", map[string]any{
+		"ConfigSHA256": checksum(cfg),
+		"Image":        images.Image(images.HAProxyImage, reg.PrivateRegistry, reg.NamespaceOverride),
+		"HealthPort":   HealthPort,
+		"ConfigDir":    HAProxyConfigDir,
+		"Root":         root,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("haproxy static pod: %w", err)
+	}
+	return pod, nil
+}
+
+func addHAProxy(p *payload.Node, cfg, pod []byte) {
+	p.AddFile(payload.File{Path: HAProxyConfigDir + "/haproxy.cfg", Mode: payload.ModePublic, Content: cfg})
+	p.AddFile(payload.File{Path: ManifestDir + "/haproxy.yaml", Mode: payload.ModeSecret, Content: pod})
+}
+
+// checksum is the config-checksum annotation of a static pod: a changed
+// config changes the manifest, so kubelet restarts the pod.
+func checksum(parts ...[]byte) string {
+	h := sha256.New()
+	for _, b := range parts {
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func hook(name, command string) payload.File {
