@@ -64,10 +64,13 @@ func BinDir(os string) string {
 }
 
 // Images ksgen's own static pods run, pinned. KubeKey runs the same HAProxy
-// (as kubesphere/haproxy); the upstream image is used here.
+// (as kubesphere/haproxy); the upstream image is used here. Keepalived is
+// the image kubeadm's HA guide runs as a static pod (keepalived 2.0.20 at
+// /usr/local/sbin/keepalived, with curl for the track script).
 const (
-	HAProxyImage = "docker.io/library/haproxy:2.9.6-alpine"
-	KubeVipImage = "ghcr.io/kube-vip/kube-vip:v0.8.9"
+	HAProxyImage    = "docker.io/library/haproxy:2.9.6-alpine"
+	KubeVipImage    = "ghcr.io/kube-vip/kube-vip:v0.8.9"
+	KeepalivedImage = "docker.io/osixia/keepalived:2.0.20"
 )
 
 // Image returns ref as pulled through the private registry when the spec has
@@ -83,4 +86,227 @@ func Image(ref, privateRegistry, namespaceOverride string) string {
 		ns = "kubesphereio"
 	}
 	return strings.TrimSuffix(privateRegistry, "/") + "/" + ns + "/" + name
+}
+
+// EtcdVersion is the etcd ksgen's kubekey-type members are built and tested
+// with (a baked image ships it; KubeKey runs 3.5, kubeadm 1.36 expects 3.6).
+const EtcdVersion = "v3.6.8"
+
+// EtcdBinDir is where a kubekey-type etcd host finds etcd and etcdctl:
+// KubeKey's /usr/local/bin, or /opt/bin on Flatcar, whose /usr is read-only.
+func EtcdBinDir(os string) string {
+	if os == "flatcar" {
+		return "/opt/bin"
+	}
+	return "/usr/local/bin"
+}
+
+// etcdByMinor and corednsByMinor are the etcd and CoreDNS tags each kubeadm
+// release pins (its constants.SupportedEtcdVersion and CoreDNSVersion at the
+// release's .0). The kubeadm library ksgen links only knows the versions near
+// its own release, so older minors are pinned here; the image names come from
+// kubeadm's own images code (see List).
+var etcdByMinor = map[uint8]string{
+	22: "3.5.0-0", 23: "3.5.1-0", 24: "3.5.3-0", 25: "3.5.4-0", 26: "3.5.6-0", 27: "3.5.7-0",
+	28: "3.5.9-0", 29: "3.5.10-0", 30: "3.5.12-0", 31: "3.5.15-0", 32: "3.5.16-0", 33: "3.5.21-0",
+	34: "3.6.4-0", 35: "3.6.5-0",
+	36: kubeadmconstants.DefaultEtcdVersion,
+}
+
+var corednsByMinor = map[uint]string{
+	22: "v1.8.4", 23: "v1.8.6", 24: "v1.8.6", 25: "v1.9.3", 26: "v1.9.3", 27: "v1.10.1",
+	28: "v1.10.1", 29: "v1.11.1", 30: "v1.11.1", 31: "v1.11.3", 32: "v1.11.3", 33: "v1.12.0",
+	34: "v1.12.1", 35: "v1.12.1",
+	36: kubeadmconstants.CoreDNSVersion,
+}
+
+// CoreDNSTag returns the CoreDNS tag kubeadm deploys for a Kubernetes minor.
+func CoreDNSTag(minor uint) string {
+	if t, ok := corednsByMinor[minor]; ok {
+		return t
+	}
+	return kubeadmconstants.CoreDNSVersion
+}
+
+// EtcdTag returns the etcd image tag kubeadm runs for a Kubernetes minor
+// (stacked etcd only; KubeKey's etcd runs the etcd binary).
+func EtcdTag(minor uint) string {
+	if t, ok := etcdByMinor[uint8(minor)]; ok {
+		return t
+	}
+	return kubeadmconstants.DefaultEtcdVersion
+}
+
+// CNI plugins ksgen deploys, their pinned versions and the images they run.
+// The manifests or charts of exactly these versions are baked into the image
+// by images/packer (AssetDir) or fetched from the pinned URLs.
+const (
+	CalicoVersion         = "v3.27.3"
+	TigeraOperatorVersion = "v1.32.7" // the operator release that installs CalicoVersion
+	FlannelVersion        = "v0.25.5"
+	FlannelCNIPlugin      = "v1.5.1-flannel1"
+	CiliumVersion         = "1.15.7"
+)
+
+// AssetDir is where the image keeps versioned manifests and charts:
+// AssetDir/<component>/<version>/<file>.
+const AssetDir = "/opt/ksgen/assets"
+
+// CNIImages lists the images a CNI plugin runs ("none": none).
+func CNIImages(plugin string) []string {
+	switch plugin {
+	case "calico":
+		out := []string{"quay.io/tigera/operator:" + TigeraOperatorVersion}
+		for _, name := range []string{"cni", "node", "kube-controllers", "typha", "pod2daemon-flexvol", "csi", "node-driver-registrar"} {
+			out = append(out, "docker.io/calico/"+name+":"+CalicoVersion)
+		}
+		return out
+	case "flannel":
+		return []string{"docker.io/flannel/flannel:" + FlannelVersion, "docker.io/flannel/flannel-cni-plugin:" + FlannelCNIPlugin}
+	case "cilium":
+		return []string{"quay.io/cilium/cilium:v" + CiliumVersion, "quay.io/cilium/operator-generic:v" + CiliumVersion}
+	}
+	return nil
+}
+
+// KubeSphereRelease is one KubeSphere version ksgen installs: how, on which
+// Kubernetes minors, and its core images.
+type KubeSphereRelease struct {
+	Version string
+	// Helm is true for v4 (the ks-core chart); v3 installs through ks-installer.
+	Helm bool
+	// MinMinor and MaxMinor bound the supported Kubernetes v1.<minor>.
+	MinMinor, MaxMinor uint
+	Images             []string
+}
+
+// kubesphere's supported Kubernetes minors follow KubeKey's own table
+// (cmd/kk/pkg/version/kubesphere/ks_installer.go: K8sSupportVersions) for v3;
+// v4.1 follows KubeSphere's v4.1 installation prerequisites.
+var kubesphere = []KubeSphereRelease{
+	ksInstaller("v3.3.0", 19, 23),
+	ksInstaller("v3.3.1", 19, 24),
+	ksInstaller("v3.3.2", 19, 24),
+	ksInstaller("v3.4.0", 19, 26),
+	ksInstaller("v3.4.1", 21, 26),
+	{Version: "v4.1.3", Helm: true, MinMinor: 21, MaxMinor: 30, Images: []string{
+		"docker.io/kubesphere/ks-apiserver:v4.1.3",
+		"docker.io/kubesphere/ks-console:v4.1.3",
+		"docker.io/kubesphere/ks-controller-manager:v4.1.3",
+		"docker.io/kubesphere/kubectl:v1.27.16",
+	}},
+}
+
+func ksInstaller(v string, minMinor, maxMinor uint) KubeSphereRelease {
+	return KubeSphereRelease{Version: v, MinMinor: minMinor, MaxMinor: maxMinor, Images: []string{
+		"docker.io/kubesphere/ks-installer:" + v,
+		"docker.io/kubesphere/ks-apiserver:" + v,
+		"docker.io/kubesphere/ks-console:" + v,
+		"docker.io/kubesphere/ks-controller-manager:" + v,
+		"docker.io/kubesphere/kubectl:v1.22.0",
+	}}
+}
+
+// KubeSphere returns the release for a KubeSphere version, or false when
+// ksgen does not install that version.
+func KubeSphere(version string) (KubeSphereRelease, bool) {
+	for _, r := range kubesphere {
+		if r.Version == version {
+			return r, true
+		}
+	}
+	return KubeSphereRelease{}, false
+}
+
+// KubeSphereVersions lists the KubeSphere versions ksgen installs.
+func KubeSphereVersions() []string {
+	out := make([]string, len(kubesphere))
+	for i, r := range kubesphere {
+		out[i] = r.Version
+	}
+	return out
+}
+
+// Asset is a versioned manifest or chart the image bakes under AssetDir,
+// downloaded at build time from its pinned URL.
+type Asset struct {
+	URL  string
+	Path string // under AssetDir
+}
+
+// Assets lists what the image needs for a CNI plugin and KubeSphere
+// version ("" for none): the files the first-boot script applies.
+func Assets(plugin, kubesphereVersion string) []Asset {
+	var out []Asset
+	switch plugin {
+	case "calico":
+		out = append(out, Asset{"https://raw.githubusercontent.com/projectcalico/calico/" + CalicoVersion + "/manifests/tigera-operator.yaml", "calico/" + CalicoVersion + "/tigera-operator.yaml"})
+	case "flannel":
+		out = append(out, Asset{"https://github.com/flannel-io/flannel/releases/download/" + FlannelVersion + "/kube-flannel.yml", "flannel/" + FlannelVersion + "/kube-flannel.yml"})
+	case "cilium":
+		out = append(out, Asset{"https://helm.cilium.io/cilium-" + CiliumVersion + ".tgz", "cilium/" + CiliumVersion + "/cilium-" + CiliumVersion + ".tgz"})
+	}
+	if r, ok := KubeSphere(kubesphereVersion); ok {
+		if r.Helm {
+			out = append(out, Asset{"https://charts.kubesphere.io/main/ks-core-" + KSCoreChart + ".tgz", "kubesphere/" + r.Version + "/ks-core.tgz"})
+		} else {
+			out = append(out, Asset{"https://github.com/kubesphere/ks-installer/releases/download/" + r.Version + "/kubesphere-installer.yaml", "kubesphere/" + r.Version + "/kubesphere-installer.yaml"})
+		}
+	}
+	return out
+}
+
+// KSCoreChart is the ks-core chart version that installs KubeSphere v4.1.3.
+const KSCoreChart = "1.1.4"
+
+// Binary versions the Packer template installs (images/packer).
+const (
+	ContainerdVersion = "1.7.22"
+	RuncVersion       = "v1.1.14"
+	CNIPluginsVersion = "v1.5.1"
+	CrictlVersion     = "v1.31.1"
+	HelmVersion       = "v3.16.2"
+)
+
+// Binary is one download the Packer template installs.
+type Binary struct {
+	Name, URL, Dest string
+	// Strip is the number of leading path elements to drop from an archive.
+	Strip int
+}
+
+// Binaries lists the node binaries for a Kubernetes version, target OS and
+// architecture (amd64, arm64), from their upstream release URLs.
+func Binaries(kubernetesVersion, os, arch string) []Binary {
+	bin := BinDir(os)
+	k8s := "https://dl.k8s.io/release/" + kubernetesVersion + "/bin/linux/" + arch + "/"
+	return []Binary{
+		{"kubeadm", k8s + "kubeadm", bin + "/kubeadm", 0},
+		{"kubelet", k8s + "kubelet", bin + "/kubelet", 0},
+		{"kubectl", k8s + "kubectl", bin + "/kubectl", 0},
+		{"containerd", "https://github.com/containerd/containerd/releases/download/v" + ContainerdVersion + "/containerd-" + ContainerdVersion + "-linux-" + arch + ".tar.gz", "/usr/local", 0},
+		{"runc", "https://github.com/opencontainers/runc/releases/download/" + RuncVersion + "/runc." + arch, "/usr/local/sbin/runc", 0},
+		{"cni-plugins", "https://github.com/containernetworking/plugins/releases/download/" + CNIPluginsVersion + "/cni-plugins-linux-" + arch + "-" + CNIPluginsVersion + ".tgz", "/opt/cni/bin", 0},
+		{"crictl", "https://github.com/kubernetes-sigs/cri-tools/releases/download/" + CrictlVersion + "/crictl-" + CrictlVersion + "-linux-" + arch + ".tar.gz", "/usr/local/bin", 0},
+		{"etcd", "https://github.com/etcd-io/etcd/releases/download/" + EtcdVersion + "/etcd-" + EtcdVersion + "-linux-" + arch + ".tar.gz", EtcdBinDir(os), 1},
+		{"helm", "https://get.helm.sh/helm-" + HelmVersion + "-linux-" + arch + ".tar.gz", "/usr/local/bin", 1},
+	}
+}
+
+// lastPatch is the final patch release of the Kubernetes minors a KubeSphere
+// version may need, newest supported first: `create config` picks from it.
+var lastPatch = map[uint]string{
+	22: "v1.22.17", 23: "v1.23.17", 24: "v1.24.17", 25: "v1.25.16",
+	26: "v1.26.15", 27: "v1.27.16", 28: "v1.28.15", 29: "v1.29.15", 30: "v1.30.14",
+}
+
+// KubernetesFor returns the newest Kubernetes version a KubeSphere release
+// supports, as `kk create config --with-kubesphere` picks one.
+func KubernetesFor(r KubeSphereRelease) (string, bool) {
+	for m := r.MaxMinor; m >= r.MinMinor; m-- {
+		if v, ok := lastPatch[m]; ok {
+			return v, true
+		}
+	}
+	return "", false
 }

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	kubeadmapi "k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm"
+	kubeadmconstants "k8s.io/kubernetes/cmd/kubeadm/app/constants"
+	kubeadmimages "k8s.io/kubernetes/cmd/kubeadm/app/images"
+
+	"github.com/ksgen/ksgen/generator/addons"
+	"github.com/ksgen/ksgen/generator/plan"
+	"github.com/ksgen/ksgen/generator/spec"
+	"github.com/ksgen/ksgen/images"
+)
+
+var updateImages = flag.Bool("update-images", false, "rewrite testdata/images/*.txt from the current output")
+
+// imageCases are the golden image lists: testdata/images/<name>.txt.
+var imageCases = []struct{ name, spec string }{
+	{"config-sample", "../../testdata/config-sample.yaml"},
+	{"v1.22.10", "../../testdata/specs/valid-v1.22.yaml"},
+	{"kubesphere-private-registry", "../../testdata/images/kubesphere-private-registry.yaml"},
+}
+
+func TestImagesListGolden(t *testing.T) {
+	t.Parallel()
+	for _, tc := range imageCases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			out, _, err := ksgen(t, "images", "list", "-f", tc.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("../../testdata/images", tc.name+".txt")
+			if *updateImages {
+				if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./cmd/ksgen -run TestImagesListGolden -update-images)", err)
+			}
+			if out != string(want) {
+				t.Errorf("images list for %s differs from %s:\n%s", tc.spec, golden, out)
+			}
+			lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+			if !slices.IsSorted(lines) || len(slices.Compact(slices.Clone(lines))) != len(lines) {
+				t.Errorf("not sorted and deduplicated:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestImagesListHoldsKubeadmsOwnList checks the list against kubeadm's own
+// GetControlPlaneImages for the spec's version and repository. kubeadm's
+// library pins the CoreDNS, etcd and pause tags of its own release only, so
+// for other minors those three come from the per-minor tables.
+func TestImagesListHoldsKubeadmsOwnList(t *testing.T) {
+	t.Parallel()
+	for _, tc := range imageCases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, r, err := spec.LoadFile(tc.spec)
+			if err != nil || r.Err(false) != nil {
+				t.Fatal(err, r.Err(false))
+			}
+			c, err := plan.New(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			list, err := images.List(addons.Images(c))
+			if err != nil {
+				t.Fatal(err)
+			}
+			reg := s.Cluster.Spec.Registry
+			cfg := &kubeadmapi.ClusterConfiguration{
+				KubernetesVersion: s.Cluster.Spec.Kubernetes.Version,
+				ImageRepository:   images.Repository(reg.PrivateRegistry, reg.NamespaceOverride),
+			}
+			if s.Cluster.Spec.Etcd.Type == "kubeadm" {
+				cfg.Etcd.Local = &kubeadmapi.LocalEtcd{}
+			}
+			own := c.Version.Minor() == images.MaxKubernetesMinor
+			if !own {
+				cfg.DNS.ImageTag = images.CoreDNSTag(c.Version.Minor())
+				if cfg.Etcd.Local != nil {
+					cfg.Etcd.Local.ImageTag = images.EtcdTag(c.Version.Minor())
+				}
+			}
+			for _, img := range kubeadmimages.GetControlPlaneImages(cfg) {
+				if !own && strings.HasSuffix(img, "/pause:"+kubeadmconstants.PauseVersion) {
+					img = strings.TrimSuffix(img, kubeadmconstants.PauseVersion) + images.PauseTag(c.Version.Minor())
+				}
+				if !slices.Contains(list, img) {
+					t.Errorf("kubeadm's image %s is not in the list:\n%s", img, strings.Join(list, "\n"))
+				}
+			}
+		})
+	}
+}
+
+func TestImagesListJSON(t *testing.T) {
+	t.Parallel()
+	out, _, err := ksgen(t, "images", "list", "-f", "../../testdata/config-sample.yaml", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct{ Images []string }
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	text, _, _ := ksgen(t, "images", "list", "-f", "../../testdata/config-sample.yaml")
+	if strings.Join(doc.Images, "\n")+"\n" != text {
+		t.Errorf("json and text lists differ:\n%s\n%s", out, text)
+	}
+	if _, _, err := ksgen(t, "images", "list", "-f", "../../testdata/config-sample.yaml", "-o", "xml"); err == nil {
+		t.Error("-o xml: want an error")
+	}
+}

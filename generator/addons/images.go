@@ -1,0 +1,27 @@
+package addons
+
+import (
+	"github.com/ksgen/ksgen/generator/plan"
+	"github.com/ksgen/ksgen/images"
+)
+
+// Images describes the cluster for images.List: the images ksgen's payloads
+// make the nodes pull.
+func Images(c *plan.Cluster) images.Cluster {
+	cs := c.Spec.Cluster.Spec
+	ic := images.Cluster{
+		KubernetesVersion: cs.Kubernetes.Version,
+		PrivateRegistry:   cs.Registry.PrivateRegistry,
+		NamespaceOverride: cs.Registry.NamespaceOverride,
+		StackedEtcd:       cs.Etcd.Type == "kubeadm",
+		DisableKubeProxy:  cs.Kubernetes.DisableKubeProxy,
+		HAProxy:           c.Endpoint.Mode == plan.LBHAProxy,
+		KubeVip:           c.Endpoint.Mode == plan.LBKubeVip,
+		Keepalived:        len(c.LoadBalancers) > 0,
+		CNI:               cs.Network.Plugin,
+	}
+	if c.Spec.KubeSphere != nil {
+		ic.KubeSphere = c.Spec.KubeSphere.Version()
+	}
+	return ic
+}
