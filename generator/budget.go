@@ -13,23 +13,31 @@ import (
 	"github.com/ksgen/ksgen/generator/spec"
 )
 
-// Limit is a user-data size limit.
+// Limit is a user-data size limit, and how the cloud's API takes user-data.
 type Limit struct {
 	Bytes int
 	// AfterBase64 says the limit applies to the base64 text the API takes;
 	// otherwise to the bytes before encoding.
 	AfterBase64 bool
+	// Base64 says the API takes user-data as base64 text.
+	Base64 bool
+	// Text says the value must be text, so cloud-init user-data goes
+	// uncompressed (GCE metadata values are strings).
+	Text bool
 }
 
 // CloudLimits are the documented user-data limits: AWS EC2 16 KiB "in raw
 // form, before it is base64-encoded"; Azure custom data 64 KiB of base64;
-// OpenStack Nova 65535 bytes of base64; GCE metadata values 256 KiB.
+// OpenStack Nova 65535 bytes of base64; GCE metadata values 256 KiB of text.
 var CloudLimits = map[string]Limit{
-	"aws":       {Bytes: 16384},
-	"azure":     {Bytes: 65536, AfterBase64: true},
-	"openstack": {Bytes: 65535, AfterBase64: true},
-	"gcp":       {Bytes: 262144},
+	"aws":       {Bytes: 16384, Base64: true},
+	"azure":     {Bytes: 65536, AfterBase64: true, Base64: true},
+	"openstack": {Bytes: 65535, AfterBase64: true, Base64: true},
+	"gcp":       {Bytes: 262144, Text: true},
 }
+
+// Clouds lists CloudLimits' names, sorted.
+var Clouds = []string{"aws", "azure", "gcp", "openstack"}
 
 // budget is the limit every payload must fit; a zero limit means none.
 type budget struct {
@@ -54,16 +62,47 @@ func budgetOf(b spec.Budget) (budget, error) {
 }
 
 // Sent is the size of a payload as a cloud counts it: cloud-init user-data
-// goes gzipped (cloud-init unpacks it), Ignition configs as they are.
+// goes gzipped (cloud-init unpacks it) unless the cloud takes text only,
+// Ignition configs as they are (Ignition does not gunzip user-data).
 func (l Limit) Sent(content []byte, gzipped bool) int {
 	n := len(content)
-	if gzipped {
+	if gzipped && !l.Text {
 		n = len(gzipBytes(content))
 	}
 	if l.AfterBase64 {
 		n = base64.StdEncoding.EncodedLen(n)
 	}
 	return n
+}
+
+// Encode is the exact user-data to pass to the cloud's API: gzipped as Sent
+// counts it, then base64 when the API takes base64.
+func (l Limit) Encode(content []byte, gzipped bool) []byte {
+	out := content
+	if gzipped && !l.Text {
+		out = gzipBytes(content)
+	}
+	if l.Base64 {
+		out = []byte(base64.StdEncoding.EncodeToString(out))
+	}
+	return out
+}
+
+// CloudFit is how one payload measures against one cloud's limit.
+type CloudFit struct {
+	Bytes int  `json:"bytes"` // as the cloud counts it (Sent)
+	Limit int  `json:"limit"`
+	Fits  bool `json:"fits"`
+}
+
+// fits measures a payload against every cloud's limit.
+func fits(content []byte, gzipped bool) map[string]CloudFit {
+	out := make(map[string]CloudFit, len(CloudLimits))
+	for name, l := range CloudLimits {
+		n := l.Sent(content, gzipped)
+		out[name] = CloudFit{Bytes: n, Limit: l.Bytes, Fits: n <= l.Bytes}
+	}
+	return out
 }
 
 // check fails when a payload is over budget, naming the files that take the
@@ -82,7 +121,7 @@ func (b budget) check(name string, content []byte, gzipped bool, p *payload.Node
 	for _, f := range files[:min(5, len(files))] {
 		largest = append(largest, fmt.Sprintf("%s (%d B)", f.Path, len(f.Content)))
 	}
-	return fmt.Errorf("%s is %d bytes as sent, over the %s budget of %d; largest files: %s",
+	return fmt.Errorf("%s is %d bytes as sent, over the %s budget of %d (serve it with a pointer config: render --serve-url, or use cloud-init, which goes gzipped); largest files: %s",
 		name, size, b.name, b.limit.Bytes, strings.Join(largest, ", "))
 }
 

@@ -7,15 +7,19 @@ package generator
 import (
 	"fmt"
 	"io/fs"
+	"net/url"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
 
+	"github.com/ksgen/ksgen/generator/addons"
 	"github.com/ksgen/ksgen/generator/binaries"
 	"github.com/ksgen/ksgen/generator/bootstrap"
 	"github.com/ksgen/ksgen/generator/cloudinit"
 	"github.com/ksgen/ksgen/generator/containerd"
+	"github.com/ksgen/ksgen/generator/delivery"
+	"github.com/ksgen/ksgen/generator/etcd"
 	"github.com/ksgen/ksgen/generator/ignition"
 	"github.com/ksgen/ksgen/generator/kubeadm"
 	"github.com/ksgen/ksgen/generator/kubelet"
@@ -34,6 +38,16 @@ type Options struct {
 	Formats []string
 	// Nodes to render by name. Empty means every node.
 	Nodes []string
+	// Clouds to write exact user-data for: <host>/<payload>.<cloud> holds
+	// the bytes to pass to the cloud's API (see Limit.Encode).
+	Clouds []string
+	// ServeURL is ksgen serve's address ("https://host:port"). When set,
+	// every payload also gets a pointer config, <host>/<payload>.pointer,
+	// and a cloud user-data file over its cloud's limit holds the pointer.
+	ServeURL string
+	// Pointers puts pointer configs in every cloud user-data file, whatever
+	// the payload's size. It needs ServeURL.
+	Pointers bool
 }
 
 // Output formats. FormatNone renders kubeadm configs and rootfs/ only, for
@@ -94,13 +108,44 @@ func GenerateTo(s *spec.Spec, b *pki.Bundle, opts Options, out tree.Sink) error 
 	if err != nil {
 		return err
 	}
+	// The external etcd files are read here, once, so that renderers stay
+	// pure; member and kube-apiserver certificates are issued once too.
+	external, err := etcd.ReadExternal(s)
+	if err != nil {
+		return err
+	}
+	etcdSecrets, err := etcd.NewSecrets(c, b, external)
+	if err != nil {
+		return err
+	}
+	for _, cloud := range opts.Clouds {
+		if _, ok := CloudLimits[cloud]; !ok {
+			return fmt.Errorf("unknown cloud %q (want %s)", cloud, strings.Join(Clouds, ", "))
+		}
+	}
+	if opts.Pointers && opts.ServeURL == "" {
+		return fmt.Errorf("pointer configs need the ksgen serve URL")
+	}
+	var tokens *delivery.Tokens
+	if opts.ServeURL != "" {
+		if u, err := url.Parse(opts.ServeURL); err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return fmt.Errorf("serve URL %q: want https://host:port", opts.ServeURL)
+		}
+		if tokens, err = delivery.NewTokens(b); err != nil {
+			return err
+		}
+	}
 	r := &renderer{
+		opts:     opts,
+		tokens:   tokens,
+		pointer:  delivery.Pointer{BaseURL: opts.ServeURL, CA: delivery.ServeCA(b).Cert},
 		cluster:  c,
 		bundle:   b,
 		formats:  formats,
 		cred:     cred,
 		snippets: snippets,
 		budget:   budget,
+		etcd:     etcdSecrets,
 	}
 	index := make([]NodeIndex, len(nodes))
 	errs := make([]error, len(nodes))
@@ -167,12 +212,16 @@ func parallel(n int, fn func(i int)) {
 }
 
 type renderer struct {
+	opts     Options
+	tokens   *delivery.Tokens // nil without a serve URL
+	pointer  delivery.Pointer
 	cluster  *plan.Cluster
 	bundle   *pki.Bundle
 	formats  []string
 	cred     kubeadm.Credentials
 	snippets map[string][]byte // user snippet files by path
 	budget   budget
+	etcd     *etcd.Secrets
 }
 
 type nodeOutput struct {
@@ -186,10 +235,10 @@ func (r *renderer) node(n *plan.Node) (nodeOutput, error) {
 	if err != nil {
 		return nodeOutput{}, err
 	}
-	out := nodeOutput{index: NodeIndex{Name: n.Name, Roles: n.Roles, OS: n.OS, Action: string(n.Action)}}
+	out := nodeOutput{index: NodeIndex{Name: n.Name, Roles: n.Roles, OS: n.OS, MAC: n.Settings.MAC, Action: string(n.Action)}}
 	add := func(name string, mode fs.FileMode, content []byte, isPayload bool) {
 		out.files = append(out.files, tree.File{Path: n.Name + "/" + name, Mode: mode, Content: content})
-		out.index.Files = append(out.index.Files, describe(name, content, isPayload))
+		out.index.Files = append(out.index.Files, describe(name, content, isPayload, name == delivery.CloudInitFile))
 	}
 	if kcfg != nil {
 		add("kubeadm.yaml", payload.ModeSecret, kcfg, false)
@@ -204,7 +253,10 @@ func (r *renderer) node(n *plan.Node) (nodeOutput, error) {
 			return nodeOutput{}, err
 		}
 		add("config.bu", payload.ModeSecret, bu, false)
-		add("config.ign", payload.ModeSecret, ign, true)
+		add(delivery.IgnitionFile, payload.ModeSecret, ign, true)
+		if err := r.delivery(n, delivery.IgnitionFile, ign, &out); err != nil {
+			return nodeOutput{}, err
+		}
 	}
 	if slices.Contains(r.formats, FormatCloudInit) {
 		ud, err := cloudinit.Encode(p, cloudinit.Options{Snippet: r.snippets[n.Settings.Snippets.CloudConfig]})
@@ -214,7 +266,10 @@ func (r *renderer) node(n *plan.Node) (nodeOutput, error) {
 		if err := r.budget.check("user-data", ud, true, p); err != nil {
 			return nodeOutput{}, err
 		}
-		add("user-data", payload.ModeSecret, ud, true)
+		add(delivery.CloudInitFile, payload.ModeSecret, ud, true)
+		if err := r.delivery(n, delivery.CloudInitFile, ud, &out); err != nil {
+			return nodeOutput{}, err
+		}
 	}
 	for _, f := range append(slices.Clone(p.Files), p.UnitFiles()...) {
 		if !f.Remote() { // downloaded at first boot: nothing to show
@@ -222,6 +277,47 @@ func (r *renderer) node(n *plan.Node) (nodeOutput, error) {
 		}
 	}
 	return out, nil
+}
+
+// delivery writes a payload's pointer config and its per-cloud user-data:
+// the payload itself when it fits the cloud's limit (and pointers are not
+// forced), else the pointer, which must fit.
+func (r *renderer) delivery(n *plan.Node, name string, full []byte, out *nodeOutput) error {
+	gzipped := name == delivery.CloudInitFile
+	put := func(path string, content []byte, pointer bool) {
+		out.files = append(out.files, tree.File{Path: n.Name + "/" + path, Mode: payload.ModeSecret, Content: content})
+		fi := describe(path, content, false, false)
+		fi.Pointer = pointer
+		out.index.Files = append(out.index.Files, fi)
+	}
+	var ptr []byte
+	if r.tokens != nil {
+		url := r.pointer.URL(n.Name, r.tokens.For(n.Name), name)
+		if gzipped {
+			ptr = delivery.CloudInitPointer(url, full, r.pointer.CA)
+		} else {
+			var err error
+			if ptr, err = delivery.IgnitionPointer(delivery.IgnitionVersion(full), url, full, r.pointer.CA); err != nil {
+				return err
+			}
+		}
+		put(name+".pointer", ptr, true)
+	}
+	for _, cloud := range r.opts.Clouds {
+		l := CloudLimits[cloud]
+		size := l.Sent(full, gzipped)
+		switch {
+		case size <= l.Bytes && !r.opts.Pointers:
+			put(name+"."+cloud, l.Encode(full, gzipped), false)
+		case ptr == nil:
+			return fmt.Errorf("%s is %d bytes as %s counts it, over its limit of %d: give ksgen serve's URL to write a pointer config instead", name, size, cloud, l.Bytes)
+		case l.Sent(ptr, gzipped) > l.Bytes:
+			return fmt.Errorf("%s pointer config is %d bytes as %s counts it, over its limit of %d", name, l.Sent(ptr, gzipped), cloud, l.Bytes)
+		default:
+			put(name+"."+cloud, l.Encode(ptr, gzipped), true)
+		}
+	}
+	return nil
 }
 
 // renderers fill a node's payload, in this order; each decides from the plan
@@ -232,7 +328,9 @@ var renderers = []func(*plan.Cluster, *plan.Node, *payload.Node) error{
 	containerd.Render,
 	kubelet.Render,
 	lb.Render,
+	etcd.Render,
 	bootstrap.Render,
+	addons.Render,
 }
 
 // payload runs every renderer for the node and returns it with the node's
@@ -252,12 +350,15 @@ func (r *renderer) payload(n *plan.Node) (*payload.Node, []byte, error) {
 		}
 	}
 	if n.ControlPlane {
-		for _, f := range r.bundle.ControlPlaneFiles(r.cluster.Spec.Cluster.Spec.Etcd.Type == "kubeadm") {
+		for _, f := range r.bundle.ControlPlaneFiles(r.cluster.Etcd.Type == plan.EtcdKubeadm) {
 			p.AddFile(f)
 		}
 		if f, ok := r.bundle.EncryptionConfigFile(); ok {
 			p.AddFile(f)
 		}
+	}
+	for _, f := range r.etcd.Files(n) {
+		p.AddFile(f)
 	}
 	if err := p.Finish(); err != nil {
 		return nil, nil, err

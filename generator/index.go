@@ -28,6 +28,7 @@ type NodeIndex struct {
 	Name   string      `json:"name"`
 	Roles  []string    `json:"roles"`
 	OS     string      `json:"os"`
+	MAC    string      `json:"mac,omitempty"` // from the ksgen document, for PXE exports
 	Action string      `json:"action"`
 	Files  []FileIndex `json:"files"`
 }
@@ -40,6 +41,11 @@ type FileIndex struct {
 	Gzip   int    `json:"gzipBytes,omitempty"`
 	Base64 int    `json:"gzipBase64Bytes,omitempty"`
 	SHA256 string `json:"sha256"`
+	// Clouds measures a payload against each cloud's user-data limit.
+	Clouds map[string]CloudFit `json:"clouds,omitempty"`
+	// Pointer marks a cloud user-data file that holds a pointer config
+	// fetching the full payload from ksgen serve.
+	Pointer bool `json:"pointer,omitempty"`
 }
 
 func newIndex(c *plan.Cluster) *Index {
@@ -57,13 +63,16 @@ func (idx *Index) marshal() ([]byte, error) {
 	return append(b, '\n'), err
 }
 
-func describe(path string, content []byte, isPayload bool) FileIndex {
+// describe indexes a file; payloads (gzipped says cloud-init, which clouds
+// may send gzipped) also get their sizes and cloud fits.
+func describe(path string, content []byte, isPayload, gzipped bool) FileIndex {
 	sum := sha256.Sum256(content)
 	f := FileIndex{Path: path, Bytes: len(content), SHA256: hex.EncodeToString(sum[:])}
 	if isPayload {
 		z := gzipBytes(content)
 		f.Gzip = len(z)
 		f.Base64 = base64.StdEncoding.EncodedLen(len(z))
+		f.Clouds = fits(content, gzipped)
 	}
 	return f
 }

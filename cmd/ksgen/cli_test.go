@@ -344,7 +344,8 @@ func TestCreateConfig(t *testing.T) {
 		args []string
 	}{
 		{"default", nil},
-		{"kubesphere", []string{"--with-kubernetes", "v1.30.4", "--with-kubesphere", "v3.4.1"}},
+		{"kubesphere", []string{"--with-kubernetes", "v1.26.15", "--with-kubesphere", "v3.4.1"}},
+		{"kubesphere picks its kubernetes", []string{"--with-kubesphere", "v3.3.1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -29,7 +30,15 @@ func newCreateCommand(stdout io.Writer) *cobra.Command {
 		Example: `  ksgen create config
   ksgen create config --with-kubernetes v1.22.10 --with-kubesphere v3.3.1 -f cluster.yaml`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.kubesphere != "" && !cmd.Flags().Changed("with-kubernetes") {
+				// Like kk: a KubeSphere version brings a Kubernetes it supports.
+				r, ok := images.KubeSphere(f.kubesphere)
+				if !ok {
+					return fmt.Errorf("--with-kubesphere %s: ksgen installs %s", f.kubesphere, strings.Join(images.KubeSphereVersions(), ", "))
+				}
+				f.kubernetes, _ = images.KubernetesFor(r)
+			}
 			if _, err := spec.KubernetesVersion(f.kubernetes); err != nil {
 				return fmt.Errorf("--with-kubernetes: %w", err)
 			}
@@ -53,7 +62,7 @@ func newCreateCommand(stdout io.Writer) *cobra.Command {
 	config.Flags().StringVarP(&f.file, "filename", "f", "config-sample.yaml", "file to create (never overwritten)")
 	config.Flags().StringVar(&f.name, "name", "sample", "cluster name")
 	config.Flags().StringVar(&f.kubernetes, "with-kubernetes", images.DefaultKubernetesVersion, "Kubernetes version")
-	config.Flags().StringVar(&f.kubesphere, "with-kubesphere", "", "also write a KubeSphere ClusterConfiguration of this version (e.g. v3.4.1)")
+	config.Flags().StringVar(&f.kubesphere, "with-kubesphere", "", "also write a KubeSphere ClusterConfiguration of this version (e.g. v3.4.1); without --with-kubernetes, the newest Kubernetes it supports")
 	cmd.AddCommand(config)
 	return cmd
 }

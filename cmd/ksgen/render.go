@@ -24,6 +24,11 @@ type renderFlags struct {
 	formats []string
 	nodes   []string
 	strict  bool
+	// delivery
+	clouds   []string
+	serveURL string
+	pointers bool
+	matchbox matchboxFlags
 }
 
 func newRenderCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -40,7 +45,9 @@ FILE and bundle always give byte-identical output. DIR is replaced atomically,
 and only when it is a previous ksgen output.`,
 		Example: `  ksgen render -f config-sample.yaml -o out
   ksgen render -f config-sample.yaml -o out --format ignition --node master1 --node node1
-  ksgen render -f config-sample.yaml --secrets /secure/prod-secrets.yaml --strict`,
+  ksgen render -f config-sample.yaml --secrets /secure/prod-secrets.yaml --strict
+  ksgen render -f config-sample.yaml -o out --cloud aws --serve-url https://10.0.0.5:8443
+  ksgen render -f config-sample.yaml -o out --matchbox /var/lib/matchbox-data --matchbox-url http://matchbox.example:8080`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error { return render(f, stdout, stderr) },
 	}
@@ -50,10 +57,15 @@ and only when it is a previous ksgen output.`,
 	cmd.Flags().StringSliceVar(&f.formats, "format", generator.Formats, "payload formats: ignition, cloud-init, or none (kubeadm configs and rootfs/ only)")
 	cmd.Flags().StringArrayVar(&f.nodes, "node", nil, "render only this host (repeatable)")
 	cmd.Flags().BoolVar(&f.strict, "strict", false, "treat warnings as errors")
+	cmd.Flags().StringSliceVar(&f.clouds, "cloud", nil, "also write DIR/<host>/{user-data,config.ign}.<cloud>, the exact user-data to pass: "+strings.Join(generator.Clouds, ", "))
+	cmd.Flags().StringVar(&f.serveURL, "serve-url", "", "ksgen serve's URL (https://host:port): write pointer configs, used for cloud user-data over its limit")
+	cmd.Flags().BoolVar(&f.pointers, "pointer", false, "cloud user-data always holds the pointer config (needs --serve-url)")
+	f.matchbox.register(cmd, "matchbox", "")
 	_ = cmd.MarkFlagRequired("file")
 	_ = cmd.MarkFlagFilename("file", "yaml", "yml")
 	_ = cmd.MarkFlagDirname("output")
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(generator.Formats, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("cloud", cobra.FixedCompletions(generator.Clouds, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
@@ -78,7 +90,8 @@ func render(f *renderFlags, stdout, stderr io.Writer) error {
 		return err
 	}
 	count := &countingSink{Sink: w}
-	if err := generator.GenerateTo(s, b, generator.Options{Formats: f.formats, Nodes: f.nodes}, count); err != nil {
+	opts := generator.Options{Formats: f.formats, Nodes: f.nodes, Clouds: f.clouds, ServeURL: f.serveURL, Pointers: f.pointers}
+	if err := generator.GenerateTo(s, b, opts, count); err != nil {
 		w.Abort()
 		return err
 	}
@@ -92,8 +105,13 @@ func render(f *renderFlags, stdout, stderr io.Writer) error {
 	if err := w.Commit(); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "rendered %d files into %s\n", count.n.Load(), f.out)
-	return err
+	if _, err = fmt.Fprintf(stdout, "rendered %d files into %s\n", count.n.Load(), f.out); err != nil {
+		return err
+	}
+	if f.matchbox.dir != "" {
+		return exportMatchbox(f.out, &f.matchbox, stdout, stderr)
+	}
+	return nil
 }
 
 // loadOrCreateBundle reads the bundle, or makes a new one in memory; the

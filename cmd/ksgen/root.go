@@ -31,6 +31,9 @@ pre-generated PKI, so that every machine configures and joins itself.`,
 		newSecretsCommand(stdout),
 		newValidateCommand(stdout, stderr),
 		newRenderCommand(stdout, stderr),
+		newServeCommand(stdout, stderr),
+		newExportCommand(stdout, stderr),
+		newImagesCommand(stdout, stderr),
 		newVersionCommand(stdout),
 	)
 	return root

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ksgen/ksgen/generator/etcd"
 	"github.com/ksgen/ksgen/generator/spec"
 )
 
@@ -23,10 +24,15 @@ func newValidateCommand(stdout, stderr io.Writer) *cobra.Command {
   ksgen validate -f config-sample.yaml --strict   # warnings are errors too`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			if _, err := loadSpec(f.file, f.strict, stderr); err != nil {
+			s, err := loadSpec(f.file, f.strict, stderr)
+			if err != nil {
 				return err
 			}
-			_, err := fmt.Fprintf(stdout, "%s: valid\n", f.file)
+			// Files the spec names (external etcd certificates) are part of it.
+			if _, err := etcd.ReadExternal(s); err != nil {
+				return fmt.Errorf("%s is not valid:\n%w", f.file, err)
+			}
+			_, err = fmt.Fprintf(stdout, "%s: valid\n", f.file)
 			return err
 		},
 	}

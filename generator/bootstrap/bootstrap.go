@@ -19,7 +19,6 @@ const (
 )
 
 type scriptData struct {
-	Node            string
 	Action          plan.Action
 	Endpoint        string
 	CRISocket       string
@@ -35,8 +34,26 @@ func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 	if n.Action == plan.None {
 		return nil
 	}
+	// The script and unit depend only on the action and the OS: render them
+	// once per kind of node.
+	key := fmt.Sprintf("bootstrap/%s/%s/%t", n.Action, images.BinDir(n.OS), n.ControlPlane)
+	v, err := c.Shared(key, func() (any, error) { return render(c, n) })
+	if err != nil {
+		return err
+	}
+	files := v.(rendered)
+	p.AddFile(payload.File{Path: Script, Mode: payload.ModeExec, Content: files.script})
+	p.AddUnit(payload.Unit{Name: Unit, Enabled: true, Contents: files.unit})
+	return nil
+}
+
+type rendered struct {
+	script []byte
+	unit   string
+}
+
+func render(c *plan.Cluster, n *plan.Node) (rendered, error) {
 	script, err := templates.Execute("bootstrap.sh.tmpl", scriptData{
-		Node:            n.Name,
 		Action:          n.Action,
 		Endpoint:        c.Endpoint.HostPort(),
 		CRISocket:       c.Spec.Cluster.Spec.Kubernetes.ContainerRuntimeEndpoint,
@@ -45,13 +62,11 @@ func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 		AdminKubeconfig: n.ControlPlane,
 	})
 	if err != nil {
-		return fmt.Errorf("bootstrap script: %w", err)
+		return rendered{}, fmt.Errorf("bootstrap script: %w", err)
 	}
 	unit, err := templates.Execute("ksgen-bootstrap.service.tmpl", map[string]any{"Action": n.Action, "Script": Script, "Marker": Marker})
 	if err != nil {
-		return fmt.Errorf("bootstrap unit: %w", err)
+		return rendered{}, fmt.Errorf("bootstrap unit: %w", err)
 	}
-	p.AddFile(payload.File{Path: Script, Mode: payload.ModeExec, Content: script})
-	p.AddUnit(payload.Unit{Name: Unit, Enabled: true, Contents: string(unit)})
-	return nil
+	return rendered{script: script, unit: string(unit)}, nil
 }

@@ -42,6 +42,24 @@ func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 	if !n.Kubelet {
 		return nil
 	}
+	files, err := c.Shared("containerd", func() (any, error) { return configFiles(c) })
+	if err != nil {
+		return err
+	}
+	for _, f := range files.([]payload.File) {
+		p.AddFile(f)
+	}
+	unit := payload.Unit{Name: "containerd.service", Enabled: true}
+	if n.OS == "flatcar" {
+		// Flatcar's containerd reads its own config unless told otherwise.
+		unit.DropIns = []payload.DropIn{{Name: "10-ksgen.conf", Contents: "[Service]\nEnvironment=CONTAINERD_CONFIG=/etc/containerd/config.toml\n"}}
+	}
+	p.AddUnit(unit)
+	return nil
+}
+
+// configFiles renders the files every node shares, sorted by path.
+func configFiles(c *plan.Cluster) ([]payload.File, error) {
 	reg := c.Spec.Cluster.Spec.Registry
 	data := configData{
 		KubernetesVersion: "v" + c.Version.String(),
@@ -53,31 +71,25 @@ func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 	}
 	cfg, err := templates.Execute("containerd-config.toml.tmpl", data)
 	if err != nil {
-		return fmt.Errorf("containerd config: %w", err)
+		return nil, fmt.Errorf("containerd config: %w", err)
 	}
 	mode := payload.ModePublic
 	if len(data.Auths) > 0 {
 		mode = payload.ModeSecret // registry credentials
 	}
-	p.AddFile(payload.File{Path: "/etc/containerd/config.toml", Mode: mode, Content: cfg})
-
-	for host, h := range registryHosts(c) {
-		b, err := templates.Execute("hosts.toml.tmpl", h)
+	files := []payload.File{{Path: "/etc/containerd/config.toml", Mode: mode, Content: cfg}}
+	hosts := registryHosts(c)
+	for _, host := range sortedKeys(hosts) {
+		b, err := templates.Execute("hosts.toml.tmpl", hosts[host])
 		if err != nil {
-			return fmt.Errorf("containerd hosts.toml for %s: %w", host, err)
+			return nil, fmt.Errorf("containerd hosts.toml for %s: %w", host, err)
 		}
-		p.AddFile(payload.File{Path: CertsDir + "/" + host + "/hosts.toml", Mode: payload.ModePublic, Content: b})
+		files = append(files, payload.File{Path: CertsDir + "/" + host + "/hosts.toml", Mode: payload.ModePublic, Content: b})
 	}
 	socket := c.Spec.Cluster.Spec.Kubernetes.ContainerRuntimeEndpoint
-	p.AddFile(payload.File{Path: "/etc/crictl.yaml", Mode: payload.ModePublic,
+	files = append(files, payload.File{Path: "/etc/crictl.yaml", Mode: payload.ModePublic,
 		Content: fmt.Appendf(nil, "runtime-endpoint: %s\nimage-endpoint: %s\ntimeout: 10\n", socket, socket)})
-	unit := payload.Unit{Name: "containerd.service", Enabled: true}
-	if n.OS == "flatcar" {
-		// Flatcar's containerd reads its own config unless told otherwise.
-		unit.DropIns = []payload.DropIn{{Name: "10-ksgen.conf", Contents: "[Service]\nEnvironment=CONTAINERD_CONFIG=/etc/containerd/config.toml\n"}}
-	}
-	p.AddUnit(unit)
-	return nil
+	return files, nil
 }
 
 // registryHosts maps each registry host to its hosts.toml: KubeKey's

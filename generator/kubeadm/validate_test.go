@@ -44,9 +44,6 @@ const (
 
 	v1beta3 = "kubeadm.k8s.io/v1beta3"
 	v1beta4 = "kubeadm.k8s.io/v1beta4"
-
-	// nodeLocalDNS is the resolver address KubeKey's NodeLocalDNS listens on.
-	nodeLocalDNS = "169.254.25.10"
 )
 
 // TestMain silences klog: kubeadm's loaders log a warning for every v1beta3
@@ -136,7 +133,6 @@ func expect(t *testing.T, s *spec.Spec) expectations {
 		domain:        cs.ControlPlaneEndpoint.Domain,
 		port:          cs.ControlPlaneEndpoint.Port,
 		endpoint:      net.JoinHostPort(cs.ControlPlaneEndpoint.Domain, fmt.Sprint(cs.ControlPlaneEndpoint.Port)),
-		clusterDNS:    nodeLocalDNS,
 		kubeProxy:     !cs.Kubernetes.DisableKubeProxy,
 		podCIDR:       cs.Network.KubePodsCIDR,
 		serviceCIDR:   cs.Network.KubeServiceCIDR,
@@ -149,9 +145,12 @@ func expect(t *testing.T, s *spec.Spec) expectations {
 	}
 	svc := netip.MustParsePrefix(strings.Split(cs.Network.KubeServiceCIDR, ",")[0])
 	e.apiServerIP = svc.Addr().Next().String()
-	if cs.Kubernetes.Nodelocaldns != nil && !*cs.Kubernetes.Nodelocaldns {
-		e.clusterDNS = svc.Addr().Next().Next().Next().String() // CoreDNS's service IP, as KubeKey picks it
+	// kubeadm puts CoreDNS's service on the 10th address of the service network.
+	dns := svc.Addr()
+	for range 10 {
+		dns = dns.Next()
 	}
+	e.clusterDNS = dns.String()
 	e.initNode = e.controlPlanes[0]
 	for _, h := range cs.Hosts {
 		e.hosts[h.Name] = h

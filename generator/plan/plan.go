@@ -6,11 +6,16 @@ package plan
 
 import (
 	"fmt"
+	"hash/fnv"
+	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/util/version"
+	kubeadmconstants "k8s.io/kubernetes/cmd/kubeadm/app/constants"
 
 	"github.com/ksgen/ksgen/generator/spec"
 	"github.com/ksgen/ksgen/images"
@@ -33,6 +38,10 @@ const (
 	LBKubeVip  = "kube-vip" // VIP announced by kube-vip on the control planes
 	LBExternal = "external" // an address the user runs (cloud LB, F5, keepalived hosts)
 	LBNone     = "none"     // the first control plane's address
+	// LBKeepalived is a node's LocalLB when it runs keepalived + HAProxy for
+	// the VIP: loadbalancer hosts, or control planes when the ksgen document
+	// asks. The endpoint mode is then LBExternal: the cluster sees an address.
+	LBKeepalived = "keepalived"
 )
 
 // Node is one machine of the cluster.
@@ -54,10 +63,15 @@ type Node struct {
 	// EndpointIP is what the endpoint domain resolves to on this node ("" when
 	// the domain is resolved by external DNS).
 	EndpointIP string
-	// LocalLB is the load balancer this node runs as a static pod before
-	// kubeadm does (LBHAProxy on workers, LBKubeVip on control planes), or "".
+	// LocalLB is the load balancer this node runs as static pods before
+	// kubeadm does (LBHAProxy on workers, LBKubeVip on control planes,
+	// LBKeepalived on load balancers), or "".
 	LocalLB string
-	// Kubelet is true for nodes that run containerd and kubelet.
+	// LoadBalancer is true for hosts of the loadbalancer role: they run no
+	// kubeadm, only keepalived and HAProxy under a standalone kubelet.
+	LoadBalancer bool
+	// Kubelet is true for nodes that run containerd and kubelet (standalone,
+	// without an API server, when Action is None).
 	Kubelet  bool
 	Settings spec.NodeSettings
 }
@@ -99,6 +113,13 @@ type Cluster struct {
 	// spec order: the hosts every node's /etc/hosts names.
 	Infrastructure []*Node
 	Endpoint       Endpoint
+	// LoadBalancers run keepalived + HAProxy for Endpoint.Address: the
+	// loadbalancer hosts, or the control planes when the ksgen document asks,
+	// in role-group order. The first is the VRRP MASTER; the others back it
+	// up with descending priority.
+	LoadBalancers []*Node
+	// VirtualRouterID is the VRRP router ID of LoadBalancers.
+	VirtualRouterID int
 	// APIServerPort is where every kube-apiserver listens: the endpoint's
 	// port, since control planes and kube-vip serve the endpoint themselves;
 	// kubeadm's 6443 behind an external load balancer, which maps the port.
@@ -107,9 +128,89 @@ type Cluster struct {
 	ServiceCIDR   string
 	// APIServerIP is the first address of the service network (the kubernetes service).
 	APIServerIP string
-	// ClusterDNS is the kubelet's resolver: NodeLocalDNS's 169.254.25.10, or CoreDNS's service IP.
+	// ClusterDNS is the kubelet's resolver: the service IP kubeadm gives
+	// CoreDNS (the 10th address of the service network). KubeKey points
+	// kubelet at NodeLocalDNS (169.254.25.10) or at its own CoreDNS on the
+	// 3rd address; ksgen does not deploy NodeLocalDNS (yet) and lets kubeadm
+	// deploy CoreDNS, so it uses kubeadm's address.
 	ClusterDNS string
 	CertSANs   []string
+
+	memo sync.Map // key -> *shared
+
+	// Etcd is where etcd runs and how kube-apiserver reaches it.
+	Etcd Etcd
+}
+
+// Etcd types (spec.etcd.type).
+const (
+	EtcdKubeKey  = "kubekey"  // a systemd service on the etcd hosts, certificates issued by ksgen
+	EtcdKubeadm  = "kubeadm"  // stacked: kubeadm runs etcd as a static pod on each control plane
+	EtcdExternal = "external" // a cluster the user runs
+)
+
+// EtcdCertDir is where KubeKey keeps etcd's certificates, and so does ksgen;
+// EtcdCAFile is the etcd CA certificate there, on members and control planes;
+// DefaultEtcdDataDir is KubeKey's and kubeadm's etcd data directory.
+const (
+	EtcdCertDir        = "/etc/ssl/etcd/ssl"
+	EtcdCAFile         = EtcdCertDir + "/ca.pem"
+	DefaultEtcdDataDir = "/var/lib/etcd"
+)
+
+// Etcd is the cluster's etcd topology and kube-apiserver's client settings
+// for it: the kubeadm config names the files and the etcd renderer places
+// them, both from here.
+type Etcd struct {
+	Type      string
+	Port      int // client port of the kubekey members
+	PeerPort  int
+	DataDir   string   // of a kubekey member or a stacked etcd
+	Endpoints []string // kube-apiserver's etcd endpoints (kubekey, external)
+	CAFile    string   // on every control plane (kubekey, external)
+	CertFile  string
+	KeyFile   string
+}
+
+// ClientURL is a kubekey member's client URL: https://internalAddress:port.
+func (e Etcd) ClientURL(n *Node) string { return etcdURL(n.IPv4, e.Port) }
+
+// PeerURL is a kubekey member's peer URL: https://internalAddress:peerPort.
+func (e Etcd) PeerURL(n *Node) string { return etcdURL(n.IPv4, e.PeerPort) }
+
+func etcdURL(ip string, port int) string {
+	return "https://" + net.JoinHostPort(ip, strconv.Itoa(port))
+}
+
+// etcd plans the etcd topology from spec.etcd and the etcd members.
+func (c *Cluster) etcd() Etcd {
+	se := c.Spec.Cluster.Spec.Etcd
+	e := Etcd{Type: se.Type, Port: *se.Port, PeerPort: *se.PeerPort, DataDir: DefaultEtcdDataDir}
+	if se.DataDir != nil && *se.DataDir != "" {
+		e.DataDir = *se.DataDir
+	}
+	switch e.Type {
+	case EtcdExternal:
+		// Only the files the spec gives: an http:// etcd needs none.
+		e.Endpoints = slices.Clone(se.External.Endpoints)
+		if se.External.CAFile != "" {
+			e.CAFile = EtcdCertDir + "/external-ca.pem"
+		}
+		if se.External.CertFile != "" {
+			e.CertFile = EtcdCertDir + "/external-client.pem"
+		}
+		if se.External.KeyFile != "" {
+			e.KeyFile = EtcdCertDir + "/external-client-key.pem"
+		}
+	case EtcdKubeKey:
+		for _, m := range c.EtcdMembers {
+			e.Endpoints = append(e.Endpoints, e.ClientURL(m))
+		}
+		e.CAFile = EtcdCAFile
+		e.CertFile = EtcdCertDir + "/apiserver-etcd-client.pem"
+		e.KeyFile = EtcdCertDir + "/apiserver-etcd-client-key.pem"
+	}
+	return e
 }
 
 // NodeByName returns the named node or nil.
@@ -144,10 +245,11 @@ func New(s *spec.Spec) (*Cluster, error) {
 		return nil, fmt.Errorf("service network: %w", err)
 	}
 	c.APIServerIP = svc.Addr().Next().String()
-	c.ClusterDNS = svc.Addr().Next().Next().Next().String()
-	if cs.Kubernetes.NodeLocalDNSEnabled() {
-		c.ClusterDNS = "169.254.25.10"
+	dns, err := kubeadmconstants.GetDNSIP(cs.Network.KubeServiceCIDR)
+	if err != nil {
+		return nil, fmt.Errorf("CoreDNS service IP: %w", err)
 	}
+	c.ClusterDNS = dns.String()
 
 	roles := map[string][]string{}
 	for role, hosts := range s.Roles {
@@ -164,6 +266,7 @@ func New(s *spec.Spec) (*Cluster, error) {
 		n.ControlPlane = n.Has(spec.RoleControlPlane)
 		n.Worker = n.Has(spec.RoleWorker)
 		n.Etcd = n.Has(spec.RoleEtcd)
+		n.LoadBalancer = n.Has(spec.RoleLoadBalancer)
 		addrs := strings.Split(h.InternalAddress, ",")
 		n.IPv4 = strings.TrimSpace(addrs[0])
 		if len(addrs) > 1 {
@@ -196,8 +299,15 @@ func New(s *spec.Spec) (*Cluster, error) {
 		default:
 			n.Action = None
 		}
-		n.Kubelet = n.Action != None
+		n.Kubelet = n.Action != None || n.LoadBalancer
 	}
+	for _, name := range s.Roles[spec.RoleLoadBalancer] {
+		c.LoadBalancers = append(c.LoadBalancers, c.NodeByName(name))
+	}
+	if len(c.LoadBalancers) == 0 && s.Config.Spec.LoadBalancer.ControlPlanes {
+		c.LoadBalancers = c.ControlPlanes
+	}
+	c.VirtualRouterID = virtualRouterID(s)
 	c.Endpoint = endpoint(cs.ControlPlaneEndpoint)
 	c.APIServerPort = c.Endpoint.Port
 	if c.Endpoint.Mode == LBExternal {
@@ -206,6 +316,8 @@ func New(s *spec.Spec) (*Cluster, error) {
 	for _, n := range c.Nodes {
 		n.EndpointIP = c.endpointIP(n)
 		switch {
+		case slices.Contains(c.LoadBalancers, n):
+			n.LocalLB = LBKeepalived
 		case c.Endpoint.Mode == LBHAProxy && n.Action == Join:
 			n.LocalLB = LBHAProxy
 		case c.Endpoint.Mode == LBKubeVip && n.ControlPlane:
@@ -213,7 +325,23 @@ func New(s *spec.Spec) (*Cluster, error) {
 		}
 	}
 	c.CertSANs = c.certSANs()
+	c.Etcd = c.etcd()
 	return c, nil
+}
+
+// virtualRouterID is the ksgen document's VRRP router ID, or one derived
+// from the cluster's name (1 to 255), so that clusters on one network differ.
+func virtualRouterID(s *spec.Spec) int {
+	if id := s.Config.Spec.LoadBalancer.VirtualRouterID; id != 0 {
+		return id
+	}
+	name := s.Cluster.Metadata.Name
+	if name == "" {
+		name = s.Cluster.Spec.Kubernetes.ClusterName
+	}
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return int(h.Sum32()%255) + 1
 }
 
 func endpoint(ep spec.ControlPlaneEndpoint) Endpoint {
@@ -314,4 +442,22 @@ func settings(s *spec.Spec, n *Node) spec.NodeSettings {
 		out.SSHAuthorizedKeys = append(out.SSHAuthorizedKeys, l.SSHAuthorizedKeys...)
 	}
 	return out
+}
+
+// shared memoises what renderers compute identically for many nodes.
+type shared struct {
+	once sync.Once
+	val  any
+	err  error
+}
+
+// Shared returns make()'s result for key, computing it once per cluster:
+// renderers use it for files that are the same on every node of a kind
+// (the workers' HAProxy, containerd's config), so a render costs per node
+// only what differs per node.
+func (c *Cluster) Shared(key string, make func() (any, error)) (any, error) {
+	v, _ := c.memo.LoadOrStore(key, &shared{})
+	s := v.(*shared)
+	s.once.Do(func() { s.val, s.err = make() })
+	return s.val, s.err
 }

@@ -294,9 +294,9 @@ func TestClusterDNS(t *testing.T) {
 		kubernetes string
 		want       string
 	}{
-		{name: "NodeLocalDNS by default", want: "169.254.25.10"},
-		{name: "NodeLocalDNS on", kubernetes: "    nodelocaldns: true\n", want: "169.254.25.10"},
-		{name: "CoreDNS service without NodeLocalDNS", kubernetes: "    nodelocaldns: false\n", want: "10.233.0.3"},
+		{name: "kubeadm's CoreDNS address by default", want: "10.233.0.10"},
+		{name: "NodeLocalDNS is not deployed", kubernetes: "    nodelocaldns: true\n", want: "10.233.0.10"},
+		{name: "CoreDNS service without NodeLocalDNS", kubernetes: "    nodelocaldns: false\n", want: "10.233.0.10"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

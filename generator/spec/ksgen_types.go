@@ -26,6 +26,8 @@ type ConfigSpec struct {
 	BootstrapTokenTTL string `json:"bootstrapTokenTTL,omitempty"`
 	// Budget is the user-data size limit every payload must fit.
 	Budget Budget `json:"budget,omitempty"`
+	// LoadBalancer configures keepalived + HAProxy for the endpoint's VIP.
+	LoadBalancer LoadBalancer `json:"loadBalancer,omitempty"`
 }
 
 // User is an SSH login user.
@@ -76,4 +78,47 @@ type Download struct {
 type Budget struct {
 	Cloud string `json:"cloud,omitempty"` // aws, gcp, azure, openstack
 	Bytes int    `json:"bytes,omitempty"`
+}
+
+// LoadBalancer configures the keepalived + HAProxy pair that serves
+// controlPlaneEndpoint.address (the VIP): on the hosts of the loadbalancer
+// role group, or, with ControlPlanes, on the control planes themselves.
+type LoadBalancer struct {
+	// ControlPlanes runs the pair as static pods on the control planes when
+	// there are no loadbalancer hosts. The endpoint's port must then differ
+	// from 6443, where the apiservers listen on the same hosts.
+	ControlPlanes bool `json:"controlPlanes,omitempty"`
+	// VirtualRouterID is the VRRP router ID (1 to 255); 0 derives one from
+	// the Cluster's metadata.name, so two clusters on one network differ.
+	VirtualRouterID int `json:"virtualRouterID,omitempty"`
+	// Ports are forwarded from the VIP to the workers besides the API.
+	// Absent: KubeKey's ks-console 30880, http 80 and https 443
+	// (DefaultLoadBalancerPorts); an empty list forwards none.
+	Ports []LoadBalancerPort `json:"ports,omitempty"`
+}
+
+// LoadBalancerPort is one TCP port forwarded from the VIP to every worker.
+type LoadBalancerPort struct {
+	// Name names the HAProxy frontend and backend (a DNS label).
+	Name string `json:"name"`
+	Port int    `json:"port"`
+	// TargetPort is the workers' port; 0 means Port.
+	TargetPort int `json:"targetPort,omitempty"`
+}
+
+// DefaultLoadBalancerPorts are the ports the seed's load-balancer table
+// lists besides the API: ks-console's NodePort and the ingress ports.
+var DefaultLoadBalancerPorts = []LoadBalancerPort{
+	{Name: "ks-console", Port: 30880},
+	{Name: "http", Port: 80},
+	{Name: "https", Port: 443},
+}
+
+// PortList returns the forwarded ports, DefaultLoadBalancerPorts when the
+// document sets none.
+func (l LoadBalancer) PortList() []LoadBalancerPort {
+	if l.Ports == nil {
+		return DefaultLoadBalancerPorts
+	}
+	return l.Ports
 }

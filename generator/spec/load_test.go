@@ -221,7 +221,7 @@ spec:
     worker:
     - node1
   kubernetes:
-    version: v1.30.4
+    version: v1.26.15
 ---
 apiVersion: installer.kubesphere.io/v1alpha1
 kind: ClusterConfiguration
@@ -349,11 +349,11 @@ func TestNamedCauses(t *testing.T) {
 	}{
 		{"unknown host", func(s string) string { return strings.Replace(s, "    - node1\n", "    - node9\n", 1) }, spec.ErrUnknownHost},
 		{"unknown field", func(s string) string {
-			return strings.Replace(s, "    version: v1.30.4\n", "    versoin: v1.30.4\n", 1)
+			return strings.Replace(s, "    version: v1.26.15\n", "    versoin: v1.26.15\n", 1)
 		}, spec.ErrUnknownField},
-		{"version", func(s string) string { return strings.Replace(s, "v1.30.4", "v1.19.0", 1) }, spec.ErrVersion},
+		{"version", func(s string) string { return strings.Replace(s, "v1.26.15", "v1.19.0", 1) }, spec.ErrVersion},
 		{"syntax", func(s string) string { return strings.Replace(s, "[master1]", "[master1", 1) }, spec.ErrSyntax},
-		{"type", func(s string) string { return strings.Replace(s, "version: v1.30.4", "version: [v1.30.4]", 1) }, spec.ErrType},
+		{"type", func(s string) string { return strings.Replace(s, "version: v1.26.15", "version: [v1.26.15]", 1) }, spec.ErrType},
 		{"missing cluster", func(s string) string { return s[strings.Index(s, "---\n")+4:] }, spec.ErrMissingCluster},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -262,6 +264,7 @@ func (v *validator) endpoint() {
 	if len(v.s.Roles[RoleControlPlane]) > 1 && ep.InternalLoadbalancer == "" && ep.Address == "" && !externalDNS {
 		v.warnf(p, ErrNoLoadBalancer, "%d control planes but no load balancer: set internalLoadbalancer, an address, or externalDNS: true; until then every node talks to the first control plane only", len(v.s.Roles[RoleControlPlane]))
 	}
+	v.loadBalancer()
 }
 
 func (v *validator) etcd() {
@@ -273,18 +276,14 @@ func (v *validator) etcd() {
 		if members == 0 {
 			v.errorf("spec.roleGroups", ErrNoEtcd, "etcd.type kubekey runs etcd on the etcd role hosts, but roleGroups has no etcd host")
 		}
+		// Two members with one address are reported by hosts(): every
+		// internal address is unique across spec.hosts.
+		v.etcdKubeKey(e)
 	case "kubeadm":
 		members = len(v.s.Roles[RoleControlPlane])
 	case "external":
 		members = 0
-		if len(e.External.Endpoints) == 0 {
-			v.errorf(p+".external.endpoints", ErrRequired, "etcd.type external needs external.endpoints")
-		}
-		for i, ep := range e.External.Endpoints {
-			if !strings.HasPrefix(ep, "https://") && !strings.HasPrefix(ep, "http://") {
-				v.errorf(fmt.Sprintf("%s.external.endpoints[%d]", p, i), ErrInvalidValue, "endpoint %q must be an http(s):// URL", ep)
-			}
-		}
+		v.etcdExternal(e.External)
 	default:
 		v.errorf(p+".type", ErrInvalidValue, "etcd.type %q: want kubekey, kubeadm or external", e.Type)
 	}
@@ -299,6 +298,150 @@ func (v *validator) etcd() {
 			v.errorf(p+"."+port.name, ErrPort, "%s %d is not between 1 and 65535", port.name, *port.val)
 		}
 	}
+}
+
+// etcdExternal checks an external etcd's endpoints and which files it names;
+// that the files exist and belong together is checked where they are read,
+// at render time (generator/etcd), since only then is the spec's directory known.
+func (v *validator) etcdExternal(x ExternalEtcd) {
+	const p = "spec.etcd.external"
+	if len(x.Endpoints) == 0 {
+		v.errorf(p+".endpoints", ErrRequired, "etcd.type external needs external.endpoints")
+	}
+	seen := map[string]int{}
+	https := false
+	for i, ep := range x.Endpoints {
+		ip := fmt.Sprintf("%s.endpoints[%d]", p, i)
+		u, err := url.Parse(ep)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Hostname() == "" ||
+			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			v.errorf(ip, ErrInvalidValue, "endpoint %q must be an http(s)://host:port URL", ep)
+			continue
+		}
+		https = https || u.Scheme == "https"
+		key := strings.ToLower(u.Host)
+		if first, dup := seen[key]; dup {
+			v.errorf(ip, ErrDuplicateAddress, "endpoint %q names the same member as endpoints[%d]", ep, first)
+			continue
+		}
+		seen[key] = i
+	}
+	if https && x.CAFile == "" {
+		v.errorf(p+".caFile", ErrRequired, "https endpoints need caFile, the CA kube-apiserver verifies etcd with")
+	}
+	if x.CertFile != "" && x.KeyFile == "" {
+		v.errorf(p+".keyFile", ErrRequired, "certFile needs keyFile, the key of the client certificate")
+	}
+	if x.KeyFile != "" && x.CertFile == "" {
+		v.errorf(p+".certFile", ErrRequired, "keyFile needs certFile, the client certificate of the key")
+	}
+}
+
+// etcdKubeKey checks what ksgen writes into a kubekey member's environment
+// file and backup units: values etcd would refuse at start, and values that
+// could not be written into a systemd environment file unchanged.
+func (v *validator) etcdKubeKey(e Etcd) {
+	const p = "spec.etcd"
+	if *e.Port == *e.PeerPort {
+		v.errorf(p+".peerPort", ErrConflict, "peerPort %d is also the client port: each member listens on both at one address", *e.PeerPort)
+	}
+	for _, d := range []struct {
+		field string
+		val   *string
+	}{{"dataDir", e.DataDir}, {"backupDir", &e.BackupDir}, {"backupScript", &e.BackupScriptDir}} {
+		if d.val == nil || *d.val == "" {
+			continue // dataDir: the default
+		}
+		if !safePath.MatchString(*d.val) || path.Clean(*d.val) != *d.val {
+			v.errorf(p+"."+d.field, ErrInvalidValue, "%s %q must be a clean absolute path of letters, digits and ._+@-", d.field, *d.val)
+		}
+	}
+	positive := []struct {
+		field string
+		val   *int
+		min   int
+	}{
+		{"heartbeatInterval", e.HeartbeatInterval, 1},
+		{"electionTimeout", e.ElectionTimeout, 1},
+		{"snapshotCount", e.SnapshotCount, 1},
+		{"autoCompactionRetention", e.AutoCompactionRetention, 0},
+		{"maxSnapshots", e.MaxSnapshots, 0},
+		{"maxWals", e.MaxWals, 0},
+		{"backupPeriod", &e.BackupPeriod, 1},
+		{"keepBackupNumber", &e.KeepBackupNumber, 1},
+	}
+	for _, f := range positive {
+		if f.val != nil && *f.val < f.min {
+			v.errorf(p+"."+f.field, ErrInvalidValue, "%s %d must be at least %d", f.field, *f.val, f.min)
+		}
+	}
+	for _, f := range []struct {
+		field string
+		val   *int64
+		min   int64
+	}{{"quotaBackendBytes", e.QuotaBackendBytes, 0}, {"maxRequestBytes", e.MaxRequestBytes, 1}} {
+		if f.val != nil && *f.val < f.min {
+			v.errorf(p+"."+f.field, ErrInvalidValue, "%s %d must be at least %d", f.field, *f.val, f.min)
+		}
+	}
+	// etcd refuses an election timeout under 5 heartbeats or over 50 s;
+	// KubeKey's defaults (250 ms, 5000 ms) fill what the spec leaves out.
+	heartbeat, election := 250, 5000
+	if e.HeartbeatInterval != nil {
+		heartbeat = *e.HeartbeatInterval
+	}
+	if e.ElectionTimeout != nil {
+		election = *e.ElectionTimeout
+	}
+	if heartbeat > 0 && election > 0 {
+		ep := p + ".electionTimeout"
+		if e.ElectionTimeout == nil {
+			ep = p + ".heartbeatInterval"
+		}
+		if election < 5*heartbeat {
+			v.errorf(ep, ErrInvalidValue, "electionTimeout %d ms must be at least 5 heartbeatIntervals (%d ms): etcd refuses to start otherwise", election, 5*heartbeat)
+		}
+		if election > 50000 {
+			v.errorf(ep, ErrInvalidValue, "electionTimeout %d ms is over etcd's maximum of 50000 ms", election)
+		}
+	}
+	if e.Metrics != nil && *e.Metrics != "" && *e.Metrics != "basic" && *e.Metrics != "extensive" {
+		v.errorf(p+".metrics", ErrInvalidValue, "metrics %q: want basic or extensive", *e.Metrics)
+	}
+	if e.LogLevel != nil && *e.LogLevel != "" && !contains([]string{"debug", "info", "warn", "error", "panic", "fatal"}, *e.LogLevel) {
+		v.errorf(p+".logLevel", ErrInvalidValue, "logLevel %q: want debug, info, warn, error, panic or fatal", *e.LogLevel)
+	}
+	for _, k := range sortedKeys(e.ExtraArgs) {
+		ap := p + ".extraArgs." + k
+		if !etcdFlag.MatchString(k) {
+			v.errorf(ap, ErrInvalidValue, "extraArgs key %q is not an etcd flag name (like max-txn-ops)", k)
+		}
+		if !envSafe(e.ExtraArgs[k]) {
+			v.errorf(ap, ErrInvalidValue, "extraArgs %s value %q: no quotes, backslashes or control characters (it is written into /etc/etcd.env)", k, e.ExtraArgs[k])
+		}
+	}
+}
+
+// safePath is a path that reads the same in an environment file, a unit and
+// a shell script, unquoted.
+var safePath = regexp.MustCompile(`^/[A-Za-z0-9._+@/-]*$`)
+
+// etcdFlag is an etcd flag name, with or without its leading dashes.
+var etcdFlag = regexp.MustCompile(`^(--)?[a-z0-9]+(-[a-z0-9]+)*$`)
+
+// envSafe reports whether s reads back unchanged from a systemd
+// EnvironmentFile line NAME=s: no quotes, backslashes or control characters,
+// and no surrounding spaces.
+func envSafe(s string) bool {
+	if strings.TrimSpace(s) != s || strings.ContainsAny(s, `\'"`) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func (v *validator) kubernetes() {
@@ -512,9 +655,23 @@ func (v *validator) kubesphere() {
 	if ks == nil {
 		return
 	}
+	const p = "kubesphere.metadata.labels.version"
 	ver := ks.Version()
 	if _, err := version.ParseSemantic(ver); err != nil || !strings.HasPrefix(ver, "v") {
-		v.errorf("kubesphere.metadata.labels.version", ErrRequired, "the ClusterConfiguration needs metadata.labels.version like v3.4.1, got %q", ver)
+		v.errorf(p, ErrRequired, "the ClusterConfiguration needs metadata.labels.version like v3.4.1, got %q", ver)
+		return
+	}
+	r, ok := images.KubeSphere(ver)
+	if !ok {
+		v.errorf(p, ErrUnsupported, "KubeSphere %s: ksgen installs %s", ver, strings.Join(images.KubeSphereVersions(), ", "))
+		return
+	}
+	k8s, err := KubernetesVersion(v.s.Cluster.Spec.Kubernetes.Version)
+	if err != nil {
+		return // reported by kubernetes()
+	}
+	if k8s.Minor() < r.MinMinor || k8s.Minor() > r.MaxMinor {
+		v.errorf(p, ErrUnsupported, "KubeSphere %s supports Kubernetes v1.%d to v1.%d, not %s", ver, r.MinMinor, r.MaxMinor, v.s.Cluster.Spec.Kubernetes.Version)
 	}
 }
 
