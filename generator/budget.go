@@ -67,7 +67,7 @@ func budgetOf(b spec.Budget) (budget, error) {
 func (l Limit) Sent(content []byte, gzipped bool) int {
 	n := len(content)
 	if gzipped && !l.Text {
-		n = len(gzipBytes(content))
+		n = len(payload.Gzip(content))
 	}
 	if l.AfterBase64 {
 		n = base64.StdEncoding.EncodedLen(n)
@@ -80,7 +80,7 @@ func (l Limit) Sent(content []byte, gzipped bool) int {
 func (l Limit) Encode(content []byte, gzipped bool) []byte {
 	out := content
 	if gzipped && !l.Text {
-		out = gzipBytes(content)
+		out = payload.Gzip(content)
 	}
 	if l.Base64 {
 		out = []byte(base64.StdEncoding.EncodeToString(out))

@@ -1,14 +1,12 @@
 package generator
 
 import (
-	"bytes"
-	"compress/gzip"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"sync"
 
+	"github.com/ksgen/ksgen/generator/payload"
 	"github.com/ksgen/ksgen/generator/plan"
 )
 
@@ -69,26 +67,10 @@ func describe(path string, content []byte, isPayload, gzipped bool) FileIndex {
 	sum := sha256.Sum256(content)
 	f := FileIndex{Path: path, Bytes: len(content), SHA256: hex.EncodeToString(sum[:])}
 	if isPayload {
-		z := gzipBytes(content)
+		z := payload.Gzip(content)
 		f.Gzip = len(z)
 		f.Base64 = base64.StdEncoding.EncodedLen(len(z))
 		f.Clouds = fits(content, gzipped)
 	}
 	return f
-}
-
-var gzipPool = sync.Pool{New: func() any {
-	w, _ := gzip.NewWriterLevel(nil, gzip.BestCompression)
-	return w
-}}
-
-// gzipBytes compresses deterministically (no name, no mtime in the header).
-func gzipBytes(b []byte) []byte {
-	var buf bytes.Buffer
-	w := gzipPool.Get().(*gzip.Writer)
-	defer gzipPool.Put(w)
-	w.Reset(&buf)
-	_, _ = w.Write(b)
-	_ = w.Close()
-	return buf.Bytes()
 }

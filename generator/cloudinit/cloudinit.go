@@ -19,7 +19,6 @@ import (
 	"path"
 	"sort"
 	"strings"
-	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -167,62 +166,18 @@ func orRoot(s string) string {
 // can carry the bytes verbatim, else base64; above gzipThreshold, gzip+base64
 // when that is smaller.
 func encodeContent(b []byte) (encoding, content string, err error) {
-	if isText(b) {
+	if payload.IsText(b) {
 		encoding, content = "", string(b)
 	} else {
 		encoding, content = "b64", base64.StdEncoding.EncodeToString(b)
 	}
 	if encoding != "" || len(b) > gzipThreshold {
-		gz, err := gzipBytes(b)
-		if err != nil {
-			return "", "", err
-		}
+		gz := payload.Gzip(b)
 		if s := base64.StdEncoding.EncodeToString(gz); len(s) < len(content) {
 			encoding, content = "gz+b64", s
 		}
 	}
 	return encoding, content, nil
-}
-
-// gzipBytes compresses at the best level with an empty header (no name, zero
-// mtime), so the same input always gives the same bytes.
-func gzipBytes(b []byte) ([]byte, error) {
-	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := zw.Write(b); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-// isText reports whether b can be written as a YAML string that both Go's
-// YAML and cloud-init's PyYAML read back byte for byte: valid UTF-8, no
-// carriage returns (YAML normalises line breaks), and only characters PyYAML
-// accepts as printable, excluding the ones YAML treats as line breaks or BOM.
-func isText(b []byte) bool {
-	if !utf8.Valid(b) {
-		return false
-	}
-	for _, r := range string(b) {
-		switch {
-		case r == '\n' || r == '\t':
-		case r < 0x20 || r == 0x7f:
-			return false
-		case r >= 0x80 && r < 0xa0: // C1 controls, NEL
-			return false
-		case r == 0x2028 || r == 0x2029 || r == 0xfeff: // YAML line breaks, BOM
-			return false
-		case r >= 0xd800 && r < 0xe000 || r == 0xfffe || r == 0xffff:
-			return false
-		}
-	}
-	return true
 }
 
 // generated builds the cloud-config mapping for n.

@@ -2,7 +2,6 @@ package ignition
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -10,8 +9,6 @@ import (
 	"path"
 	"sort"
 	"strings"
-	"sync"
-	"unicode/utf8"
 
 	butaneutil "github.com/coreos/butane/base/util"
 	base "github.com/coreos/butane/base/v0_6"
@@ -152,12 +149,12 @@ func butaneFile(f payload.File) (base.File, error) {
 	// shortest of URL-escaped, base64 and gzip+base64), so that config.bu
 	// translated again with plain Butane gives this very config.ign.
 	plain := min(len(","+dataurl.Escape(f.Content)), len(";base64,")+base64.StdEncoding.EncodedLen(len(f.Content)))
-	if z := gzipped(f.Content); len(";base64,")+base64.StdEncoding.EncodedLen(len(z))+len("gzip") < plain {
+	if z := payload.Gzip(f.Content); len(";base64,")+base64.StdEncoding.EncodedLen(len(z))+len("gzip") < plain {
 		bf.Contents.Source = ptr("data:;base64," + base64.StdEncoding.EncodeToString(z))
 		bf.Contents.Compression = ptr("gzip")
 		return bf, nil
 	}
-	if isText(f.Content) {
+	if payload.IsText(f.Content) {
 		bf.Contents.Inline = ptr(string(f.Content))
 		return bf, nil
 	}
@@ -167,45 +164,6 @@ func butaneFile(f payload.File) (base.File, error) {
 	}
 	bf.Contents.Source = &src
 	return bf, nil
-}
-
-var gzipWriters = sync.Pool{New: func() any {
-	w, _ := gzip.NewWriterLevel(nil, gzip.BestCompression)
-	return w
-}}
-
-// gzipped compresses deterministically: the header has no name and no mtime.
-func gzipped(b []byte) []byte {
-	var buf bytes.Buffer
-	w := gzipWriters.Get().(*gzip.Writer)
-	defer gzipWriters.Put(w)
-	w.Reset(&buf)
-	_, _ = w.Write(b)
-	_ = w.Close()
-	return buf.Bytes()
-}
-
-// isText reports whether b can be carried as a YAML string and read back
-// byte for byte: valid UTF-8, no carriage returns (YAML normalises line
-// breaks), and only printable characters, tabs and newlines.
-func isText(b []byte) bool {
-	if !utf8.Valid(b) {
-		return false
-	}
-	for _, r := range string(b) {
-		switch {
-		case r == '\n' || r == '\t':
-		case r < 0x20 || r == 0x7f:
-			return false
-		case r >= 0x80 && r < 0xa0: // C1 controls, NEL
-			return false
-		case r == 0x2028 || r == 0x2029 || r == 0xfeff: // YAML line breaks, BOM
-			return false
-		case r >= 0xd800 && r < 0xe000 || r == 0xfffe || r == 0xffff:
-			return false
-		}
-	}
-	return true
 }
 
 // transcode moves a value between two Butane schema versions through YAML,

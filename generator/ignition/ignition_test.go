@@ -714,7 +714,7 @@ func TestIsText(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if got := isText([]byte(tt.in)); got != tt.want {
+			if got := payload.IsText([]byte(tt.in)); got != tt.want {
 				t.Errorf("isText(%q) = %v, want %v", tt.in, got, tt.want)
 			}
 		})
