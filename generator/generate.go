@@ -79,73 +79,13 @@ func GenerateTo(s *spec.Spec, b *pki.Bundle, opts Options, out tree.Sink) error 
 	if err != nil {
 		return fmt.Errorf("plan: %w", err)
 	}
-	formats := opts.Formats
-	if len(formats) == 0 {
-		formats = Formats
-	}
-	for _, f := range formats {
-		if !slices.Contains(Formats, f) && (f != FormatNone || len(formats) > 1) {
-			return fmt.Errorf("unknown format %q (want %s, or %s alone)", f, strings.Join(Formats, ", "), FormatNone)
-		}
-	}
 	nodes, err := selectNodes(c, opts.Nodes)
 	if err != nil {
 		return err
 	}
-	hash, err := b.CACertHash()
-	if err != nil {
-		return fmt.Errorf("secrets bundle: %w", err)
-	}
-	snippets, err := readSnippets(s, nodes)
+	r, err := newRenderer(s, c, b, nodes, opts)
 	if err != nil {
 		return err
-	}
-	cred := kubeadm.Credentials{Token: b.BootstrapToken, CACertHash: hash, KeyAlgorithm: b.KeyAlgorithm}
-	if f, ok := b.EncryptionConfigFile(); ok {
-		cred.EncryptionConfig = f.Path
-	}
-	budget, err := budgetOf(s.Config.Spec.Budget)
-	if err != nil {
-		return err
-	}
-	// The external etcd files are read here, once, so that renderers stay
-	// pure; member and kube-apiserver certificates are issued once too.
-	external, err := etcd.ReadExternal(s)
-	if err != nil {
-		return err
-	}
-	etcdSecrets, err := etcd.NewSecrets(c, b, external)
-	if err != nil {
-		return err
-	}
-	for _, cloud := range opts.Clouds {
-		if _, ok := CloudLimits[cloud]; !ok {
-			return fmt.Errorf("unknown cloud %q (want %s)", cloud, strings.Join(Clouds, ", "))
-		}
-	}
-	if opts.Pointers && opts.ServeURL == "" {
-		return fmt.Errorf("pointer configs need the ksgen serve URL")
-	}
-	var tokens *delivery.Tokens
-	if opts.ServeURL != "" {
-		if u, err := url.Parse(opts.ServeURL); err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") {
-			return fmt.Errorf("serve URL %q: want https://host:port", opts.ServeURL)
-		}
-		if tokens, err = delivery.NewTokens(b); err != nil {
-			return err
-		}
-	}
-	r := &renderer{
-		opts:     opts,
-		tokens:   tokens,
-		pointer:  delivery.Pointer{BaseURL: opts.ServeURL, CA: delivery.ServeCA(b).Cert},
-		cluster:  c,
-		bundle:   b,
-		formats:  formats,
-		cred:     cred,
-		snippets: snippets,
-		budget:   budget,
-		etcd:     etcdSecrets,
 	}
 	index := make([]NodeIndex, len(nodes))
 	errs := make([]error, len(nodes))
@@ -171,6 +111,76 @@ func GenerateTo(s *spec.Spec, b *pki.Bundle, opts Options, out tree.Sink) error 
 		return err
 	}
 	return out.Put(tree.File{Path: tree.IndexFile, Mode: payload.ModePublic, Content: raw})
+}
+
+// newRenderer checks the options and prepares what every node's render
+// shares: the bundle's derived values, user snippets, the external etcd
+// files and the certificates issued from the bundle, read and made once.
+func newRenderer(s *spec.Spec, c *plan.Cluster, b *pki.Bundle, nodes []*plan.Node, opts Options) (*renderer, error) {
+	formats := opts.Formats
+	if len(formats) == 0 {
+		formats = Formats
+	}
+	for _, f := range formats {
+		if !slices.Contains(Formats, f) && (f != FormatNone || len(formats) > 1) {
+			return nil, fmt.Errorf("unknown format %q (want %s, or %s alone)", f, strings.Join(Formats, ", "), FormatNone)
+		}
+	}
+	hash, err := b.CACertHash()
+	if err != nil {
+		return nil, fmt.Errorf("secrets bundle: %w", err)
+	}
+	snippets, err := readSnippets(s, nodes)
+	if err != nil {
+		return nil, err
+	}
+	cred := kubeadm.Credentials{Token: b.BootstrapToken, CACertHash: hash, KeyAlgorithm: b.KeyAlgorithm}
+	if f, ok := b.EncryptionConfigFile(); ok {
+		cred.EncryptionConfig = f.Path
+	}
+	budget, err := budgetOf(s.Config.Spec.Budget)
+	if err != nil {
+		return nil, err
+	}
+	// The external etcd files are read here, once, so that renderers stay
+	// pure; member and kube-apiserver certificates are issued once too.
+	external, err := etcd.ReadExternal(s)
+	if err != nil {
+		return nil, err
+	}
+	etcdSecrets, err := etcd.NewSecrets(c, b, external)
+	if err != nil {
+		return nil, err
+	}
+	for _, cloud := range opts.Clouds {
+		if _, ok := CloudLimits[cloud]; !ok {
+			return nil, fmt.Errorf("unknown cloud %q (want %s)", cloud, strings.Join(Clouds, ", "))
+		}
+	}
+	if opts.Pointers && opts.ServeURL == "" {
+		return nil, fmt.Errorf("pointer configs need the ksgen serve URL")
+	}
+	var tokens *delivery.Tokens
+	if opts.ServeURL != "" {
+		if u, err := url.Parse(opts.ServeURL); err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return nil, fmt.Errorf("serve URL %q: want https://host:port", opts.ServeURL)
+		}
+		if tokens, err = delivery.NewTokens(b); err != nil {
+			return nil, err
+		}
+	}
+	return &renderer{
+		opts:     opts,
+		tokens:   tokens,
+		pointer:  delivery.Pointer{BaseURL: opts.ServeURL, CA: delivery.ServeCA(b).Cert},
+		cluster:  c,
+		bundle:   b,
+		formats:  formats,
+		cred:     cred,
+		snippets: snippets,
+		budget:   budget,
+		etcd:     etcdSecrets,
+	}, nil
 }
 
 func selectNodes(c *plan.Cluster, names []string) ([]*plan.Node, error) {
