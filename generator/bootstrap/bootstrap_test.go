@@ -144,8 +144,8 @@ func TestInitRunsOnceAndWritesRootKubeconfig(t *testing.T) {
 	if !strings.Contains(sb.read("fstab"), "#/swap.img none swap") || !strings.Contains(sb.read("fstab"), "\nUUID=1 /") && !strings.HasPrefix(sb.read("fstab"), "UUID=1 /") {
 		t.Errorf("fstab swap line not commented out, or other lines touched:\n%s", sb.read("fstab"))
 	}
-	if !slices.Contains(sb.calls("systemctl"), "enable --now containerd") {
-		t.Errorf("containerd not enabled: %q", sb.calls("systemctl"))
+	if calls := sb.calls("systemctl"); !slices.Contains(calls, "enable containerd") || !slices.Contains(calls, "restart containerd") {
+		t.Errorf("containerd not enabled and restarted with the payload's config: %q", calls)
 	}
 
 	// A reboot of a configured node does nothing.

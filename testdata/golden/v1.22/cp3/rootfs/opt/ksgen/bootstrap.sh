@@ -32,7 +32,8 @@ swapoff -a
 if [ -f "$FSTAB" ]; then sed -i -E 's|^([^#].*[[:space:]]swap[[:space:]].*)$|#\1|' "$FSTAB"; fi
 systemctl restart systemd-modules-load.service
 sysctl --system >/dev/null
-systemctl enable --now containerd
+systemctl enable containerd
+systemctl restart containerd
 systemctl enable kubelet
 
 hooks() {
