@@ -132,6 +132,7 @@ var (
 	ErrEvenEtcd          = errors.New("even number of etcd members")
 	ErrNoLoadBalancer    = errors.New("several control planes without a load balancer")
 	ErrSSHPassword       = errors.New("SSH password is ignored by ksgen")
+	ErrIgnored           = errors.New("setting has no effect in ksgen")
 )
 
 // detailed is a message that reads on its own yet still matches its named

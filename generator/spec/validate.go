@@ -458,6 +458,9 @@ func (v *validator) kubernetes() {
 		}
 		v.errorf(tp, ErrUnsupported, "Kubernetes type %q: ksgen renders kubeadm clusters only (no k3s or k8e)", k.Type)
 	}
+	if k.Nodelocaldns != nil && *k.Nodelocaldns {
+		v.warnf(p+".nodelocaldns", ErrIgnored, "ksgen does not deploy NodeLocalDNS: kubelet resolves through CoreDNS's service address")
+	}
 	if k.ContainerManager != "containerd" {
 		v.errorf(p+".containerManager", ErrUnsupported, "containerManager %q: ksgen configures containerd only; docker with cri-dockerd, cri-o and isula are out of scope", k.ContainerManager)
 	}
