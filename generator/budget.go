@@ -61,27 +61,41 @@ func budgetOf(b spec.Budget) (budget, error) {
 	return budget{}, nil
 }
 
-// Sent is the size of a payload as a cloud counts it: cloud-init user-data
-// goes gzipped (cloud-init unpacks it) unless the cloud takes text only,
-// Ignition configs as they are (Ignition does not gunzip user-data).
-func (l Limit) Sent(content []byte, gzipped bool) int {
-	n := len(content)
-	if gzipped && !l.Text {
-		n = len(payload.Gzip(content))
+// measured is a payload with its gzip, compressed once for every size and
+// encoding that needs it (index, budget, cloud fits, cloud user-data).
+type measured struct {
+	raw, gz   []byte
+	cloudInit bool // cloud-init unpacks gzip user-data; Ignition does not
+}
+
+func measure(raw []byte, cloudInit bool) measured {
+	return measured{raw: raw, gz: payload.Gzip(raw), cloudInit: cloudInit}
+}
+
+// as is the payload as l's cloud receives it, before any base64: cloud-init
+// user-data gzipped unless the cloud takes text only, Ignition as it is.
+func (m measured) as(l Limit) []byte {
+	if m.cloudInit && !l.Text {
+		return m.gz
 	}
+	return m.raw
+}
+
+// Sent is the size of a payload as a cloud counts it (see measured.as).
+func (l Limit) Sent(content []byte, gzipped bool) int { return l.size(measure(content, gzipped)) }
+
+func (l Limit) size(m measured) int {
+	n := len(m.as(l))
 	if l.AfterBase64 {
 		n = base64.StdEncoding.EncodedLen(n)
 	}
 	return n
 }
 
-// Encode is the exact user-data to pass to the cloud's API: gzipped as Sent
-// counts it, then base64 when the API takes base64.
-func (l Limit) Encode(content []byte, gzipped bool) []byte {
-	out := content
-	if gzipped && !l.Text {
-		out = payload.Gzip(content)
-	}
+// encode is the exact user-data to pass to the cloud's API: the payload as
+// the cloud receives it, then base64 when the API takes base64.
+func (l Limit) encode(m measured) []byte {
+	out := m.as(l)
 	if l.Base64 {
 		out = []byte(base64.StdEncoding.EncodeToString(out))
 	}
@@ -96,10 +110,10 @@ type CloudFit struct {
 }
 
 // fits measures a payload against every cloud's limit.
-func fits(content []byte, gzipped bool) map[string]CloudFit {
+func fits(m measured) map[string]CloudFit {
 	out := make(map[string]CloudFit, len(CloudLimits))
 	for name, l := range CloudLimits {
-		n := l.Sent(content, gzipped)
+		n := l.size(m)
 		out[name] = CloudFit{Bytes: n, Limit: l.Bytes, Fits: n <= l.Bytes}
 	}
 	return out
@@ -107,11 +121,11 @@ func fits(content []byte, gzipped bool) map[string]CloudFit {
 
 // check fails when a payload is over budget, naming the files that take the
 // space.
-func (b budget) check(name string, content []byte, gzipped bool, p *payload.Node) error {
+func (b budget) check(name string, m measured, p *payload.Node) error {
 	if b.limit.Bytes == 0 {
 		return nil
 	}
-	size := b.limit.Sent(content, gzipped)
+	size := b.limit.size(m)
 	if size <= b.limit.Bytes {
 		return nil
 	}

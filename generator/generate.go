@@ -246,12 +246,22 @@ func (r *renderer) node(n *plan.Node) (nodeOutput, error) {
 		return nodeOutput{}, err
 	}
 	out := nodeOutput{index: NodeIndex{Name: n.Name, Roles: n.Roles, OS: n.OS, MAC: n.Settings.MAC, Action: string(n.Action)}}
-	add := func(name string, mode fs.FileMode, content []byte, isPayload bool) {
+	add := func(name string, mode fs.FileMode, content []byte) {
 		out.files = append(out.files, tree.File{Path: n.Name + "/" + name, Mode: mode, Content: content})
-		out.index.Files = append(out.index.Files, describe(name, content, isPayload, name == delivery.CloudInitFile))
+		out.index.Files = append(out.index.Files, describe(name, content))
+	}
+	// addPayload indexes, budgets and delivers a payload, compressing it once.
+	addPayload := func(name string, content []byte) error {
+		m := measure(content, name == delivery.CloudInitFile)
+		if err := r.budget.check(name, m, p); err != nil {
+			return err
+		}
+		out.files = append(out.files, tree.File{Path: n.Name + "/" + name, Mode: payload.ModeSecret, Content: content})
+		out.index.Files = append(out.index.Files, describePayload(name, m))
+		return r.delivery(n, name, m, &out)
 	}
 	if kcfg != nil {
-		add("kubeadm.yaml", payload.ModeSecret, kcfg, false)
+		add("kubeadm.yaml", payload.ModeSecret, kcfg)
 	}
 	// Payloads hold the node's secrets (token, keys): 0600 like them.
 	if slices.Contains(r.formats, FormatIgnition) {
@@ -259,12 +269,8 @@ func (r *renderer) node(n *plan.Node) (nodeOutput, error) {
 		if err != nil {
 			return nodeOutput{}, fmt.Errorf("ignition: %w", err)
 		}
-		if err := r.budget.check("config.ign", ign, false, p); err != nil {
-			return nodeOutput{}, err
-		}
-		add("config.bu", payload.ModeSecret, bu, false)
-		add(delivery.IgnitionFile, payload.ModeSecret, ign, true)
-		if err := r.delivery(n, delivery.IgnitionFile, ign, &out); err != nil {
+		add("config.bu", payload.ModeSecret, bu)
+		if err := addPayload(delivery.IgnitionFile, ign); err != nil {
 			return nodeOutput{}, err
 		}
 	}
@@ -273,17 +279,13 @@ func (r *renderer) node(n *plan.Node) (nodeOutput, error) {
 		if err != nil {
 			return nodeOutput{}, fmt.Errorf("cloud-init: %w", err)
 		}
-		if err := r.budget.check("user-data", ud, true, p); err != nil {
-			return nodeOutput{}, err
-		}
-		add(delivery.CloudInitFile, payload.ModeSecret, ud, true)
-		if err := r.delivery(n, delivery.CloudInitFile, ud, &out); err != nil {
+		if err := addPayload(delivery.CloudInitFile, ud); err != nil {
 			return nodeOutput{}, err
 		}
 	}
 	for _, f := range append(slices.Clone(p.Files), p.UnitFiles()...) {
 		if !f.Remote() { // downloaded at first boot: nothing to show
-			add("rootfs"+f.Path, f.Mode, f.Content, false)
+			add("rootfs"+f.Path, f.Mode, f.Content)
 		}
 	}
 	return out, nil
@@ -292,39 +294,41 @@ func (r *renderer) node(n *plan.Node) (nodeOutput, error) {
 // delivery writes a payload's pointer config and its per-cloud user-data:
 // the payload itself when it fits the cloud's limit (and pointers are not
 // forced), else the pointer, which must fit.
-func (r *renderer) delivery(n *plan.Node, name string, full []byte, out *nodeOutput) error {
-	gzipped := name == delivery.CloudInitFile
+func (r *renderer) delivery(n *plan.Node, name string, full measured, out *nodeOutput) error {
 	put := func(path string, content []byte, pointer bool) {
 		out.files = append(out.files, tree.File{Path: n.Name + "/" + path, Mode: payload.ModeSecret, Content: content})
-		fi := describe(path, content, false, false)
+		fi := describe(path, content)
 		fi.Pointer = pointer
 		out.index.Files = append(out.index.Files, fi)
 	}
-	var ptr []byte
+	var ptr *measured
 	if r.tokens != nil {
 		url := r.pointer.URL(n.Name, r.tokens.For(n.Name), name)
-		if gzipped {
-			ptr = delivery.CloudInitPointer(url, full, r.pointer.CA)
+		var raw []byte
+		if full.cloudInit {
+			raw = delivery.CloudInitPointer(url, full.raw, r.pointer.CA)
 		} else {
 			var err error
-			if ptr, err = delivery.IgnitionPointer(delivery.IgnitionVersion(full), url, full, r.pointer.CA); err != nil {
+			if raw, err = delivery.IgnitionPointer(delivery.IgnitionVersion(full.raw), url, full.raw, r.pointer.CA); err != nil {
 				return err
 			}
 		}
-		put(name+".pointer", ptr, true)
+		m := measure(raw, full.cloudInit)
+		ptr = &m
+		put(name+".pointer", raw, true)
 	}
 	for _, cloud := range r.opts.Clouds {
 		l := CloudLimits[cloud]
-		size := l.Sent(full, gzipped)
+		size := l.size(full)
 		switch {
 		case size <= l.Bytes && !r.opts.Pointers:
-			put(name+"."+cloud, l.Encode(full, gzipped), false)
+			put(name+"."+cloud, l.encode(full), false)
 		case ptr == nil:
 			return fmt.Errorf("%s is %d bytes as %s counts it, over its limit of %d: give ksgen serve's URL to write a pointer config instead", name, size, cloud, l.Bytes)
-		case l.Sent(ptr, gzipped) > l.Bytes:
-			return fmt.Errorf("%s pointer config is %d bytes as %s counts it, over its limit of %d", name, l.Sent(ptr, gzipped), cloud, l.Bytes)
+		case l.size(*ptr) > l.Bytes:
+			return fmt.Errorf("%s pointer config is %d bytes as %s counts it, over its limit of %d", name, l.size(*ptr), cloud, l.Bytes)
 		default:
-			put(name+"."+cloud, l.Encode(ptr, gzipped), true)
+			put(name+"."+cloud, l.encode(*ptr), true)
 		}
 	}
 	return nil

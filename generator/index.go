@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 
-	"github.com/ksgen/ksgen/generator/payload"
 	"github.com/ksgen/ksgen/generator/plan"
 )
 
@@ -61,16 +60,17 @@ func (idx *Index) marshal() ([]byte, error) {
 	return append(b, '\n'), err
 }
 
-// describe indexes a file; payloads (gzipped says cloud-init, which clouds
-// may send gzipped) also get their sizes and cloud fits.
-func describe(path string, content []byte, isPayload, gzipped bool) FileIndex {
+// describe indexes a file.
+func describe(path string, content []byte) FileIndex {
 	sum := sha256.Sum256(content)
-	f := FileIndex{Path: path, Bytes: len(content), SHA256: hex.EncodeToString(sum[:])}
-	if isPayload {
-		z := payload.Gzip(content)
-		f.Gzip = len(z)
-		f.Base64 = base64.StdEncoding.EncodedLen(len(z))
-		f.Clouds = fits(content, gzipped)
-	}
+	return FileIndex{Path: path, Bytes: len(content), SHA256: hex.EncodeToString(sum[:])}
+}
+
+// describePayload indexes a payload with its sizes and cloud fits.
+func describePayload(path string, m measured) FileIndex {
+	f := describe(path, m.raw)
+	f.Gzip = len(m.gz)
+	f.Base64 = base64.StdEncoding.EncodedLen(len(m.gz))
+	f.Clouds = fits(m)
 	return f
 }
