@@ -5,7 +5,8 @@ package containerd
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/ksgen/ksgen/generator/payload"
@@ -65,7 +66,7 @@ func configFiles(c *plan.Cluster) ([]payload.File, error) {
 		KubernetesVersion: "v" + c.Version.String(),
 		PauseImage:        images.Repository(reg.PrivateRegistry, reg.NamespaceOverride) + "/pause:" + images.PauseTag(c.Version.Minor()),
 	}
-	for _, host := range sortedKeys(reg.Auths) {
+	for _, host := range slices.Sorted(maps.Keys(reg.Auths)) {
 		a := reg.Auths[host]
 		data.Auths = append(data.Auths, auth{Host: host, Username: a.Username, Password: a.Password, Auth: a.Auth, IdentityToken: a.IdentityToken})
 	}
@@ -79,7 +80,7 @@ func configFiles(c *plan.Cluster) ([]payload.File, error) {
 	}
 	files := []payload.File{{Path: "/etc/containerd/config.toml", Mode: mode, Content: cfg}}
 	hosts := registryHosts(c)
-	for _, host := range sortedKeys(hosts) {
+	for _, host := range slices.Sorted(maps.Keys(hosts)) {
 		b, err := templates.Execute("hosts.toml.tmpl", hosts[host])
 		if err != nil {
 			return nil, fmt.Errorf("containerd hosts.toml for %s: %w", host, err)
@@ -115,19 +116,10 @@ func registryHosts(c *plan.Cluster) map[string]hostsData {
 	for _, host := range reg.InsecureRegistries {
 		insecure(host, true)
 	}
-	for _, host := range sortedKeys(reg.Auths) {
+	for _, host := range slices.Sorted(maps.Keys(reg.Auths)) {
 		if a := reg.Auths[host]; a.SkipTLSVerify || a.PlainHTTP {
 			insecure(host, a.PlainHTTP)
 		}
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

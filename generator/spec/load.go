@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -505,7 +506,7 @@ func describe(n *yaml.Node) string {
 // similarField returns the field of struct t whose JSON name equals key but
 // for case ("maxpods" for "maxPods"), or "".
 func similarField(t reflect.Type, key string) string {
-	for _, name := range sortedKeys(jsonFields(t)) {
+	for _, name := range slices.Sorted(maps.Keys(jsonFields(t))) {
 		if strings.EqualFold(name, key) {
 			return name
 		}

@@ -2,11 +2,13 @@ package spec
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -129,7 +131,7 @@ func (v *validator) hosts() map[string][]netip.Addr {
 			addrOwner[a] = h.Name
 			out[h.Name] = append(out[h.Name], a)
 		}
-		for _, k := range sortedKeys(h.Labels) {
+		for _, k := range slices.Sorted(maps.Keys(h.Labels)) {
 			val := h.Labels[k]
 			lp := p + ".labels." + k
 			if errs := validation.IsQualifiedName(k); len(errs) > 0 {
@@ -153,9 +155,9 @@ func (v *validator) roles() {
 		known[h.Name] = true
 	}
 	v.s.Roles = map[string][]string{}
-	for _, role := range sortedKeys(v.s.Cluster.Spec.RoleGroups) {
+	for _, role := range slices.Sorted(maps.Keys(v.s.Cluster.Spec.RoleGroups)) {
 		rp := "spec.roleGroups." + role
-		if !contains(knownRoles, role) {
+		if !slices.Contains(knownRoles, role) {
 			v.errorf(rp, ErrUnknownField, "unknown role group %q (known: %s)", role, strings.Join(knownRoles, ", "))
 			continue
 		}
@@ -177,8 +179,8 @@ func (v *validator) roles() {
 					missing = append(missing, name)
 					continue
 				}
-				if contains(v.s.Roles[target], name) {
-					if role != RoleMaster && !contains(v.s.Cluster.Spec.RoleGroups[RoleMaster], name) {
+				if slices.Contains(v.s.Roles[target], name) {
+					if role != RoleMaster && !slices.Contains(v.s.Cluster.Spec.RoleGroups[RoleMaster], name) {
 						v.errorf(p, ErrDuplicateHost, "host %q is listed twice in roleGroups.%s", name, role)
 					}
 					continue
@@ -408,10 +410,10 @@ func (v *validator) etcdKubeKey(e Etcd) {
 	if e.Metrics != nil && *e.Metrics != "" && *e.Metrics != "basic" && *e.Metrics != "extensive" {
 		v.errorf(p+".metrics", ErrInvalidValue, "metrics %q: want basic or extensive", *e.Metrics)
 	}
-	if e.LogLevel != nil && *e.LogLevel != "" && !contains([]string{"debug", "info", "warn", "error", "panic", "fatal"}, *e.LogLevel) {
+	if e.LogLevel != nil && *e.LogLevel != "" && !slices.Contains([]string{"debug", "info", "warn", "error", "panic", "fatal"}, *e.LogLevel) {
 		v.errorf(p+".logLevel", ErrInvalidValue, "logLevel %q: want debug, info, warn, error, panic or fatal", *e.LogLevel)
 	}
-	for _, k := range sortedKeys(e.ExtraArgs) {
+	for _, k := range slices.Sorted(maps.Keys(e.ExtraArgs)) {
 		ap := p + ".extraArgs." + k
 		if !etcdFlag.MatchString(k) {
 			v.errorf(ap, ErrInvalidValue, "extraArgs key %q is not an etcd flag name (like max-txn-ops)", k)
@@ -499,7 +501,7 @@ func (v *validator) kubernetes() {
 func (v *validator) network(addrs map[string][]netip.Addr) {
 	n := v.s.Cluster.Spec.Network
 	const p = "spec.network"
-	if !contains(knownPlugins, n.Plugin) {
+	if !slices.Contains(knownPlugins, n.Plugin) {
 		v.errorf(p+".plugin", ErrUnsupported, "network plugin %q: ksgen deploys %s", n.Plugin, strings.Join(knownPlugins, ", "))
 	}
 	pods, okPods := v.cidrs(p+".kubePodsCIDR", n.KubePodsCIDR)
@@ -588,9 +590,9 @@ func (v *validator) config() {
 	c := v.s.Config.Spec
 	const p = "ksgen.spec"
 	v.oneOf(p+".os", c.OS, knownOS)
-	for _, role := range sortedKeys(c.Roles) {
+	for _, role := range slices.Sorted(maps.Keys(c.Roles)) {
 		rp := p + ".roles." + role
-		if !contains(knownRoles, role) {
+		if !slices.Contains(knownRoles, role) {
 			v.errorf(rp, ErrUnknownField, "unknown role %q (known: %s)", role, strings.Join(knownRoles, ", "))
 		}
 		v.nodeSettings(rp, c.Roles[role])
@@ -599,7 +601,7 @@ func (v *validator) config() {
 	for _, h := range v.s.Cluster.Spec.Hosts {
 		hosts[h.Name] = true
 	}
-	for _, name := range sortedKeys(c.Hosts) {
+	for _, name := range slices.Sorted(maps.Keys(c.Hosts)) {
 		hp := p + ".hosts." + name
 		if !hosts[name] {
 			v.errorf(hp, ErrUnknownHost, "host %q is not in spec.hosts", name)
@@ -680,7 +682,7 @@ func (v *validator) kubesphere() {
 
 // oneOf checks a value against a list; the message names the field (path's last element).
 func (v *validator) oneOf(path, value string, allowed []string) {
-	if !contains(allowed, value) {
+	if !slices.Contains(allowed, value) {
 		field := path[strings.LastIndex(path, ".")+1:]
 		v.errorf(path, ErrInvalidValue, "%s %q: want one of %s", field, value, strings.Join(allowed, ", "))
 	}

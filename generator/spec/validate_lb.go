@@ -82,7 +82,7 @@ func (v *validator) loadBalancerHosts(rp string) {
 		for _, name := range names {
 			var also []string
 			for _, role := range []string{RoleControlPlane, RoleWorker, RoleEtcd, RoleRegistry} {
-				if contains(v.s.Roles[role], name) {
+				if slices.Contains(v.s.Roles[role], name) {
 					also = append(also, role)
 				}
 			}
