@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ksgen/ksgen/generator/addons"
-	"github.com/ksgen/ksgen/generator/plan"
 	"github.com/ksgen/ksgen/images"
 )
 
@@ -46,13 +45,9 @@ and namespaceOverride when the spec sets them. Sorted, one per line.`,
 			if f.output != "text" && f.output != "json" {
 				return fmt.Errorf("--output %q: want text or json", f.output)
 			}
-			s, err := loadSpec(f.file, f.strict, stderr)
+			c, err := loadPlan(f.file, f.strict, stderr)
 			if err != nil {
 				return err
-			}
-			c, err := plan.New(s)
-			if err != nil {
-				return fmt.Errorf("plan: %w", err)
 			}
 			list, err := images.List(addons.Images(c))
 			if err != nil {

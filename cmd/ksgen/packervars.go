@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ksgen/ksgen/generator/addons"
-	"github.com/ksgen/ksgen/generator/plan"
 	"github.com/ksgen/ksgen/images"
 )
 
@@ -32,13 +31,9 @@ allow_unpinned = true.`,
   packer build -var-file=cluster.pkrvars.hcl -only=qemu.node images/packer`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			s, err := loadSpec(f.file, false, stderr)
+			c, err := loadPlan(f.file, false, stderr)
 			if err != nil {
 				return err
-			}
-			c, err := plan.New(s)
-			if err != nil {
-				return fmt.Errorf("plan: %w", err)
 			}
 			ic := addons.Images(c)
 			list, err := images.List(ic)

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ksgen/ksgen/generator/etcd"
+	"github.com/ksgen/ksgen/generator/plan"
 	"github.com/ksgen/ksgen/generator/spec"
 )
 
@@ -57,4 +58,17 @@ func loadSpec(path string, strict bool, stderr io.Writer) (*spec.Spec, error) {
 		fmt.Fprintf(stderr, "%s: %s\n", path, w)
 	}
 	return s, nil
+}
+
+// loadPlan loads and validates a spec, then plans it.
+func loadPlan(path string, strict bool, stderr io.Writer) (*plan.Cluster, error) {
+	s, err := loadSpec(path, strict, stderr)
+	if err != nil {
+		return nil, err
+	}
+	c, err := plan.New(s)
+	if err != nil {
+		return nil, fmt.Errorf("plan: %w", err)
+	}
+	return c, nil
 }
