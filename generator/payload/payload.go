@@ -32,9 +32,6 @@ type File struct {
 // Remote reports whether the file is downloaded at first boot.
 func (f File) Remote() bool { return f.Source != "" }
 
-// Secret reports whether the file must only be readable by its owner.
-func (f File) Secret() bool { return f.Mode&0o077 == 0 }
-
 // DropIn is a systemd drop-in for a unit (written to <unit>.d/<name>).
 type DropIn struct {
 	Name     string
@@ -66,7 +63,7 @@ type Node struct {
 }
 
 // AddFile adds a file; a second file at the same path is a programming error
-// that Validate reports.
+// that Finish reports.
 func (n *Node) AddFile(f File) { n.Files = append(n.Files, f) }
 
 // AddUnit adds a unit, merging drop-ins and contents into an existing one of the same name.
