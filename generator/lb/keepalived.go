@@ -115,7 +115,9 @@ func keepalivedPair(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 	if err != nil {
 		return err
 	}
-	addHAProxy(p, cfg, pod)
+	for _, f := range haproxyFiles(cfg, pod) {
+		p.AddFile(f)
+	}
 
 	k := Keepalived(c, n)
 	conf, err := templates.Execute("keepalived.conf.tmpl", k)

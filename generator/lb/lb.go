@@ -96,17 +96,29 @@ func hostPort(ip string) string {
 // 127.0.0.1:port as a static pod, and the hooks that get the node to it at
 // first boot (see apiserver-endpoint.sh.tmpl).
 func internalHAProxy(c *plan.Cluster, p *payload.Node) error {
+	// Every worker gets the same files: render them once per cluster.
+	files, err := c.Shared("lb/internal-haproxy", func() (any, error) { return internalHAProxyFiles(c) })
+	if err != nil {
+		return err
+	}
+	for _, f := range files.([]payload.File) {
+		p.AddFile(f)
+	}
+	return nil
+}
+
+func internalHAProxyFiles(c *plan.Cluster) ([]payload.File, error) {
 	port := c.Endpoint.Port
 	cfg, err := templates.Execute("haproxy.cfg.tmpl", HAProxyConfig{
 		HealthBind: fmt.Sprintf("127.0.0.1:%d", HealthPort),
 		Frontends:  []Frontend{APIServerFrontend(c, fmt.Sprintf("127.0.0.1:%d", port))},
 	})
 	if err != nil {
-		return fmt.Errorf("haproxy.cfg: %w", err)
+		return nil, fmt.Errorf("haproxy.cfg: %w", err)
 	}
 	pod, err := haproxyPod(c, cfg, false)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var cps []string
 	for _, cp := range c.ControlPlanes {
@@ -120,13 +132,13 @@ func internalHAProxy(c *plan.Cluster, p *payload.Node) error {
 		"ControlPlanes": cps,
 	})
 	if err != nil {
-		return fmt.Errorf("apiserver-endpoint script: %w", err)
+		return nil, fmt.Errorf("apiserver-endpoint script: %w", err)
 	}
-	addHAProxy(p, cfg, pod)
-	p.AddFile(payload.File{Path: EndpointScript, Mode: payload.ModeExec, Content: script})
-	p.AddFile(hook("attempt.d/10-apiserver-direct", EndpointScript+" direct"))
-	p.AddFile(hook("post.d/10-apiserver-local", EndpointScript+" local"))
-	return nil
+	return append(haproxyFiles(cfg, pod),
+		payload.File{Path: EndpointScript, Mode: payload.ModeExec, Content: script},
+		hook("attempt.d/10-apiserver-direct", EndpointScript+" direct"),
+		hook("post.d/10-apiserver-local", EndpointScript+" local"),
+	), nil
 }
 
 // haproxyPod is HAProxy's static pod for cfg. root runs it as root with only
@@ -146,9 +158,12 @@ func haproxyPod(c *plan.Cluster, cfg []byte, root bool) ([]byte, error) {
 	return pod, nil
 }
 
-func addHAProxy(p *payload.Node, cfg, pod []byte) {
-	p.AddFile(payload.File{Path: HAProxyConfigDir + "/haproxy.cfg", Mode: payload.ModePublic, Content: cfg})
-	p.AddFile(payload.File{Path: ManifestDir + "/haproxy.yaml", Mode: payload.ModeSecret, Content: pod})
+// haproxyFiles are HAProxy's config and its static pod.
+func haproxyFiles(cfg, pod []byte) []payload.File {
+	return []payload.File{
+		{Path: HAProxyConfigDir + "/haproxy.cfg", Mode: payload.ModePublic, Content: cfg},
+		{Path: ManifestDir + "/haproxy.yaml", Mode: payload.ModeSecret, Content: pod},
+	}
 }
 
 // checksum is the config-checksum annotation of a static pod: a changed
