@@ -31,9 +31,9 @@ func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 		return standalone(c, n, p)
 	}
 	d := unitData{BinDir: images.BinDir(n.OS), NodeIP: n.NodeIP(), Name: n.Name}
-	unit, err := templates.Execute("kubelet.service.tmpl", d)
+	unit, err := unitFor(c, d.BinDir)
 	if err != nil {
-		return fmt.Errorf("kubelet unit: %w", err)
+		return err
 	}
 	dropIn, err := templates.Execute("10-kubeadm.conf.tmpl", d)
 	if err != nil {
@@ -83,9 +83,9 @@ func standalone(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 		flags = append(flags, "--container-runtime=remote")
 	}
 	d := unitData{BinDir: images.BinDir(n.OS), NodeIP: n.NodeIP(), Name: n.Name}
-	unit, err := templates.Execute("kubelet.service.tmpl", d)
+	unit, err := unitFor(c, d.BinDir)
 	if err != nil {
-		return fmt.Errorf("kubelet unit: %w", err)
+		return err
 	}
 	dropIn, err := templates.Execute("10-standalone.conf.tmpl", map[string]any{
 		"BinDir": d.BinDir, "Config": StandaloneConfig, "NodeIP": d.NodeIP, "Name": d.Name, "Flags": flags,
@@ -101,4 +101,20 @@ func standalone(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 		DropIns:  []payload.DropIn{{Name: "10-standalone.conf", Contents: string(dropIn)}},
 	})
 	return nil
+}
+
+// unitFor is kubelet.service for a binary directory; it is the same on every
+// node of an OS, so it is rendered once per cluster.
+func unitFor(c *plan.Cluster, binDir string) ([]byte, error) {
+	v, err := c.Shared("kubelet/unit/"+binDir, func() (any, error) {
+		unit, err := templates.Execute("kubelet.service.tmpl", unitData{BinDir: binDir})
+		if err != nil {
+			return nil, fmt.Errorf("kubelet unit: %w", err)
+		}
+		return unit, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.([]byte), nil
 }
