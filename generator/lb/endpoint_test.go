@@ -287,12 +287,49 @@ func TestInternalHAProxyFirstBoot(t *testing.T) {
 	t.Run("control planes run no HAProxy", func(t *testing.T) {
 		for _, cp := range c.ControlPlanes {
 			f := render(t, c, cp.Name)
-			if len(f.manifests()) > 0 || f.files[lb.HAProxyConfigDir+"/haproxy.cfg"] != nil || f.files[lb.EndpointScript] != nil {
+			if len(f.manifests()) > 0 || f.files[lb.HAProxyConfigDir+"/haproxy.cfg"] != nil {
 				t.Errorf("%s has a load balancer: %v", cp.Name, f.manifests())
 			}
 			if got := domainLines(string(f.files["/etc/hosts"])); !slices.Equal(got, []string{cp.IPv4 + " " + domain}) {
 				t.Errorf("%s: domain lines %q, want its own apiserver", cp.Name, got)
 			}
+		}
+	})
+
+	// A joining control plane's own apiserver does not run before it has
+	// joined: it joins through another control plane, then points the
+	// domain at itself (found by the e2e cluster).
+	t.Run("a joining control plane joins direct, then uses its own apiserver", func(t *testing.T) {
+		cp := c.ControlPlanes[1]
+		f := render(t, c, cp.Name)
+		for path, want := range map[string]string{
+			"/opt/ksgen/attempt.d/10-apiserver-direct": lb.EndpointScript + " direct",
+			"/opt/ksgen/post.d/10-apiserver-own":       lb.EndpointScript + " own " + cp.IPv4,
+		} {
+			if got := string(f.files[path]); got != "#!/bin/sh\nexec "+want+"\n" {
+				t.Errorf("%s = %q, want it to exec %q", path, got, want)
+			}
+		}
+		e := newEndpointScript(t, f.files)
+		if _, _, err := e.run(t, "direct", []string{"10.0.0.1:6443"}); err != nil {
+			t.Fatalf("direct: %v", err)
+		}
+		if got := domainLines(e.read(t)); !slices.Equal(got, []string{"10.0.0.1 " + domain}) {
+			t.Errorf("after direct: domain lines %q, want the first control plane", got)
+		}
+		if _, _, err := e.run(t, "own", []string{"10.0.0.1:6443", cp.IPv4 + ":6443"}, "KSGEN_LOCAL_LB_TRIES=2"); err == nil {
+			t.Error("own without an address succeeded")
+		}
+		cmd := exec.Command("bash", e.script, "own", cp.IPv4)
+		cmd.Env = []string{"PATH=" + e.bin + ":" + os.Getenv("PATH"), "KSGEN_HOSTS=" + e.hosts, "FAKE_LOG=" + e.log, "FAKE_ALIVE=" + cp.IPv4 + ":6443"}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("own: %v\n%s", err, out)
+		}
+		if got := domainLines(e.read(t)); !slices.Equal(got, []string{cp.IPv4 + " " + domain}) {
+			t.Errorf("after own: domain lines %q, want its own apiserver", got)
+		}
+		if init := render(t, c, c.Init.Name); init.files[lb.EndpointScript] != nil {
+			t.Error("the init node has endpoint hooks; it needs no API to init")
 		}
 	})
 }

@@ -65,6 +65,9 @@ type Server struct {
 
 // Render adds the node's load balancer, if it runs one, to p.
 func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
+	if c.Endpoint.Mode == plan.LBHAProxy && n.Action == plan.JoinControlPlane {
+		return joiningControlPlane(c, n, p)
+	}
 	switch n.LocalLB {
 	case plan.LBHAProxy:
 		return internalHAProxy(c, p)
@@ -120,6 +123,34 @@ func internalHAProxyFiles(c *plan.Cluster) ([]payload.File, error) {
 	if err != nil {
 		return nil, err
 	}
+	script, err := endpointScript(c)
+	if err != nil {
+		return nil, err
+	}
+	return append(haproxyFiles(cfg, pod),
+		script,
+		hook("attempt.d/10-apiserver-direct", EndpointScript+" direct"),
+		hook("post.d/10-apiserver-local", EndpointScript+" local"),
+	), nil
+}
+
+// joiningControlPlane gets a control plane that joins in the internal
+// HAProxy mode to the API: its /etc/hosts names its own apiserver, which
+// only runs once it has joined, so it joins through the first control plane
+// that answers and points the domain at itself afterwards.
+func joiningControlPlane(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
+	script, err := c.Shared("lb/apiserver-endpoint", func() (any, error) { return endpointScript(c) })
+	if err != nil {
+		return err
+	}
+	p.AddFile(script.(payload.File))
+	p.AddFile(hook("attempt.d/10-apiserver-direct", EndpointScript+" direct"))
+	p.AddFile(hook("post.d/10-apiserver-own", EndpointScript+" own "+n.IPv4))
+	return nil
+}
+
+// endpointScript is apiserver-endpoint.sh.tmpl for the cluster.
+func endpointScript(c *plan.Cluster) (payload.File, error) {
 	var cps []string
 	for _, cp := range c.ControlPlanes {
 		cps = append(cps, cp.IPv4)
@@ -127,18 +158,14 @@ func internalHAProxyFiles(c *plan.Cluster) ([]payload.File, error) {
 	script, err := templates.Execute("apiserver-endpoint.sh.tmpl", map[string]any{
 		"Domain":        c.Endpoint.Domain,
 		"DomainPattern": regexp.QuoteMeta(c.Endpoint.Domain),
-		"Port":          port,
+		"Port":          c.Endpoint.Port,
 		"APIPort":       c.APIServerPort,
 		"ControlPlanes": cps,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("apiserver-endpoint script: %w", err)
+		return payload.File{}, fmt.Errorf("apiserver-endpoint script: %w", err)
 	}
-	return append(haproxyFiles(cfg, pod),
-		payload.File{Path: EndpointScript, Mode: payload.ModeExec, Content: script},
-		hook("attempt.d/10-apiserver-direct", EndpointScript+" direct"),
-		hook("post.d/10-apiserver-local", EndpointScript+" local"),
-	), nil
+	return payload.File{Path: EndpointScript, Mode: payload.ModeExec, Content: script}, nil
 }
 
 // haproxyPod is HAProxy's static pod for cfg. root runs it as root with only
