@@ -65,7 +65,7 @@ func packerVars(c images.Cluster, list []string, bins []images.Binary) string {
 		fmt.Fprintf(&b, "  %q,\n", img)
 	}
 	b.WriteString("]\n\nassets = [\n")
-	for _, a := range images.Assets(c.CNI, c.KubeSphere) {
+	for _, a := range images.Assets(c) {
 		fmt.Fprintf(&b, "  { url = %q, path = %q, sha256 = \"\" },\n", a.URL, a.Path)
 	}
 	b.WriteString("]\n")

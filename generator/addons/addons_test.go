@@ -520,7 +520,7 @@ func TestScriptsPassShellcheck(t *testing.T) {
 // sit at those paths and the scripts above found them.
 func TestAssetsAreWhereTheScriptReadsThem(t *testing.T) {
 	t.Parallel()
-	for _, a := range append(append(imagesAssets("calico", "v3.4.1"), imagesAssets("flannel", "")...), imagesAssets("cilium", "")...) {
+	for _, a := range append(append(imagesAssets("calico", "v3.4.1", true), imagesAssets("flannel", "", false)...), imagesAssets("cilium", "", false)...) {
 		if !fileExists(filepath.Join("testdata/assets", a)) {
 			t.Errorf("asset %s: no fixture at the path the script reads", a)
 		}
