@@ -185,6 +185,7 @@ func (v *validator) componentResources(comps []string) {
 func (v *validator) componentStorage(comps []string) {
 	ks := v.s.KubeSphere
 	byClass := map[string][]string{}
+	from := map[string]string{} // the field that first named each class
 	for _, c := range comps {
 		field := requirements[c].persistent
 		if field == "" {
@@ -192,9 +193,13 @@ func (v *validator) componentStorage(comps []string) {
 		}
 		class, _ := ks.lookup(field).(string)
 		if class == "" && field != "persistence.storageClass" {
-			class, _ = ks.lookup("persistence.storageClass").(string)
+			field = "persistence.storageClass"
+			class, _ = ks.lookup(field).(string)
 		}
 		byClass[class] = append(byClass[class], c)
+		if _, ok := from[class]; !ok {
+			from[class] = "kubesphere.spec." + field
+		}
 	}
 	for _, class := range slices.Sorted(maps.Keys(byClass)) {
 		if v.s.hasStorageClass(class) {
@@ -202,11 +207,11 @@ func (v *validator) componentStorage(comps []string) {
 		}
 		comps := strings.Join(byClass[class], ", ")
 		if class == "" {
-			v.warnf("kubesphere.spec.persistence.storageClass", ErrNoStorage,
+			v.warnf(from[class], ErrNoStorage,
 				"KubeSphere's %s need a default StorageClass and none will exist: OpenEBS is off (ksgen.spec.storage.openebs.enabled) and ksgen.spec.storage.defaultStorageClass names none from spec.addons", comps)
 			continue
 		}
-		v.warnf("kubesphere.spec.persistence.storageClass", ErrNoStorage,
+		v.warnf(from[class], ErrNoStorage,
 			"KubeSphere's %s need StorageClass %q and nothing in the spec creates it", comps, class)
 	}
 }

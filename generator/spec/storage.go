@@ -58,7 +58,9 @@ func (s *Spec) hasStorageClass(name string) bool {
 	switch {
 	case name == "":
 		return s.OpenEBSDefault() || def != ""
-	case name == images.OpenEBSClass && s.OpenEBSEnabled(), name == def:
+	case name == images.OpenEBSClass:
+		return s.OpenEBSEnabled()
+	case name == def:
 		return true
 	}
 	return len(s.Cluster.Spec.Addons) > 0
