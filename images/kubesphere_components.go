@@ -55,7 +55,8 @@ var componentImages = map[string]map[string][]string{
 
 // KubeSphereComponentImages returns the images the given components need in
 // a KubeSphere version, sorted and deduplicated; components with no images
-// of their own (network policies, IP pools) add none. Monitoring is always
+// of their own add none (network policies and IP pools use the CNI's,
+// alerting's Thanos Ruler the thanos image of monitoring). Monitoring is always
 // included for v3; v4 installs components as extensions from its own
 // marketplace, so none are listed there.
 func KubeSphereComponentImages(version string, components []string) []string {
