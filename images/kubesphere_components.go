@@ -72,6 +72,8 @@ func KubeSphereComponentImages(version string, components []string) []string {
 	return slices.Compact(out)
 }
 
+// hub qualifies Docker Hub references the way images-list.txt writes them
+// ("redis:5.0.14-alpine", "kubesphere/ks-jenkins:…") as docker.io/….
 func hub(refs ...string) []string {
 	out := make([]string, len(refs))
 	for i, r := range refs {
