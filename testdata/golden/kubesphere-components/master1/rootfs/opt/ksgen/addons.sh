@@ -129,6 +129,7 @@ cni() {
     *) log "network plugin $CNI: nothing to apply" ;;
   esac
 }
+
 storage() {
   local src="$ASSET_DIR/openebs/$OPENEBS_VERSION/hostpath-operator.yaml" dst="$WORK_DIR/openebs-hostpath-operator.yaml"
   images "$src" | sed -E \
