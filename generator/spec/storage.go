@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -121,8 +122,12 @@ func (v *validator) hostResources(p string, r *HostResources) {
 func (s *Spec) HostSize(host string) (cpu, memory resource.Quantity, ok bool) {
 	r := s.Config.Spec.Hosts[host].Resources
 	if r == nil {
-		for _, role := range []string{RoleWorker, RoleControlPlane, RoleEtcd} {
-			if s.hasRole(host, role) && s.Config.Spec.Roles[role].Resources != nil {
+		for _, role := range []string{RoleWorker, RoleControlPlane, RoleMaster, RoleEtcd} {
+			in := role
+			if role == RoleMaster {
+				in = RoleControlPlane // s.Roles folds master into control-plane
+			}
+			if s.hasRole(host, in) && s.Config.Spec.Roles[role].Resources != nil {
 				r = s.Config.Spec.Roles[role].Resources
 				break
 			}
@@ -139,14 +144,7 @@ func (s *Spec) HostSize(host string) (cpu, memory resource.Quantity, ok bool) {
 	return c, m, true
 }
 
-func (s *Spec) hasRole(host, role string) bool {
-	for _, h := range s.Roles[role] {
-		if h == host {
-			return true
-		}
-	}
-	return false
-}
+func (s *Spec) hasRole(host, role string) bool { return slices.Contains(s.Roles[role], host) }
 
 func formatCPU(q resource.Quantity) string {
 	return fmt.Sprintf("%.2f", float64(q.MilliValue())/1000)
