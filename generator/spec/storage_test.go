@@ -124,6 +124,10 @@ func TestComponentWarnings(t *testing.T) {
 		cause            error
 	}{
 		{"fits", "", "  devops: {enabled: true}\n", sizes("8", "16Gi"), "", nil},
+		{"a host's size wins over its role's", "", "  servicemesh: {enabled: true}\n",
+			sizes("1", "2Gi") + "  hosts:\n    w1: {resources: {cpu: 8, memory: 16Gi}}\n    w2: {resources: {cpu: 8, memory: 16Gi}}\n", "", nil},
+		{"one worker without a size: no check", "", "  servicemesh: {enabled: true}\n",
+			"  hosts:\n    w1: {resources: {cpu: 1, memory: 1Gi}}\n", "", nil},
 		{"sizes not declared: no check", "", "  servicemesh: {enabled: true}\n  logging: {enabled: true}\n", "", "", nil},
 		{"too small", "", "  servicemesh: {enabled: true}\n", sizes("1", "2Gi"),
 			"kubesphere.spec: KubeSphere with monitoring, servicemesh requests 3.00 cores and 7.0 GiB; the 2 worker hosts declare 2.00 cores and 4.0 GiB (line 15)", spec.ErrTooSmall},
