@@ -25,6 +25,10 @@ type Cluster struct {
 	CNI              string // calico, flannel, cilium or none
 	// KubeSphere is the KubeSphere version, "" when KubeSphere is off.
 	KubeSphere string
+	// KubeSphereComponents are the enabled pluggable components (Component*).
+	KubeSphereComponents []string
+	// OpenEBS is true when the init node installs the OpenEBS local PV provisioner.
+	OpenEBS bool
 }
 
 // List returns every image the cluster runs, with exact tags, sorted and
@@ -54,6 +58,10 @@ func List(c Cluster) ([]string, error) {
 			return nil, fmt.Errorf("KubeSphere %s: ksgen installs %s", c.KubeSphere, strings.Join(KubeSphereVersions(), ", "))
 		}
 		extra = append(extra, r.Images...)
+		extra = append(extra, KubeSphereComponentImages(r.Version, c.KubeSphereComponents)...)
+	}
+	if c.OpenEBS {
+		extra = append(extra, OpenEBSImages()...)
 	}
 	for _, ref := range extra {
 		out = append(out, Image(ref, c.PrivateRegistry, c.NamespaceOverride))

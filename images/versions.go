@@ -234,11 +234,11 @@ type Asset struct {
 	Path string // under AssetDir
 }
 
-// Assets lists what the image needs for a CNI plugin and KubeSphere
-// version ("" for none): the files the first-boot script applies.
-func Assets(plugin, kubesphereVersion string) []Asset {
+// Assets lists what the image needs for the cluster's CNI plugin, storage
+// and KubeSphere version: the files the first-boot script applies.
+func Assets(c Cluster) []Asset {
 	var out []Asset
-	switch plugin {
+	switch c.CNI {
 	case "calico":
 		out = append(out, Asset{"https://raw.githubusercontent.com/projectcalico/calico/" + CalicoVersion + "/manifests/tigera-operator.yaml", "calico/" + CalicoVersion + "/tigera-operator.yaml"})
 	case "flannel":
@@ -246,7 +246,10 @@ func Assets(plugin, kubesphereVersion string) []Asset {
 	case "cilium":
 		out = append(out, Asset{"https://helm.cilium.io/cilium-" + CiliumVersion + ".tgz", "cilium/" + CiliumVersion + "/cilium-" + CiliumVersion + ".tgz"})
 	}
-	if r, ok := KubeSphere(kubesphereVersion); ok {
+	if c.OpenEBS {
+		out = append(out, openEBSAsset())
+	}
+	if r, ok := KubeSphere(c.KubeSphere); ok {
 		if r.Helm {
 			out = append(out, Asset{"https://charts.kubesphere.io/main/ks-core-" + KSCoreChart + ".tgz", "kubesphere/" + r.Version + "/ks-core.tgz"})
 		} else {

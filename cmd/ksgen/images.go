@@ -35,8 +35,10 @@ func newImagesListCommand(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Print every image the cluster runs, with exact tags, one per line",
 		Long: `list prints every container image the cluster runs: kubeadm's control-plane
 images (with the pause, CoreDNS and etcd tags of the Kubernetes version),
-the load balancer's, the CNI's and KubeSphere's, through registry.privateRegistry
-and namespaceOverride when the spec sets them. Sorted, one per line.`,
+the load balancer's, the CNI's, OpenEBS local PV's when it is installed, and
+KubeSphere's (its core, monitoring and every pluggable component the
+ClusterConfiguration enables), through registry.privateRegistry and
+namespaceOverride when the spec sets them. Sorted, one per line.`,
 		Example: `  ksgen images list -f config-sample.yaml
   ksgen images list -f config-sample.yaml | xargs -n1 ctr -n k8s.io images pull
   ksgen images list -f config-sample.yaml -o json`,

@@ -26,6 +26,7 @@ var imageCases = []struct{ name, spec string }{
 	{"config-sample", "../../testdata/config-sample.yaml"},
 	{"v1.22.10", "../../testdata/specs/valid-v1.22.yaml"},
 	{"kubesphere-private-registry", "../../testdata/images/kubesphere-private-registry.yaml"},
+	{"kubesphere-components", "../../testdata/specs/valid-kubesphere-components.yaml"},
 }
 
 func TestImagesListGolden(t *testing.T) {
@@ -122,5 +123,65 @@ func TestImagesListJSON(t *testing.T) {
 	}
 	if _, _, err := ksgen(t, "images", "list", "-f", "../../testdata/config-sample.yaml", "-o", "xml"); err == nil {
 		t.Error("-o xml: want an error")
+	}
+}
+
+// TestImagesListGrowsByKubeSphereComponents checks that enabling pluggable
+// components adds exactly their images (as ks-installer's image list groups
+// them), and spot-checks images every such cluster needs.
+func TestImagesListGrowsByKubeSphereComponents(t *testing.T) {
+	t.Parallel()
+	s, r, err := spec.LoadFile("../../testdata/specs/valid-kubesphere-components.yaml")
+	if err != nil || r.Err(true) != nil {
+		t.Fatal(err, r.Err(true))
+	}
+	c, err := plan.New(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic := addons.Images(c)
+	with, err := images.List(ic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	comps := ic.KubeSphereComponents
+	ic.KubeSphereComponents = nil
+	without, err := images.List(ic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var added []string
+	for _, img := range with {
+		if !slices.Contains(without, img) {
+			added = append(added, img)
+		}
+	}
+	for _, img := range without {
+		if !slices.Contains(with, img) {
+			t.Errorf("enabling components dropped %s", img)
+		}
+	}
+	for _, want := range []string{
+		"docker.io/kubesphere/devops-apiserver:ks-v3.4.1", "docker.io/kubesphere/ks-jenkins:v3.4.0-2.319.3-1",
+		"docker.io/istio/pilot:1.14.6", "docker.io/kubesphere/kiali:v1.50",
+		"docker.io/kubesphere/kube-events-ruler:v0.6.0", "docker.io/kubesphere/kube-auditing-webhook:v0.2.0",
+		"docker.io/opensearchproject/opensearch:2.6.0", "docker.io/kubesphere/fluent-bit:v1.9.4",
+		"docker.io/kubeedge/cloudcore:v1.13.0", "docker.io/openpolicyagent/gatekeeper:v3.5.2",
+		"docker.io/kubesphere/openpitrix-jobs:v3.3.2", "docker.io/kubesphere/metrics-server:v0.4.2",
+		"docker.io/kubesphere/kubefed:v0.8.1", "docker.io/kubesphere/tower:v0.2.1",
+	} {
+		if !slices.Contains(added, want) {
+			t.Errorf("%s (from %v) is not added to the list", want, comps)
+		}
+	}
+	// Monitoring comes with every KubeSphere v3, components or not; so does
+	// OpenEBS's provisioner, the default StorageClass.
+	for _, want := range []string{"docker.io/prom/prometheus:v2.39.1", "docker.io/openebs/provisioner-localpv:3.3.0", "docker.io/openebs/linux-utils:3.3.0"} {
+		if !slices.Contains(without, want) {
+			t.Errorf("%s is missing without components", want)
+		}
+	}
+	if len(added) < 60 {
+		t.Errorf("components added %d images; DevOps alone brings more than 40", len(added))
 	}
 }

@@ -24,7 +24,7 @@ func newPackerVarsCommand(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Print the Packer variables (HCL) that bake an image for the cluster",
 		Long: `packer-vars prints a .pkrvars.hcl file for images/packer/node.pkr.hcl: the
 Kubernetes version, every binary with its URL and install path, the images of
-'ksgen images list' and the CNI/KubeSphere assets. The sha256 of each download
+'ksgen images list' and the CNI, OpenEBS and KubeSphere assets. The sha256 of each download
 is left empty for you to pin: the build refuses unpinned downloads unless
 allow_unpinned = true.`,
 		Example: `  ksgen images packer-vars -f config-sample.yaml > cluster.pkrvars.hcl
@@ -65,7 +65,7 @@ func packerVars(c images.Cluster, list []string, bins []images.Binary) string {
 		fmt.Fprintf(&b, "  %q,\n", img)
 	}
 	b.WriteString("]\n\nassets = [\n")
-	for _, a := range images.Assets(c.CNI, c.KubeSphere) {
+	for _, a := range images.Assets(c) {
 		fmt.Fprintf(&b, "  { url = %q, path = %q, sha256 = \"\" },\n", a.URL, a.Path)
 	}
 	b.WriteString("]\n")

@@ -13,6 +13,9 @@ import (
 	"strconv"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ksgen/ksgen/generator/payload"
@@ -24,13 +27,16 @@ import (
 
 // Paths on the init node.
 const (
-	Script   = "/opt/ksgen/addons.sh"
-	EnvFile  = "/etc/ksgen/addons.env"
-	HookDir  = "/opt/ksgen/post.d"
-	CCFile   = "/etc/kubernetes/addons/kubesphere-cluster-configuration.yaml"
-	URLFile  = "/var/lib/ksgen/kubesphere-console-url"
-	HookCNI  = HookDir + "/50-cni"
-	HookAdd  = HookDir + "/60-addons"
+	Script  = "/opt/ksgen/addons.sh"
+	EnvFile = "/etc/ksgen/addons.env"
+	HookDir = "/opt/ksgen/post.d"
+	CCFile  = "/etc/kubernetes/addons/kubesphere-cluster-configuration.yaml"
+	URLFile = "/var/lib/ksgen/kubesphere-console-url"
+	HookCNI = HookDir + "/50-cni"
+	HookSto = HookDir + "/55-storage"
+	HookAdd = HookDir + "/60-addons"
+	// SCFile is OpenEBS's StorageClass, rendered from the spec.
+	SCFile   = "/etc/kubernetes/addons/openebs-local-storageclass.yaml"
 	HookKS   = HookDir + "/70-kubesphere"
 	httpPort = 30880
 )
@@ -63,6 +69,14 @@ func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 			Content: []byte("#!/bin/sh\nexec \"${KSGEN_HOOK_DIR:-/opt/ksgen}/addons.sh\" " + step + "\n")})
 	}
 	hook(HookCNI, "cni")
+	if c.Spec.OpenEBSEnabled() {
+		sc, err := StorageClass(c.Spec)
+		if err != nil {
+			return err
+		}
+		p.AddFile(payload.File{Path: SCFile, Mode: payload.ModePublic, Content: sc})
+		hook(HookSto, "storage")
+	}
 	if len(c.Spec.Cluster.Spec.Addons) > 0 {
 		hook(HookAdd, "addons")
 	}
@@ -83,6 +97,35 @@ func ClusterConfiguration(ks *spec.KubeSphere) ([]byte, error) {
 	out, err := yaml.Marshal(ks)
 	if err != nil {
 		return nil, fmt.Errorf("KubeSphere ClusterConfiguration: %w", err)
+	}
+	return out, nil
+}
+
+// StorageClass is OpenEBS local PV's hostpath class as KubeKey defines it
+// (name "local", the spec's basePath), marked default only when the ksgen
+// document names no other default class.
+func StorageClass(s *spec.Spec) ([]byte, error) {
+	wait := storagev1.VolumeBindingWaitForFirstConsumer
+	reclaim := corev1.PersistentVolumeReclaimDelete
+	sc := storagev1.StorageClass{
+		TypeMeta: metav1.TypeMeta{APIVersion: "storage.k8s.io/v1", Kind: "StorageClass"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: images.OpenEBSClass,
+			Annotations: map[string]string{
+				"storageclass.kubernetes.io/is-default-class":       strconv.FormatBool(s.OpenEBSDefault()),
+				"storageclass.kubesphere.io/supported-access-modes": `["ReadWriteOnce"]`,
+				"openebs.io/cas-type":                               "local",
+				"cas.openebs.io/config": "- name: StorageType\n  value: hostpath\n- name: BasePath\n  value: " +
+					strconv.Quote(s.Cluster.Spec.Storage.OpenEBS.BasePath) + "\n",
+			},
+		},
+		Provisioner:       "openebs.io/local",
+		VolumeBindingMode: &wait,
+		ReclaimPolicy:     &reclaim,
+	}
+	out, err := yaml.Marshal(&sc)
+	if err != nil {
+		return nil, fmt.Errorf("OpenEBS StorageClass: %w", err)
 	}
 	return out, nil
 }
@@ -146,6 +189,10 @@ func Env(c *plan.Cluster, n *plan.Node) ([]byte, error) {
 		set("KS_HELM", strconv.FormatBool(r.Helm))
 		set("KS_WAIT_TRIES", "120")
 		set("KS_CONSOLE_URL", fmt.Sprintf("http://%s:%d", n.IPv4, httpPort))
+	}
+	if c.Spec.OpenEBSEnabled() {
+		set("OPENEBS_VERSION", images.OpenEBSVersion)
+		set("OPENEBS_BASE_PATH", cs.Storage.OpenEBS.BasePath)
 	}
 	set("ADDON_COUNT", strconv.Itoa(len(addonSteps(cs.Addons))))
 	for i, s := range addonSteps(cs.Addons) {

@@ -210,6 +210,9 @@ func TestFirstBootSequenceInitCNIAddonsKubeSphere(t *testing.T) {
 		"kubeadm init",
 		"kubectl apply --server-side --force-conflicts -f " + filepath.Join(sb.dir, "state/rendered/tigera-operator.yaml"),
 		"kubectl apply --server-side --force-conflicts -f " + filepath.Join(sb.dir, "state/rendered/calico-installation.yaml"),
+		// KubeSphere is on, so OpenEBS local PV is too (KubeKey's rule).
+		"kubectl apply --server-side --force-conflicts -f " + filepath.Join(sb.dir, "state/rendered/openebs-hostpath-operator.yaml"),
+		"kubectl apply --server-side --force-conflicts -f " + filepath.Join(sb.dir, "kube/addons/openebs-local-storageclass.yaml"),
 		"kubectl apply -f /opt/ksgen/assets/addons/metrics/metrics-server.yaml --namespace kube-system",
 		"kubectl apply -f https://example.com/extra.yaml --namespace kube-system",
 		"helm upgrade --install nfs nfs-subdir-external-provisioner --repo https://charts.example.com --version 4.0.18 --namespace storage --create-namespace --set nfs.server=10.0.0.50 --set a=it's",
@@ -246,7 +249,7 @@ func TestFirstBootSequenceInitCNIAddonsKubeSphere(t *testing.T) {
 	if out, err := sb.run("bootstrap.sh"); err != nil || !strings.Contains(out, "already bootstrapped") {
 		t.Fatalf("re-run: %v\n%s", err, out)
 	}
-	for _, step := range []string{"cni", "addons", "kubesphere"} {
+	for _, step := range []string{"cni", "storage", "addons", "kubesphere"} {
 		if out, err := sb.run("addons.sh", step); err != nil || !strings.Contains(out, "skipping") {
 			t.Fatalf("re-run of %s: %v\n%s", step, err, out)
 		}
@@ -480,7 +483,7 @@ func TestOnlyTheInitNodeAppliesAndNoManifestIsInlined(t *testing.T) {
 		if total > 12000 {
 			t.Errorf("the init node's addon files are %d bytes; manifests belong in the image", total)
 		}
-		for _, path := range []string{addons.Script, addons.EnvFile, addons.HookCNI, addons.HookAdd, addons.HookKS, addons.CCFile} {
+		for _, path := range []string{addons.Script, addons.EnvFile, addons.HookCNI, addons.HookSto, addons.SCFile, addons.HookAdd, addons.HookKS, addons.CCFile} {
 			if _, ok := files[path]; !ok {
 				t.Errorf("missing %s", path)
 			}
@@ -520,7 +523,7 @@ func TestScriptsPassShellcheck(t *testing.T) {
 // sit at those paths and the scripts above found them.
 func TestAssetsAreWhereTheScriptReadsThem(t *testing.T) {
 	t.Parallel()
-	for _, a := range append(append(imagesAssets("calico", "v3.4.1"), imagesAssets("flannel", "")...), imagesAssets("cilium", "")...) {
+	for _, a := range append(append(imagesAssets("calico", "v3.4.1", true), imagesAssets("flannel", "", false)...), imagesAssets("cilium", "", false)...) {
 		if !fileExists(filepath.Join("testdata/assets", a)) {
 			t.Errorf("asset %s: no fixture at the path the script reads", a)
 		}

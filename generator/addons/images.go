@@ -22,6 +22,8 @@ func Images(c *plan.Cluster) images.Cluster {
 	}
 	if c.Spec.KubeSphere != nil {
 		ic.KubeSphere = c.Spec.KubeSphere.Version()
+		ic.KubeSphereComponents = c.Spec.KubeSphere.Components()
 	}
+	ic.OpenEBS = c.Spec.OpenEBSEnabled()
 	return ic
 }

@@ -28,6 +28,8 @@ type ConfigSpec struct {
 	Budget Budget `json:"budget,omitempty"`
 	// LoadBalancer configures keepalived + HAProxy for the endpoint's VIP.
 	LoadBalancer LoadBalancer `json:"loadBalancer,omitempty"`
+	// Storage decides the default StorageClass (see storage.go).
+	Storage StorageSettings `json:"storage,omitempty"`
 }
 
 // User is an SSH login user.
@@ -45,6 +47,8 @@ type NodeSettings struct {
 	Network           *StaticNetwork `json:"network,omitempty"`
 	SSHAuthorizedKeys []string       `json:"sshAuthorizedKeys,omitempty"`
 	Snippets          Snippets       `json:"snippets,omitempty"`
+	// Resources declares the machine's size, for validation only.
+	Resources *HostResources `json:"resources,omitempty"`
 }
 
 // StaticNetwork is a static address for one interface.

@@ -490,7 +490,23 @@ func (c *converter) raw(n *yaml.Node, path string) any {
 		}
 		return nil
 	}
+	c.rawLines(n, path)
 	return v
+}
+
+// rawLines records the line of every key below a free-form mapping, so
+// findings about KubeSphere's settings point at the setting.
+func (c *converter) rawLines(n *yaml.Node, path string) {
+	if n.Kind != yaml.MappingNode || c.inAlias > 0 {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		sub := path + "." + n.Content[i].Value
+		if _, seen := c.lines[sub]; !seen {
+			c.lines[sub] = n.Content[i].Line
+		}
+		c.rawLines(n.Content[i+1], sub)
+	}
 }
 
 func describe(n *yaml.Node) string {

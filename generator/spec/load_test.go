@@ -292,7 +292,7 @@ func TestLine(t *testing.T) {
 		"kubesphere":                         17,
 		"kubesphere.metadata.labels.version": 23,
 		"kubesphere.spec":                    24,
-		"kubesphere.spec.devops":             0, // passed through verbatim
+		"kubesphere.spec.devops":             27, // passed through verbatim, lines kept for findings
 		"ksgen.spec.os":                      33,
 		"ksgen.spec.users[0].name":           35,
 		"ksgen.spec.roles.worker.os":         38,

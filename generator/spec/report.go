@@ -133,6 +133,8 @@ var (
 	ErrNoLoadBalancer    = errors.New("several control planes without a load balancer")
 	ErrSSHPassword       = errors.New("SSH password is ignored by ksgen")
 	ErrIgnored           = errors.New("setting has no effect in ksgen")
+	ErrNoStorage         = errors.New("no StorageClass for persistent volumes")
+	ErrTooSmall          = errors.New("hosts smaller than the components request")
 )
 
 // detailed is a message that reads on its own yet still matches its named

@@ -79,6 +79,8 @@ func (s *Spec) validate(r *Report) {
 	v.registry()
 	v.config()
 	v.kubesphere()
+	v.storage()
+	v.kubesphereComponents()
 }
 
 // hosts checks names and addresses and returns every internal address by host.
@@ -638,6 +640,7 @@ func (v *validator) config() {
 }
 
 func (v *validator) nodeSettings(path string, n NodeSettings) {
+	v.hostResources(path+".resources", n.Resources)
 	if n.OS != "" {
 		v.oneOf(path+".os", n.OS, knownOS)
 	}

@@ -130,6 +130,16 @@ cni() {
   esac
 }
 
+storage() {
+  local src="$ASSET_DIR/openebs/$OPENEBS_VERSION/hostpath-operator.yaml" dst="$WORK_DIR/openebs-hostpath-operator.yaml"
+  images "$src" | sed -E \
+    -e "/name: OPENEBS_IO_BASE_PATH/{n;s#value: .*#value: \"$OPENEBS_BASE_PATH\"#}" \
+    -e "s#(value: \")openebs/(linux-utils:[^\"]*\")#\1${IMAGE_PREFIX:-openebs}/\2#" > "$dst"
+  grep -q "value: \"$OPENEBS_BASE_PATH\"" "$dst" || { log "storage: the baked manifest has no OPENEBS_IO_BASE_PATH to set"; return 1; }
+  retry 30 5 "apply the OpenEBS local PV provisioner" apply_file "$dst"
+  retry 30 5 "apply the OpenEBS StorageClass" apply_file "$KUBE_DIR/addons/openebs-local-storageclass.yaml"
+}
+
 addons() {
   local i name tries delay
   for ((i = 0; i < ${ADDON_COUNT:-0}; i++)); do
@@ -167,7 +177,8 @@ kubesphere() {
 
 case "${1:-}" in
   cni) step cni cni ;;
+  storage) step storage storage ;;
   addons) addons ;;
   kubesphere) step kubesphere kubesphere ;;
-  *) echo "usage: $0 cni|addons|kubesphere" >&2; exit 2 ;;
+  *) echo "usage: $0 cni|storage|addons|kubesphere" >&2; exit 2 ;;
 esac
