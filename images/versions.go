@@ -143,9 +143,15 @@ func EtcdTag(minor uint) string {
 // CNI plugins ksgen deploys, their pinned versions and the images they run.
 // The manifests or charts of exactly these versions are baked into the image
 // by images/packer (AssetDir) or fetched from the pinned URLs.
+//
+// Tigera operator v1.32.7 is the one Calico v3.27.3 ships
+// (stevehipwell/helm-charts charts/tigera-operator/CHANGELOG.md, v2.9.3).
+// flannel v0.25.5 with flannel-cni-plugin v1.5.1-flannel1 is the pair
+// published install guides pull for v0.25.5; no stored copy of upstream's
+// v0.25.5 kube-flannel.yml confirms it (see README).
 const (
 	CalicoVersion         = "v3.27.3"
-	TigeraOperatorVersion = "v1.32.7" // the operator release that installs CalicoVersion
+	TigeraOperatorVersion = "v1.32.7"
 	FlannelVersion        = "v0.25.5"
 	FlannelCNIPlugin      = "v1.5.1-flannel1"
 	CiliumVersion         = "1.15.7"
@@ -183,9 +189,16 @@ type KubeSphereRelease struct {
 	Images             []string
 }
 
-// kubesphere's supported Kubernetes minors follow KubeKey's own table
-// (cmd/kk/pkg/version/kubesphere/ks_installer.go: K8sSupportVersions) for v3;
-// v4.1 follows KubeSphere's v4.1 installation prerequisites.
+// kubesphere's supported Kubernetes minors for v3 are KubeKey's own table
+// (kubesphere/kubekey cmd/kk/pkg/version/kubesphere/ks_installer.go,
+// K8sSupportVersions: v3.3.0 v1.19–v1.23, v3.3.1/v3.3.2 v1.19–v1.24, v3.4.0
+// v1.19–v1.26, v3.4.1 v1.21–v1.26). The v3 images are those of ks-installer's
+// images-list.txt (ks-installer, ks-apiserver, ks-console,
+// ks-controller-manager at the release tag, kubesphere/kubectl:v1.22.0).
+// v4.1.3: ks-core renders ks-apiserver, ks-console, ks-controller-manager at
+// the app version and kubesphere/kubectl:v1.27.16 (`helm template` of ks-core
+// 1.1.3 shows v4.1.2 and v1.27.16); its v1.21–v1.30 range is not confirmed
+// by a stored source.
 var kubesphere = []KubeSphereRelease{
 	ksInstaller("v3.3.0", 19, 23),
 	ksInstaller("v3.3.1", 19, 24),
@@ -261,7 +274,9 @@ func Assets(plugin, kubesphereVersion string) []Asset {
 	return out
 }
 
-// KSCoreChart is the ks-core chart version that installs KubeSphere v4.1.3.
+// KSCoreChart is the ks-core chart version that installs KubeSphere v4.1.3:
+// the chart KubeSphere's v4.1 quick start installs; ks-core 1.1.3 carries
+// v4.1.2 (see above), 1.1.4 the next release.
 const KSCoreChart = "1.1.4"
 
 // Binary versions the Packer template installs (images/packer), each with
