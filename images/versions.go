@@ -327,8 +327,8 @@ func Binaries(c Cluster, os, arch string) []Binary {
 
 // KubernetesFor returns the newest Kubernetes version a KubeSphere release
 // supports among those with pinned binaries, as `kk create config
-// --with-kubesphere` picks one: a config ksgen writes bakes without asking
-// for sums.
+// --with-kubesphere` picks one: the Kubernetes binaries of a config ksgen
+// writes need no --sha256 to bake.
 func KubernetesFor(r KubeSphereRelease) (string, bool) {
 	pinned := PinnedKubernetesVersions()
 	for _, v := range slices.Backward(pinned) {
