@@ -17,7 +17,10 @@ type Cluster struct {
 	PrivateRegistry   string
 	NamespaceOverride string
 	// StackedEtcd is true when kubeadm runs etcd as a static pod.
-	StackedEtcd      bool
+	StackedEtcd bool
+	// KubeKeyEtcd is true when KubeKey's etcd (the etcd binary as a
+	// systemd service) runs on the etcd hosts.
+	KubeKeyEtcd      bool
 	DisableKubeProxy bool
 	HAProxy          bool // KubeKey's internal HAProxy static pod
 	KubeVip          bool

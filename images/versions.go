@@ -3,7 +3,10 @@
 package images
 
 import (
+	"slices"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/util/version"
 
 	kubeadmconstants "k8s.io/kubernetes/cmd/kubeadm/app/constants"
 )
@@ -140,9 +143,15 @@ func EtcdTag(minor uint) string {
 // CNI plugins ksgen deploys, their pinned versions and the images they run.
 // The manifests or charts of exactly these versions are baked into the image
 // by images/packer (AssetDir) or fetched from the pinned URLs.
+//
+// Tigera operator v1.32.7 is the one Calico v3.27.3 ships
+// (stevehipwell/helm-charts charts/tigera-operator/CHANGELOG.md, v2.9.3).
+// flannel v0.25.5 with flannel-cni-plugin v1.5.1-flannel1 is the pair
+// published install guides pull for v0.25.5; no stored copy of upstream's
+// v0.25.5 kube-flannel.yml confirms it (see README).
 const (
 	CalicoVersion         = "v3.27.3"
-	TigeraOperatorVersion = "v1.32.7" // the operator release that installs CalicoVersion
+	TigeraOperatorVersion = "v1.32.7"
 	FlannelVersion        = "v0.25.5"
 	FlannelCNIPlugin      = "v1.5.1-flannel1"
 	CiliumVersion         = "1.15.7"
@@ -180,9 +189,16 @@ type KubeSphereRelease struct {
 	Images             []string
 }
 
-// kubesphere's supported Kubernetes minors follow KubeKey's own table
-// (cmd/kk/pkg/version/kubesphere/ks_installer.go: K8sSupportVersions) for v3;
-// v4.1 follows KubeSphere's v4.1 installation prerequisites.
+// kubesphere's supported Kubernetes minors for v3 are KubeKey's own table
+// (kubesphere/kubekey cmd/kk/pkg/version/kubesphere/ks_installer.go,
+// K8sSupportVersions: v3.3.0 v1.19–v1.23, v3.3.1/v3.3.2 v1.19–v1.24, v3.4.0
+// v1.19–v1.26, v3.4.1 v1.21–v1.26). The v3 images are those of ks-installer's
+// images-list.txt (ks-installer, ks-apiserver, ks-console,
+// ks-controller-manager at the release tag, kubesphere/kubectl:v1.22.0).
+// v4.1.3: ks-core renders ks-apiserver, ks-console, ks-controller-manager at
+// the app version and kubesphere/kubectl:v1.27.16 (`helm template` of ks-core
+// 1.1.3 shows v4.1.2 and v1.27.16); its v1.21–v1.30 range is not confirmed
+// by a stored source.
 var kubesphere = []KubeSphereRelease{
 	ksInstaller("v3.3.0", 19, 23),
 	ksInstaller("v3.3.1", 19, 24),
@@ -228,7 +244,9 @@ func KubeSphereVersions() []string {
 }
 
 // Asset is a versioned manifest or chart the image bakes under AssetDir,
-// downloaded at build time from its pinned URL.
+// downloaded at build time from its pinned URL. No public table that ksgen
+// could copy lists the sha256 of these files, so they carry no pin:
+// `ksgen images packer-vars --sha256 PATH=SUM` supplies one.
 type Asset struct {
 	URL  string
 	Path string // under AssetDir
@@ -259,57 +277,91 @@ func Assets(c Cluster) []Asset {
 	return out
 }
 
-// KSCoreChart is the ks-core chart version that installs KubeSphere v4.1.3.
+// KSCoreChart is the ks-core chart version that installs KubeSphere v4.1.3:
+// the chart KubeSphere's v4.1 quick start installs; ks-core 1.1.3 carries
+// v4.1.2 (see above), 1.1.4 the next release.
 const KSCoreChart = "1.1.4"
 
-// Binary versions the Packer template installs (images/packer).
+// Binary versions the Packer template installs (images/packer), each with
+// pins in checksums.go. CNI plugins and crictl moved to the nearest releases
+// with a published pin (from v1.5.1 and v1.31.1): crictl talks CRI v1 to
+// containerd whatever the Kubernetes minor.
 const (
 	ContainerdVersion = "1.7.22"
 	RuncVersion       = "v1.1.14"
-	CNIPluginsVersion = "v1.5.1"
-	CrictlVersion     = "v1.31.1"
+	CNIPluginsVersion = "v1.6.2"
+	CrictlVersion     = "v1.35.0"
 	HelmVersion       = "v3.16.2"
 )
 
 // Binary is one download the Packer template installs.
 type Binary struct {
-	Name, URL, Dest string
+	Name, Version, URL, Dest string
 	// Strip is the number of leading path elements to drop from an archive.
 	Strip int
+	// SHA256 is the pin from checksums.go, "" when ksgen has none.
+	SHA256 string
 }
 
-// Binaries lists the node binaries for a Kubernetes version, target OS and
-// architecture (amd64, arm64), from their upstream release URLs.
-func Binaries(kubernetesVersion, os, arch string) []Binary {
+// Binaries lists the node binaries for a cluster, target OS and architecture
+// (amd64, arm64), from their upstream release URLs, with their pins. etcd is
+// there only when KubeKey's etcd runs it (spec.etcd.type kubekey).
+func Binaries(c Cluster, os, arch string) []Binary {
 	bin := BinDir(os)
-	k8s := "https://dl.k8s.io/release/" + kubernetesVersion + "/bin/linux/" + arch + "/"
-	return []Binary{
-		{"kubeadm", k8s + "kubeadm", bin + "/kubeadm", 0},
-		{"kubelet", k8s + "kubelet", bin + "/kubelet", 0},
-		{"kubectl", k8s + "kubectl", bin + "/kubectl", 0},
-		{"containerd", "https://github.com/containerd/containerd/releases/download/v" + ContainerdVersion + "/containerd-" + ContainerdVersion + "-linux-" + arch + ".tar.gz", "/usr/local", 0},
-		{"runc", "https://github.com/opencontainers/runc/releases/download/" + RuncVersion + "/runc." + arch, "/usr/local/sbin/runc", 0},
-		{"cni-plugins", "https://github.com/containernetworking/plugins/releases/download/" + CNIPluginsVersion + "/cni-plugins-linux-" + arch + "-" + CNIPluginsVersion + ".tgz", "/opt/cni/bin", 0},
-		{"crictl", "https://github.com/kubernetes-sigs/cri-tools/releases/download/" + CrictlVersion + "/crictl-" + CrictlVersion + "-linux-" + arch + ".tar.gz", "/usr/local/bin", 0},
-		{"etcd", "https://github.com/etcd-io/etcd/releases/download/" + EtcdVersion + "/etcd-" + EtcdVersion + "-linux-" + arch + ".tar.gz", EtcdBinDir(os), 1},
-		{"helm", "https://get.helm.sh/helm-" + HelmVersion + "-linux-" + arch + ".tar.gz", "/usr/local/bin", 1},
+	k8s := "https://dl.k8s.io/release/" + c.KubernetesVersion + "/bin/linux/" + arch + "/"
+	out := []Binary{
+		{Name: "kubeadm", Version: c.KubernetesVersion, URL: k8s + "kubeadm", Dest: bin + "/kubeadm"},
+		{Name: "kubelet", Version: c.KubernetesVersion, URL: k8s + "kubelet", Dest: bin + "/kubelet"},
+		{Name: "kubectl", Version: c.KubernetesVersion, URL: k8s + "kubectl", Dest: bin + "/kubectl"},
+		{Name: "containerd", Version: ContainerdVersion, URL: "https://github.com/containerd/containerd/releases/download/v" + ContainerdVersion + "/containerd-" + ContainerdVersion + "-linux-" + arch + ".tar.gz", Dest: "/usr/local"},
+		{Name: "runc", Version: RuncVersion, URL: "https://github.com/opencontainers/runc/releases/download/" + RuncVersion + "/runc." + arch, Dest: "/usr/local/sbin/runc"},
+		{Name: "cni-plugins", Version: CNIPluginsVersion, URL: "https://github.com/containernetworking/plugins/releases/download/" + CNIPluginsVersion + "/cni-plugins-linux-" + arch + "-" + CNIPluginsVersion + ".tgz", Dest: "/opt/cni/bin"},
+		{Name: "crictl", Version: CrictlVersion, URL: "https://github.com/kubernetes-sigs/cri-tools/releases/download/" + CrictlVersion + "/crictl-" + CrictlVersion + "-linux-" + arch + ".tar.gz", Dest: "/usr/local/bin"},
 	}
-}
-
-// lastPatch is the final patch release of the Kubernetes minors a KubeSphere
-// version may need, newest supported first: `create config` picks from it.
-var lastPatch = map[uint]string{
-	22: "v1.22.17", 23: "v1.23.17", 24: "v1.24.17", 25: "v1.25.16",
-	26: "v1.26.15", 27: "v1.27.16", 28: "v1.28.15", 29: "v1.29.15", 30: "v1.30.14",
+	if c.KubeKeyEtcd {
+		out = append(out, Binary{Name: "etcd", Version: EtcdVersion, URL: "https://github.com/etcd-io/etcd/releases/download/" + EtcdVersion + "/etcd-" + EtcdVersion + "-linux-" + arch + ".tar.gz", Dest: EtcdBinDir(os), Strip: 1})
+	}
+	out = append(out, Binary{Name: "helm", Version: HelmVersion, URL: "https://get.helm.sh/helm-" + HelmVersion + "-linux-" + arch + ".tar.gz", Dest: "/usr/local/bin", Strip: 1})
+	for i := range out {
+		out[i].SHA256 = SHA256(out[i].Name, out[i].Version, arch)
+	}
+	return out
 }
 
 // KubernetesFor returns the newest Kubernetes version a KubeSphere release
-// supports, as `kk create config --with-kubesphere` picks one.
+// supports among those with pinned binaries, as `kk create config
+// --with-kubesphere` picks one: the Kubernetes binaries of a config ksgen
+// writes need no --sha256 to bake.
 func KubernetesFor(r KubeSphereRelease) (string, bool) {
-	for m := r.MaxMinor; m >= r.MinMinor; m-- {
-		if v, ok := lastPatch[m]; ok {
+	pinned := PinnedKubernetesVersions()
+	for _, v := range slices.Backward(pinned) {
+		if m := minorOf(v); m >= r.MinMinor && m <= r.MaxMinor {
 			return v, true
 		}
 	}
 	return "", false
+}
+
+// minorOf returns the minor of a vMAJOR.MINOR.PATCH version, 0 if malformed.
+func minorOf(v string) uint {
+	ver, err := version.ParseSemantic(v)
+	if err != nil {
+		return 0
+	}
+	return ver.Minor()
+}
+
+// compareVersions orders Kubernetes versions; malformed ones sort first.
+func compareVersions(a, b string) int {
+	va, errA := version.ParseSemantic(a)
+	vb, errB := version.ParseSemantic(b)
+	switch {
+	case errA != nil || errB != nil:
+		return strings.Compare(a, b)
+	case va.LessThan(vb):
+		return -1
+	case vb.LessThan(va):
+		return 1
+	}
+	return 0
 }

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -12,9 +15,11 @@ import (
 )
 
 type packerVarsFlags struct {
-	file string
-	os   string
-	arch string
+	file          string
+	os            string
+	arch          string
+	sums          []string
+	allowUnpinned bool
 }
 
 func newPackerVarsCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -23,14 +28,28 @@ func newPackerVarsCommand(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "packer-vars -f FILE",
 		Short: "Print the Packer variables (HCL) that bake an image for the cluster",
 		Long: `packer-vars prints a .pkrvars.hcl file for images/packer/node.pkr.hcl: the
-Kubernetes version, every binary with its URL and install path, the images of
-'ksgen images list' and the CNI, OpenEBS and KubeSphere assets. The sha256 of each download
-is left empty for you to pin: the build refuses unpinned downloads unless
-allow_unpinned = true.`,
+Kubernetes version, every binary with its URL, install path and sha256, the
+images of 'ksgen images list' and the CNI, OpenEBS and KubeSphere assets.
+
+The sha256 pins come from images/checksums.go (copied from KubeKey's and
+Kubespray's published tables). A download ksgen has no pin for (a Kubernetes
+version outside the table, etcd, the CNI/KubeSphere manifests and charts) is
+an error naming it; supply its sum with --sha256 NAME=SUM (NAME is the binary
+name or the asset path printed), or pass --allow-unpinned for a development
+image that accepts unchecked downloads.`,
 		Example: `  ksgen images packer-vars -f config-sample.yaml > cluster.pkrvars.hcl
+  ksgen images packer-vars -f cluster.yaml --sha256 etcd=<sum> \
+    --sha256 flannel/v0.25.5/kube-flannel.yml=<sum> > cluster.pkrvars.hcl
   packer build -var-file=cluster.pkrvars.hcl -only=qemu.node images/packer`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
+			if !slices.Contains(images.Arches, f.arch) {
+				return fmt.Errorf("--arch %q: the image is baked for %s", f.arch, strings.Join(images.Arches, " or "))
+			}
+			sums, err := parseSums(f.sums)
+			if err != nil {
+				return err
+			}
 			c, err := loadPlan(f.file, false, stderr)
 			if err != nil {
 				return err
@@ -40,33 +59,139 @@ allow_unpinned = true.`,
 			if err != nil {
 				return err
 			}
-			_, err = io.WriteString(stdout, packerVars(ic, list, images.Binaries(ic.KubernetesVersion, f.os, f.arch)))
+			v := pinVars{
+				cluster:  ic,
+				images:   list,
+				binaries: images.Binaries(ic, f.os, f.arch),
+				assets:   images.Assets(ic),
+			}
+			if err := v.pin(sums); err != nil {
+				return err
+			}
+			if missing := v.missing(); len(missing) > 0 {
+				if !f.allowUnpinned {
+					return missingError(missing, f.arch)
+				}
+				v.unpinned = true
+				fmt.Fprintf(stderr, "warning: %d downloads are unpinned (allow_unpinned = true):\n%s", len(missing), missingList(missing))
+			}
+			_, err = io.WriteString(stdout, v.hcl())
 			return err
 		},
 	}
 	cmd.Flags().StringVarP(&f.file, "file", "f", "", "cluster file (KubeKey config-sample.yaml)")
 	cmd.Flags().StringVar(&f.os, "os", "debian", "OS of the image (decides where kubeadm, kubelet and kubectl go)")
 	cmd.Flags().StringVar(&f.arch, "arch", "amd64", "architecture: amd64 or arm64")
+	cmd.Flags().StringArrayVar(&f.sums, "sha256", nil, "NAME=SUM: the sha256 of a download ksgen has no pin for (repeatable)")
+	cmd.Flags().BoolVar(&f.allowUnpinned, "allow-unpinned", false, "write unpinned downloads with allow_unpinned = true (development images only)")
 	_ = cmd.MarkFlagRequired("file")
 	return cmd
 }
 
-// packerVars writes HCL; %q's escapes are valid HCL string escapes for the
-// URLs, paths and image names written here.
-func packerVars(c images.Cluster, list []string, bins []images.Binary) string {
+// parseSums reads --sha256 NAME=SUM flags.
+func parseSums(flags []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, f := range flags {
+		name, sum, ok := strings.Cut(f, "=")
+		sum = strings.ToLower(strings.TrimSpace(sum))
+		if b, err := hex.DecodeString(sum); !ok || name == "" || err != nil || len(b) != 32 {
+			return nil, fmt.Errorf("--sha256 %q: want NAME=SUM with SUM 64 hex digits", f)
+		}
+		out[name] = sum
+	}
+	return out, nil
+}
+
+// pinVars is what packer-vars writes.
+type pinVars struct {
+	cluster  images.Cluster
+	images   []string
+	binaries []images.Binary
+	assets   []images.Asset
+	sums     map[string]string // asset path → sha256
+	unpinned bool
+}
+
+// pin applies --sha256 sums: by binary name or asset path. A name that is
+// neither is an error, so a typo cannot leave a download unpinned.
+func (v *pinVars) pin(sums map[string]string) error {
+	v.sums = map[string]string{}
+	var names []string
+	for i, b := range v.binaries {
+		names = append(names, b.Name)
+		if s, ok := sums[b.Name]; ok {
+			v.binaries[i].SHA256 = s
+			delete(sums, b.Name)
+		}
+	}
+	for _, a := range v.assets {
+		names = append(names, a.Path)
+		if s, ok := sums[a.Path]; ok {
+			v.sums[a.Path] = s
+			delete(sums, a.Path)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(sums)) {
+		return fmt.Errorf("--sha256 %s: this cluster downloads no such file; names are %s", name, strings.Join(names, ", "))
+	}
+	return nil
+}
+
+// download is one file the image fetches without a pin.
+type download struct{ name, version, url string }
+
+func (v *pinVars) missing() []download {
+	var out []download
+	for _, b := range v.binaries {
+		if b.SHA256 == "" {
+			out = append(out, download{b.Name, b.Version, b.URL})
+		}
+	}
+	for _, a := range v.assets {
+		if v.sums[a.Path] == "" {
+			out = append(out, download{a.Path, "", a.URL})
+		}
+	}
+	return out
+}
+
+func missingList(missing []download) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Generated by ksgen images packer-vars. Pin every sha256 before building.\n")
-	fmt.Fprintf(&b, "kubernetes_version = %q\n\nbinaries = [\n", c.KubernetesVersion)
-	for _, bin := range bins {
-		fmt.Fprintf(&b, "  { name = %q, url = %q, dest = %q, strip = %d, sha256 = \"\" },\n", bin.Name, bin.URL, bin.Dest, bin.Strip)
+	for _, d := range missing {
+		fmt.Fprintf(&b, "  %-44s %-8s %s\n", d.name, d.version, d.url)
+	}
+	return b.String()
+}
+
+func missingError(missing []download, arch string) error {
+	pinned := images.PinnedKubernetesVersions()
+	return fmt.Errorf("no sha256 pin for %d downloads (linux/%s):\n%s"+
+		"ksgen pins kubeadm, kubelet and kubectl for Kubernetes %s (images/checksums.go), and no CNI or KubeSphere manifest or chart.\n"+
+		"Pin each with --sha256 NAME=SUM (NAME is the first column above; SUM from the upstream release, e.g. the .sha256 file next to each Kubernetes binary),\n"+
+		"or pass --allow-unpinned for a development image",
+		len(missing), arch, missingList(missing), strings.Join(pinned, ", "))
+}
+
+// hcl writes the variables; %q's escapes are valid HCL string escapes for
+// the URLs, paths, sums and image names written here.
+func (v *pinVars) hcl() string {
+	var b strings.Builder
+	b.WriteString("# Generated by ksgen images packer-vars.\n")
+	fmt.Fprintf(&b, "kubernetes_version = %q\n", v.cluster.KubernetesVersion)
+	if v.unpinned {
+		b.WriteString("# Some downloads are unpinned: a development image only.\nallow_unpinned = true\n")
+	}
+	b.WriteString("\nbinaries = [\n")
+	for _, bin := range v.binaries {
+		fmt.Fprintf(&b, "  { name = %q, url = %q, dest = %q, strip = %d, sha256 = %q },\n", bin.Name, bin.URL, bin.Dest, bin.Strip, bin.SHA256)
 	}
 	b.WriteString("]\n\nimages = [\n")
-	for _, img := range list {
+	for _, img := range v.images {
 		fmt.Fprintf(&b, "  %q,\n", img)
 	}
 	b.WriteString("]\n\nassets = [\n")
-	for _, a := range images.Assets(c) {
-		fmt.Fprintf(&b, "  { url = %q, path = %q, sha256 = \"\" },\n", a.URL, a.Path)
+	for _, a := range v.assets {
+		fmt.Fprintf(&b, "  { url = %q, path = %q, sha256 = %q },\n", a.URL, a.Path, v.sums[a.Path])
 	}
 	b.WriteString("]\n")
 	return b.String()

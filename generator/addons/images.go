@@ -14,6 +14,7 @@ func Images(c *plan.Cluster) images.Cluster {
 		PrivateRegistry:   cs.Registry.PrivateRegistry,
 		NamespaceOverride: cs.Registry.NamespaceOverride,
 		StackedEtcd:       cs.Etcd.Type == "kubeadm",
+		KubeKeyEtcd:       c.Etcd.Type == plan.EtcdKubeKey,
 		DisableKubeProxy:  cs.Kubernetes.DisableKubeProxy,
 		HAProxy:           c.Endpoint.Mode == plan.LBHAProxy,
 		KubeVip:           c.Endpoint.Mode == plan.LBKubeVip,
