@@ -133,6 +133,8 @@ var (
 	ErrNoLoadBalancer    = errors.New("several control planes without a load balancer")
 	ErrSSHPassword       = errors.New("SSH password is ignored by ksgen")
 	ErrIgnored           = errors.New("setting has no effect in ksgen")
+	ErrPatch             = errors.New("kubeadm patch failed")
+	ErrNoTarget          = errors.New("kubeadm patch matches no document")
 )
 
 // detailed is a message that reads on its own yet still matches its named
