@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -130,8 +129,6 @@ func applyPatches(c *plan.Cluster, n *plan.Node, docs []*document) error {
 	return nil
 }
 
-var unknownField = regexp.MustCompile(`unknown field "([^"]+)"`)
-
 // apply runs one patch on a document and checks that the result still
 // decodes strictly into the document's versioned type.
 func apply(c *plan.Cluster, d *document, p *Patch) ([]byte, *patchError) {
@@ -174,9 +171,9 @@ func apply(c *plan.Cluster, d *document, p *Patch) ([]byte, *patchError) {
 	}
 	schemes := []*runtime.Scheme{kubeadmscheme.Scheme, componentconfigs.Scheme}
 	if err := strict.VerifyUnmarshalStrict(schemes, gv.WithKind(d.kind), out); err != nil {
-		path := p.Path
-		if m := unknownField.FindStringSubmatch(err.Error()); m != nil && p.Patch != nil && c.Spec.Line(p.Path+".patch."+m[1]) > 0 {
-			path = p.Path + ".patch." + m[1]
+		path := p.Path + ".jsonPatch"
+		if p.Patch != nil {
+			path = p.Path + ".patch"
 		}
 		return nil, fail(path, fmt.Errorf("after the patch: %w", errors.Unwrap(err)))
 	}
