@@ -22,6 +22,7 @@ import (
 	bootstraptokenv1 "k8s.io/kubernetes/cmd/kubeadm/app/apis/bootstraptoken/v1"
 	kubeadmapi "k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm"
 	kubeadmscheme "k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm/scheme"
+	kubeadmv1beta4 "k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm/v1beta4"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ksgen/ksgen/generator/payload"
@@ -89,7 +90,12 @@ func render(c *plan.Cluster, n *plan.Node, cred Credentials) ([]*document, error
 		if err != nil {
 			return nil, err
 		}
+		// A copy: the conversion writes through to the object's timeouts.
+		timeouts := init.Timeouts.DeepCopy()
 		if err := add(spec.KindInitConfiguration, init); err != nil {
+			return nil, err
+		}
+		if err := pinTimeouts(docs[0], gv, timeouts); err != nil {
 			return nil, err
 		}
 		cluster := clusterConfiguration(c, cred)
@@ -102,13 +108,43 @@ func render(c *plan.Cluster, n *plan.Node, cred Credentials) ([]*document, error
 		}
 		docs = append(docs, comps...)
 	case plan.JoinControlPlane, plan.Join:
-		if err := add(spec.KindJoinConfiguration, joinConfiguration(c, n, cred)); err != nil {
+		join := joinConfiguration(c, n, cred)
+		timeouts := join.Timeouts.DeepCopy()
+		if err := add(spec.KindJoinConfiguration, join); err != nil {
+			return nil, err
+		}
+		if err := pinTimeouts(docs[0], gv, timeouts); err != nil {
 			return nil, err
 		}
 	default:
 		return nil, nil
 	}
 	return docs, nil
+}
+
+// pinTimeouts sets a v1beta4 document's timeouts to what ksgen asked for.
+// kubeadm's conversion to v1beta4 overwrites controlPlaneComponentHealthCheck
+// with a process-wide value that decoding any v1beta3 ClusterConfiguration
+// sets, so without this the output would depend on what the process did before.
+func pinTimeouts(d *document, gv schema.GroupVersion, t *kubeadmapi.Timeouts) error {
+	if gv != kubeadmv1beta4.SchemeGroupVersion {
+		return nil // v1beta3 Init and Join carry no timeouts
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(d.json, &doc); err != nil {
+		return err
+	}
+	var out kubeadmv1beta4.Timeouts
+	if err := kubeadmv1beta4.Convert_kubeadm_Timeouts_To_v1beta4_Timeouts(t, &out, nil); err != nil {
+		return err
+	}
+	raw, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	doc["timeouts"] = raw
+	d.json, err = json.Marshal(doc)
+	return err
 }
 
 // printStream joins the documents as one YAML stream.

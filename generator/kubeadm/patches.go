@@ -227,6 +227,9 @@ func versioned(kind string, gv schema.GroupVersion) (any, error) {
 // defaults, which look at the machine ksgen runs on; kubeadm's validation
 // of the kubelet and kube-proxy documents is their strict decoding.
 func validateNode(docs []*document) error {
+	// Decoding a v1beta3 ClusterConfiguration stores its control-plane
+	// timeout in kubeadm's process state; leave that state as it was.
+	defer kubeadmapi.SetConversionTimeoutControlPlane(kubeadmapi.GetConversionTimeoutControlPlane())
 	var init *kubeadmapi.InitConfiguration
 	var cluster *kubeadmapi.ClusterConfiguration
 	for _, d := range docs {
