@@ -164,6 +164,10 @@ func printStream(docs []*document) ([]byte, error) {
 	return bytes.Join(out, []byte("---\n")), nil
 }
 
+// manifestsPreflight is kubeadm's check that /etc/kubernetes/manifests is
+// empty, which fails on nodes whose load balancer runs as a static pod.
+const manifestsPreflight = "DirAvailable--etc-kubernetes-manifests"
+
 // File wraps a rendered config as the payload file (0600: it holds the token).
 func File(content []byte) payload.File {
 	return payload.File{Path: ConfigPath, Mode: payload.ModeSecret, Content: content}
@@ -239,7 +243,7 @@ func nodeRegistration(c *plan.Cluster, n *plan.Node) kubeadmapi.NodeRegistration
 	}
 	if n.LocalLB != "" {
 		// The node's load-balancer static pod is in place before kubeadm runs.
-		nr.IgnorePreflightErrors = []string{"DirAvailable--etc-kubernetes-manifests"}
+		nr.IgnorePreflightErrors = []string{manifestsPreflight}
 	}
 	if n.ControlPlane && n.Worker {
 		// KubeKey removes the control-plane taint from hosts that are also workers.

@@ -104,6 +104,7 @@ func line(s *spec.Spec, path string) int {
 // state) never reaches the output.
 func applyPatches(c *plan.Cluster, n *plan.Node, docs []*document) error {
 	var last *Patch
+	lastOf := map[string]*Patch{} // by kind
 	patches := Patches(c, n)
 	for i := range patches {
 		p := &patches[i]
@@ -118,15 +119,40 @@ func applyPatches(c *plan.Cluster, n *plan.Node, docs []*document) error {
 		}
 		docs[j].json = out
 		last = p
+		lastOf[p.Target.Kind] = p
 	}
 	if last == nil {
 		return nil
+	}
+	for _, d := range docs {
+		if p := lastOf[d.kind]; p != nil && n.LocalLB != "" && !ignoresManifestsPreflight(d.json) {
+			pe := &patchError{path: p.Path, node: n.Name, err: fmt.Errorf("%s: after the patches, nodeRegistration.ignorePreflightErrors lacks %s, but this node's load balancer is a static pod in /etc/kubernetes/manifests before kubeadm runs, so kubeadm's preflight would fail; append to the list with jsonPatch (add …/ignorePreflightErrors/-) instead of replacing it", d.kind, manifestsPreflight)}
+			return &spec.EntryError{Entry: pe.entry(c.Spec)}
+		}
 	}
 	if err := validateNode(docs); err != nil {
 		pe := &patchError{path: last.Path, node: n.Name, err: fmt.Errorf("kubeadm refuses the configuration after this patch: %w", err)}
 		return &spec.EntryError{Entry: pe.entry(c.Spec)}
 	}
 	return nil
+}
+
+// ignoresManifestsPreflight reports whether an Init or Join document still
+// ignores the manifests-directory preflight check (kubeadm compares names
+// case-insensitively); other kinds have no such list and pass.
+func ignoresManifestsPreflight(js []byte) bool {
+	var doc struct {
+		Kind             string `json:"kind"`
+		NodeRegistration struct {
+			IgnorePreflightErrors []string `json:"ignorePreflightErrors"`
+		} `json:"nodeRegistration"`
+	}
+	if json.Unmarshal(js, &doc) != nil || (doc.Kind != spec.KindInitConfiguration && doc.Kind != spec.KindJoinConfiguration) {
+		return true
+	}
+	return slices.ContainsFunc(doc.NodeRegistration.IgnorePreflightErrors, func(e string) bool {
+		return strings.EqualFold(e, manifestsPreflight) || strings.EqualFold(e, "all")
+	})
 }
 
 // apply runs one patch on a document and checks that the result still

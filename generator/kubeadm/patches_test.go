@@ -73,10 +73,14 @@ func TestPatchStrategicMerge(t *testing.T) {
 	c := plantest.Plan(t, withPatches(`  kubeadmPatches:
   - target: {kind: KubeletConfiguration}
     patch: {cgroupDriver: cgroupfs, failCgroupV1: false}
-  - target: {kind: JoinConfiguration}
-    patch:
-      nodeRegistration:
-        ignorePreflightErrors: [SystemVerification]
+  roles:
+    control-plane:
+      kubeadmPatches:
+      - target: {kind: JoinConfiguration}
+        patch:
+          nodeRegistration:
+            ignorePreflightErrors: [SystemVerification]
+            kubeletExtraArgs: [{name: v, value: "2"}]
 `))
 	b, err := renderNode(t, c, "cp1")
 	if err != nil {
@@ -91,16 +95,19 @@ func TestPatchStrategicMerge(t *testing.T) {
 	if kc.MaxPods != 110 || !slices.Equal(kc.ClusterDNS, []string{"10.233.0.10"}) {
 		t.Errorf("kubelet maxPods %d clusterDNS %v: the patch lost rendered fields", kc.MaxPods, kc.ClusterDNS)
 	}
-	// Strategic merge replaces lists without a patchMergeKey: the worker's
-	// own entry for its HAProxy static pod is gone.
-	w, err := renderNode(t, c, "w1")
+	// Strategic merge replaces lists without a patchMergeKey: the
+	// control plane's kubelet node-ip argument is gone.
+	cp, err := renderNode(t, c, "cp2")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var nr nodeRegistration
-	document(t, w, "JoinConfiguration", &nr)
+	document(t, cp, "JoinConfiguration", &nr)
 	if got := nr.NodeRegistration.IgnorePreflightErrors; !slices.Equal(got, []string{"SystemVerification"}) {
-		t.Errorf("w1 ignorePreflightErrors %v, want the patch's list", got)
+		t.Errorf("cp2 ignorePreflightErrors %v, want the patch's list", got)
+	}
+	if got := nr.NodeRegistration.KubeletExtraArgs; len(got) != 1 || got[0]["name"] != "v" {
+		t.Errorf("cp2 kubeletExtraArgs %v, want only the patch's", got)
 	}
 }
 
@@ -141,7 +148,7 @@ func TestPatchOrder(t *testing.T) {
 	}
 	c := plantest.Plan(t, withPatches(`  kubeadmPatches:
   - target: {kind: JoinConfiguration}
-    patch: {nodeRegistration: {ignorePreflightErrors: [cluster-0]}}
+    patch: {nodeRegistration: {ignorePreflightErrors: [DirAvailable--etc-kubernetes-manifests, cluster-0]}}
   - target: {kind: JoinConfiguration}
     jsonPatch:
 `+appendOp("cluster-1")+`  roles:
@@ -160,12 +167,12 @@ func TestPatchOrder(t *testing.T) {
         jsonPatch:
 `+appendOp("host-0")+`      - target: {kind: JoinConfiguration}
         jsonPatch:
-        - {op: test, path: /nodeRegistration/ignorePreflightErrors/4, value: host-0}
+        - {op: test, path: /nodeRegistration/ignorePreflightErrors/5, value: host-0}
 `+appendOp("host-1")))
 	for node, want := range map[string][]string{
-		"w3":  {"cluster-0", "cluster-1", "worker-0", "worker-1", "host-0", "host-1"},
-		"w1":  {"cluster-0", "cluster-1", "worker-0", "worker-1"},
-		"cp2": {"cluster-0", "cluster-1", "control-plane-0"},
+		"w3":  {"DirAvailable--etc-kubernetes-manifests", "cluster-0", "cluster-1", "worker-0", "worker-1", "host-0", "host-1"},
+		"w1":  {"DirAvailable--etc-kubernetes-manifests", "cluster-0", "cluster-1", "worker-0", "worker-1"},
+		"cp2": {"DirAvailable--etc-kubernetes-manifests", "cluster-0", "cluster-1", "control-plane-0"},
 	} {
 		b, err := renderNode(t, c, node)
 		if err != nil {
@@ -232,6 +239,17 @@ func TestPatchErrors(t *testing.T) {
         patch: {controlPlane: {localAPIEndpoint: {bindPort: 70000}}}
 `,
 		node: "cp2", path: "ksgen.spec.roles.control-plane.kubeadmPatches[0]", msg: "kubeadm refuses",
+	}, {
+		name: "drops the manifests preflight",
+		ksgen: `  kubeadmPatches:
+  - target: {kind: JoinConfiguration}
+    jsonPatch:
+    - {op: add, path: /nodeRegistration/ignorePreflightErrors, value: [SystemVerification]}
+  - target: {kind: JoinConfiguration}
+    patch: {nodeRegistration: {imagePullPolicy: Always}}
+`,
+		// The last patch of the document is named: the list is checked once all ran.
+		node: "w1", path: "ksgen.spec.kubeadmPatches[1]", msg: "lacks DirAvailable--etc-kubernetes-manifests",
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
