@@ -104,7 +104,9 @@ func line(s *spec.Spec, path string) int {
 // state) never reaches the output.
 func applyPatches(c *plan.Cluster, n *plan.Node, docs []*document) error {
 	var last *Patch
-	lastOf := map[string]*Patch{} // by kind
+	// dropped is, by kind, the patch that removed the manifests preflight
+	// exception a static-pod load balancer needs.
+	dropped := map[string]*Patch{}
 	patches := Patches(c, n)
 	for i := range patches {
 		p := &patches[i]
@@ -117,16 +119,23 @@ func applyPatches(c *plan.Cluster, n *plan.Node, docs []*document) error {
 			err.node = n.Name
 			return &spec.EntryError{Entry: err.entry(c.Spec)}
 		}
+		if n.LocalLB != "" {
+			switch before, after := ignoresManifestsPreflight(docs[j].json), ignoresManifestsPreflight(out); {
+			case before && !after:
+				dropped[p.Target.Kind] = p
+			case after:
+				delete(dropped, p.Target.Kind)
+			}
+		}
 		docs[j].json = out
 		last = p
-		lastOf[p.Target.Kind] = p
 	}
 	if last == nil {
 		return nil
 	}
 	for _, d := range docs {
-		if p := lastOf[d.kind]; p != nil && n.LocalLB != "" && !ignoresManifestsPreflight(d.json) {
-			pe := &patchError{path: p.Path, node: n.Name, err: fmt.Errorf("%s: after the patches, nodeRegistration.ignorePreflightErrors lacks %s, but this node's load balancer is a static pod in /etc/kubernetes/manifests before kubeadm runs, so kubeadm's preflight would fail; append to the list with jsonPatch (add …/ignorePreflightErrors/-) instead of replacing it", d.kind, manifestsPreflight)}
+		if p := dropped[d.kind]; p != nil {
+			pe := &patchError{path: p.Path, node: n.Name, err: fmt.Errorf("%s: the patch drops %s from nodeRegistration.ignorePreflightErrors (and no later one puts it back), but this node's load balancer is a static pod in /etc/kubernetes/manifests before kubeadm runs, so kubeadm's preflight would fail: keep it in the list the patch sets, or append with jsonPatch add /nodeRegistration/ignorePreflightErrors/- on such nodes", d.kind, manifestsPreflight)}
 			return &spec.EntryError{Entry: pe.entry(c.Spec)}
 		}
 	}

@@ -248,8 +248,8 @@ func TestPatchErrors(t *testing.T) {
   - target: {kind: JoinConfiguration}
     patch: {nodeRegistration: {imagePullPolicy: Always}}
 `,
-		// The last patch of the document is named: the list is checked once all ran.
-		node: "w1", path: "ksgen.spec.kubeadmPatches[1]", msg: "lacks DirAvailable--etc-kubernetes-manifests",
+		// The patch that dropped it is named, not the last one of the document.
+		node: "w1", path: "ksgen.spec.kubeadmPatches[0]", msg: "drops DirAvailable--etc-kubernetes-manifests",
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
