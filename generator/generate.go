@@ -79,6 +79,10 @@ func GenerateTo(s *spec.Spec, b *pki.Bundle, opts Options, out tree.Sink) error 
 	if err != nil {
 		return fmt.Errorf("plan: %w", err)
 	}
+	// Every patch, on every node, whichever nodes are selected.
+	if err := (&spec.Report{Entries: kubeadm.Check(c)}).Err(false); err != nil {
+		return fmt.Errorf("kubeadm patches:\n%w", err)
+	}
 	nodes, err := selectNodes(c, opts.Nodes)
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ksgen/ksgen/generator/etcd"
+	"github.com/ksgen/ksgen/generator/kubeadm"
 	"github.com/ksgen/ksgen/generator/plan"
 	"github.com/ksgen/ksgen/generator/spec"
 )
@@ -28,6 +29,14 @@ func newValidateCommand(stdout, stderr io.Writer) *cobra.Command {
 			s, err := loadSpec(f.file, f.strict, stderr)
 			if err != nil {
 				return err
+			}
+			c, err := plan.New(s)
+			if err != nil {
+				return fmt.Errorf("plan: %w", err)
+			}
+			// Kubeadm patches are checked on the configs a render would write.
+			if err := (&spec.Report{Entries: kubeadm.Check(c)}).Err(f.strict); err != nil {
+				return fmt.Errorf("%s is not valid:\n%w", f.file, err)
 			}
 			// Files the spec names (external etcd certificates) are part of it.
 			if _, err := etcd.ReadExternal(s); err != nil {

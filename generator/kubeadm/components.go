@@ -8,9 +8,9 @@ import (
 
 	kubeproxyv1alpha1 "k8s.io/kube-proxy/config/v1alpha1"
 	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/ksgen/ksgen/generator/plan"
+	"github.com/ksgen/ksgen/generator/spec"
 )
 
 // componentConfigs renders the KubeletConfiguration and KubeProxyConfiguration
@@ -18,7 +18,7 @@ import (
 // raw overrides on top. Only the fields ksgen means are written (the typed
 // structs would print every zero value), only fields that kubelets back to
 // v1.22 know, and the result is checked by strict decoding into the types.
-func componentConfigs(c *plan.Cluster) ([][]byte, error) {
+func componentConfigs(c *plan.Cluster) ([]*document, error) {
 	k := c.Spec.Cluster.Spec.Kubernetes
 	kubelet := map[string]any{
 		"apiVersion":           "kubelet.config.k8s.io/v1beta1",
@@ -38,12 +38,12 @@ func componentConfigs(c *plan.Cluster) ([][]byte, error) {
 	if len(k.FeatureGates) > 0 {
 		kubelet["featureGates"] = k.FeatureGates
 	}
-	kb, err := componentDocument(kubelet, k.KubeletConfiguration, &kubeletv1beta1.KubeletConfiguration{})
+	kb, err := componentDocument(spec.KindKubeletConfiguration, kubelet, k.KubeletConfiguration, &kubeletv1beta1.KubeletConfiguration{})
 	if err != nil {
 		return nil, fmt.Errorf("spec.kubernetes.kubeletConfiguration (line %d): %w", c.Spec.Line("spec.kubernetes.kubeletConfiguration"), err)
 	}
 	if k.DisableKubeProxy {
-		return [][]byte{kb}, nil
+		return []*document{kb}, nil
 	}
 	proxy := map[string]any{
 		"apiVersion":  "kubeproxy.config.k8s.io/v1alpha1",
@@ -61,11 +61,11 @@ func componentConfigs(c *plan.Cluster) ([][]byte, error) {
 		// kube-proxy in ipvs mode would otherwise sweep the VIP off kube-ipvs0.
 		proxy["ipvs"] = map[string]any{"excludeCIDRs": []any{c.Endpoint.Address + hostBits(c.Endpoint.Address)}}
 	}
-	pb, err := componentDocument(proxy, k.KubeProxyConfiguration, &kubeproxyv1alpha1.KubeProxyConfiguration{})
+	pb, err := componentDocument(spec.KindKubeProxyConfiguration, proxy, k.KubeProxyConfiguration, &kubeproxyv1alpha1.KubeProxyConfiguration{})
 	if err != nil {
 		return nil, fmt.Errorf("spec.kubernetes.kubeProxyConfiguration (line %d): %w", c.Spec.Line("spec.kubernetes.kubeProxyConfiguration"), err)
 	}
-	return [][]byte{kb, pb}, nil
+	return []*document{kb, pb}, nil
 }
 
 func hostBits(addr string) string {
@@ -77,7 +77,7 @@ func hostBits(addr string) string {
 
 // componentDocument overlays the user's raw overrides on doc and checks the
 // result decodes strictly into check, so a misspelt override is an error.
-func componentDocument(doc, overrides map[string]any, check any) ([]byte, error) {
+func componentDocument(kind string, doc, overrides map[string]any, check any) (*document, error) {
 	mergeMaps(doc, overrides)
 	raw, err := json.Marshal(doc)
 	if err != nil {
@@ -88,7 +88,7 @@ func componentDocument(doc, overrides map[string]any, check any) ([]byte, error)
 	if err := dec.Decode(check); err != nil {
 		return nil, err
 	}
-	return yaml.JSONToYAML(raw)
+	return &document{kind: kind, json: raw, component: true}, nil
 }
 
 // mergeMaps overlays src on dst recursively; src wins on conflicts.

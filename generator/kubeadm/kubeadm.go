@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
+	yamlv3 "go.yaml.in/yaml/v3"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -22,6 +22,8 @@ import (
 	bootstraptokenv1 "k8s.io/kubernetes/cmd/kubeadm/app/apis/bootstraptoken/v1"
 	kubeadmapi "k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm"
 	kubeadmscheme "k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm/scheme"
+	kubeadmv1beta4 "k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm/v1beta4"
+	"sigs.k8s.io/yaml"
 
 	"github.com/ksgen/ksgen/generator/payload"
 	"github.com/ksgen/ksgen/generator/plan"
@@ -45,19 +47,41 @@ type Credentials struct {
 }
 
 // Render returns the kubeadm configuration for a node, or nil when the node
-// does not run kubeadm (etcd-only and load-balancer hosts).
+// does not run kubeadm (etcd-only and load-balancer hosts). The spec's
+// kubeadm patches for the node are applied and their result validated.
 func Render(c *plan.Cluster, n *plan.Node, cred Credentials) ([]byte, error) {
+	docs, err := render(c, n, cred)
+	if err != nil || docs == nil {
+		return nil, err
+	}
+	if err := applyPatches(c, n, docs); err != nil {
+		return nil, err
+	}
+	return printStream(docs)
+}
+
+// document is one rendered document, as JSON until it is printed.
+type document struct {
+	kind string
+	json []byte
+	// component documents are printed by sigs.k8s.io/yaml, kubeadm's own by
+	// yaml.v3; both sort keys, so a patched document prints like an unpatched one.
+	component bool
+}
+
+// render builds the node's documents before patches.
+func render(c *plan.Cluster, n *plan.Node, cred Credentials) ([]*document, error) {
 	gv, err := schema.ParseGroupVersion(c.KubeadmAPI)
 	if err != nil {
 		return nil, err
 	}
-	var docs [][]byte
-	add := func(obj runtime.Object) error {
-		b, err := encodeYAML(obj, gv)
+	var docs []*document
+	add := func(kind string, obj runtime.Object) error {
+		js, err := encodeJSON(obj, gv)
 		if err != nil {
 			return fmt.Errorf("encode %T as %s: %w", obj, gv, err)
 		}
-		docs = append(docs, b)
+		docs = append(docs, &document{kind: kind, json: js})
 		return nil
 	}
 	switch n.Action {
@@ -66,11 +90,16 @@ func Render(c *plan.Cluster, n *plan.Node, cred Credentials) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := add(init); err != nil {
+		// A copy: the conversion writes through to the object's timeouts.
+		timeouts := init.Timeouts.DeepCopy()
+		if err := add(spec.KindInitConfiguration, init); err != nil {
+			return nil, err
+		}
+		if err := pinTimeouts(docs[0], gv, timeouts); err != nil {
 			return nil, err
 		}
 		cluster := clusterConfiguration(c, cred)
-		if err := add(&cluster); err != nil {
+		if err := add(spec.KindClusterConfiguration, &cluster); err != nil {
 			return nil, err
 		}
 		comps, err := componentConfigs(c)
@@ -79,14 +108,65 @@ func Render(c *plan.Cluster, n *plan.Node, cred Credentials) ([]byte, error) {
 		}
 		docs = append(docs, comps...)
 	case plan.JoinControlPlane, plan.Join:
-		if err := add(joinConfiguration(c, n, cred)); err != nil {
+		join := joinConfiguration(c, n, cred)
+		timeouts := join.Timeouts.DeepCopy()
+		if err := add(spec.KindJoinConfiguration, join); err != nil {
+			return nil, err
+		}
+		if err := pinTimeouts(docs[0], gv, timeouts); err != nil {
 			return nil, err
 		}
 	default:
 		return nil, nil
 	}
-	return bytes.Join(docs, []byte("---\n")), nil
+	return docs, nil
 }
+
+// pinTimeouts sets a v1beta4 document's timeouts to what ksgen asked for.
+// kubeadm's conversion to v1beta4 overwrites controlPlaneComponentHealthCheck
+// with a process-wide value that decoding any v1beta3 ClusterConfiguration
+// sets, so without this the output would depend on what the process did before.
+func pinTimeouts(d *document, gv schema.GroupVersion, t *kubeadmapi.Timeouts) error {
+	if gv != kubeadmv1beta4.SchemeGroupVersion {
+		return nil // v1beta3 Init and Join carry no timeouts
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(d.json, &doc); err != nil {
+		return err
+	}
+	var out kubeadmv1beta4.Timeouts
+	if err := kubeadmv1beta4.Convert_kubeadm_Timeouts_To_v1beta4_Timeouts(t, &out, nil); err != nil {
+		return err
+	}
+	raw, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	doc["timeouts"] = raw
+	d.json, err = json.Marshal(doc)
+	return err
+}
+
+// printStream joins the documents as one YAML stream.
+func printStream(docs []*document) ([]byte, error) {
+	out := make([][]byte, len(docs))
+	for i, d := range docs {
+		var err error
+		if d.component {
+			out[i], err = yaml.JSONToYAML(d.json)
+		} else {
+			out[i], err = jsonToYAML(d.json)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("print %s: %w", d.kind, err)
+		}
+	}
+	return bytes.Join(out, []byte("---\n")), nil
+}
+
+// manifestsPreflight is kubeadm's check that /etc/kubernetes/manifests is
+// empty, which fails on nodes whose load balancer runs as a static pod.
+const manifestsPreflight = "DirAvailable--etc-kubernetes-manifests"
 
 // File wraps a rendered config as the payload file (0600: it holds the token).
 func File(content []byte) payload.File {
@@ -163,7 +243,7 @@ func nodeRegistration(c *plan.Cluster, n *plan.Node) kubeadmapi.NodeRegistration
 	}
 	if n.LocalLB != "" {
 		// The node's load-balancer static pod is in place before kubeadm runs.
-		nr.IgnorePreflightErrors = []string{"DirAvailable--etc-kubernetes-manifests"}
+		nr.IgnorePreflightErrors = []string{manifestsPreflight}
 	}
 	if n.ControlPlane && n.Worker {
 		// KubeKey removes the control-plane taint from hosts that are also workers.
@@ -299,21 +379,22 @@ var jsonSerializer = func() runtime.Serializer {
 	return info.Serializer
 }()
 
-// encodeYAML converts obj to gv with kubeadm's scheme and prints it as YAML.
-// It does what kubeadm's MarshalToYamlForCodecs does, but turns the JSON
-// into YAML through encoding/json instead of a YAML parser, which made up
-// most of a render's time.
-func encodeYAML(obj runtime.Object, gv schema.GroupVersion) ([]byte, error) {
-	js, err := runtime.Encode(kubeadmscheme.Codecs.EncoderForVersion(jsonSerializer, gv), obj)
-	if err != nil {
-		return nil, err
-	}
+// encodeJSON converts obj to gv with kubeadm's scheme. It is the first half
+// of what kubeadm's MarshalToYamlForCodecs does; jsonToYAML is the second,
+// through encoding/json instead of a YAML parser, which made up most of a
+// render's time.
+func encodeJSON(obj runtime.Object, gv schema.GroupVersion) ([]byte, error) {
+	return runtime.Encode(kubeadmscheme.Codecs.EncoderForVersion(jsonSerializer, gv), obj)
+}
+
+// jsonToYAML prints a kubeadm document as YAML, keys sorted.
+func jsonToYAML(js []byte) ([]byte, error) {
 	var doc any
 	if err := json.Unmarshal(js, &doc); err != nil {
 		return nil, err
 	}
 	var out bytes.Buffer
-	enc := yaml.NewEncoder(&out)
+	enc := yamlv3.NewEncoder(&out)
 	enc.SetIndent(2)
 	if err := enc.Encode(doc); err != nil {
 		return nil, err

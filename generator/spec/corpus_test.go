@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ksgen/ksgen/generator/kubeadm"
+	"github.com/ksgen/ksgen/generator/plan"
 	"github.com/ksgen/ksgen/generator/spec"
 )
 
@@ -54,6 +56,22 @@ func readCorpus(t testing.TB) []corpusCase {
 	return cases
 }
 
+// load is what ksgen validate reports: the spec's own findings, then, when
+// it loads without errors, those of its kubeadm patches on the rendered configs.
+func load(t *testing.T, data []byte) (*spec.Spec, *spec.Report) {
+	t.Helper()
+	s, r := spec.Load(data)
+	if s == nil || r.HasErrors(false) {
+		return s, r
+	}
+	c, err := plan.New(s)
+	if err != nil {
+		t.Fatalf("plan: %v", err)
+	}
+	r.Entries = append(r.Entries, kubeadm.Check(c)...)
+	return s, r
+}
+
 // TestInvalidCorpus loads every file of testdata/invalid and checks that
 // the report holds exactly the one finding its header names, with its
 // message, field path and line.
@@ -62,7 +80,7 @@ func TestInvalidCorpus(t *testing.T) {
 	for _, c := range readCorpus(t) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			s, r := spec.Load(c.data)
+			s, r := load(t, c.data)
 			var got []string
 			for _, e := range r.Entries {
 				got = append(got, e.String())
@@ -107,7 +125,7 @@ func TestInvalidCorpusLines(t *testing.T) {
 	for _, c := range readCorpus(t) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			_, r := spec.Load(c.data)
+			_, r := load(t, c.data)
 			if len(r.Entries) != 1 {
 				t.Skip("TestInvalidCorpus reports this file")
 			}

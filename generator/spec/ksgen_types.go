@@ -30,6 +30,9 @@ type ConfigSpec struct {
 	LoadBalancer LoadBalancer `json:"loadBalancer,omitempty"`
 	// Storage decides the default StorageClass (see storage.go).
 	Storage StorageSettings `json:"storage,omitempty"`
+	// KubeadmPatches change the kubeadm configuration of every node that
+	// renders a document of their target kind; role and host patches follow.
+	KubeadmPatches []KubeadmPatch `json:"kubeadmPatches,omitempty"`
 }
 
 // User is an SSH login user.
@@ -49,7 +52,54 @@ type NodeSettings struct {
 	Snippets          Snippets       `json:"snippets,omitempty"`
 	// Resources declares the machine's size, for validation only.
 	Resources *HostResources `json:"resources,omitempty"`
+	// KubeadmPatches apply after the cluster's (role) or the roles' (host)
+	// patches, to node-local kinds only: InitConfiguration, JoinConfiguration.
+	KubeadmPatches []KubeadmPatch `json:"kubeadmPatches,omitempty"`
 }
+
+// KubeadmPatch changes one document of a node's rendered kubeadm
+// configuration, like kind's kubeadmConfigPatches: a strategic merge patch
+// (Patch) or RFC 6902 operations (JSONPatch), exactly one of them.
+type KubeadmPatch struct {
+	Target    KubeadmPatchTarget `json:"target"`
+	Patch     map[string]any     `json:"patch,omitempty"`
+	JSONPatch []JSONPatchOp      `json:"jsonPatch,omitempty"`
+}
+
+// KubeadmPatchTarget selects the document by kind; the API version is the
+// one ksgen renders for the cluster's Kubernetes version.
+type KubeadmPatchTarget struct {
+	Kind string `json:"kind"`
+}
+
+// JSONPatchOp is one RFC 6902 operation.
+type JSONPatchOp struct {
+	Op    string `json:"op"`
+	Path  string `json:"path"`
+	From  string `json:"from,omitempty"`
+	Value any    `json:"value"`
+}
+
+// Kubeadm document kinds a patch may target.
+const (
+	KindInitConfiguration      = "InitConfiguration"
+	KindClusterConfiguration   = "ClusterConfiguration"
+	KindJoinConfiguration      = "JoinConfiguration"
+	KindKubeletConfiguration   = "KubeletConfiguration"
+	KindKubeProxyConfiguration = "KubeProxyConfiguration"
+)
+
+// PatchKinds are the kinds a kubeadm patch may target.
+var PatchKinds = []string{KindInitConfiguration, KindClusterConfiguration, KindJoinConfiguration, KindKubeletConfiguration, KindKubeProxyConfiguration}
+
+// ClusterWideKind reports whether kubeadm uploads documents of kind at init
+// for every node, so that only a cluster-level patch can change them.
+func ClusterWideKind(kind string) bool {
+	return kind == KindClusterConfiguration || kind == KindKubeletConfiguration || kind == KindKubeProxyConfiguration
+}
+
+// PatchRoles are the roles whose kubeadmPatches apply, in the order they do.
+var PatchRoles = []string{RoleControlPlane, RoleWorker}
 
 // StaticNetwork is a static address for one interface.
 type StaticNetwork struct {

@@ -135,6 +135,8 @@ var (
 	ErrIgnored           = errors.New("setting has no effect in ksgen")
 	ErrNoStorage         = errors.New("no StorageClass for persistent volumes")
 	ErrTooSmall          = errors.New("hosts smaller than the components request")
+	ErrPatch             = errors.New("kubeadm patch failed")
+	ErrNoTarget          = errors.New("kubeadm patch matches no document")
 )
 
 // detailed is a message that reads on its own yet still matches its named

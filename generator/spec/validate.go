@@ -78,6 +78,7 @@ func (s *Spec) validate(r *Report) {
 	v.network(addrs)
 	v.registry()
 	v.config()
+	v.kubeadmPatches()
 	v.kubesphere()
 	v.storage()
 	v.kubesphereComponents()
