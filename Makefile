@@ -32,6 +32,13 @@ bench:
 fuzz:
 	$(GO) test ./generator/spec -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME)
 
+# e2e brings up a real 2 control-plane + 1 worker cluster from ksgen's output
+# on this machine (root; containerd, runc, haproxy, iproute2, curl): see the
+# README's "End-to-end test". Kubernetes and etcd are built from the Go module
+# proxy once and cached under ~/.cache/ksgen-test.
+e2e:
+	KSGEN_E2E=1 $(GO) test -count=1 -timeout 45m -v -run TestCluster ./generator/internal/e2e
+
 # example renders the bundled example cluster, as the README's first command does.
 example:
 	$(GO) run ./cmd/ksgen render -f testdata/config-sample.yaml -o out

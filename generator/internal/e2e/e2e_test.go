@@ -1,0 +1,633 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ksgen/ksgen/generator/internal/consumers"
+)
+
+// Budgets of the phases after the build; the whole test is bounded by
+// go test -timeout as well (see make e2e).
+const (
+	clusterLife      = 40 * time.Minute // namespace holders exit by then whatever happens
+	bootstrapTimeout = 15 * time.Minute
+	settleTimeout    = 3 * time.Minute
+)
+
+// e2eHost is a host of testdata/cluster.yaml.
+type e2eHost struct{ name, ip, role string }
+
+var e2eHosts = []e2eHost{
+	{"master1", "10.250.7.11", "control-plane"},
+	{"master2", "10.250.7.12", "control-plane"},
+	{"node1", "10.250.7.21", "worker"},
+}
+
+// TestCluster renders testdata/cluster.yaml with the ksgen command and
+// brings the cluster up from the output alone: each node runs its own
+// generated bootstrap (kubeadm init or join), kubelet runs as the rendered
+// unit says, and the worker reaches the API through its own HAProxy.
+func TestCluster(t *testing.T) {
+	if os.Getenv("KSGEN_E2E") == "" {
+		t.Skip("the end-to-end cluster runs with make e2e (KSGEN_E2E=1, root, about 15 minutes)")
+	}
+	if os.Geteuid() != 0 {
+		t.Fatal("make e2e needs root: it makes namespaces, mounts and cgroups")
+	}
+	for _, c := range []string{"containerd", "runc", "ctr", "unshare", "nsenter", "ip", "curl", "haproxy", "ldd"} {
+		if _, err := exec.LookPath(c); err != nil {
+			t.Fatalf("%s not found: .ci/run installs containerd, runc, haproxy, iproute2, curl", c)
+		}
+	}
+	start := time.Now()
+	phase := func(name string, since time.Time) {
+		t.Logf("phase %-10s %6.1fs (total %6.1fs)", name, time.Since(since).Seconds(), time.Since(start).Seconds())
+	}
+	work := t.TempDir()
+	spec, err := filepath.Abs("testdata/cluster.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Build: Kubernetes at the spec's version and etcd from the Go module
+	// proxy, the pause stand-in, and the ksgen command itself.
+	t0 := time.Now()
+	kube, err := consumers.KubernetesBinaries(specVersion(t, spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	etcd, err := consumers.EtcdBinaries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ksgen := filepath.Join(work, "ksgen")
+	goBuild(t, ksgen, "github.com/ksgen/ksgen/cmd/ksgen", "")
+	pause := filepath.Join(work, "pause")
+	goBuild(t, pause, ".", "testdata/pause")
+	phase("build", t0)
+
+	// Render, as a user would.
+	t0 = time.Now()
+	out := filepath.Join(work, "out")
+	bundle := filepath.Join(work, "ksgen-secrets.yaml")
+	ksgenRun(t, ksgen, "secrets", "gen", "-o", bundle)
+	ksgenRun(t, ksgen, "validate", "-f", spec)
+	ksgenRun(t, ksgen, "render", "-f", spec, "--secrets", bundle, "-o", out)
+	imageList := strings.Fields(string(ksgenRun(t, ksgen, "images", "list", "-f", spec)))
+	phase("render", t0)
+
+	// Images: what `ksgen images list` names, packed from what was built.
+	t0 = time.Now()
+	archives := packImages(t, work, imageList, kube, etcd, pause)
+	phase("images", t0)
+
+	// Nodes: namespaces, rootfs, cgroups, containerd with the images.
+	t0 = time.Now()
+	net, err := NewNetwork(work, clusterLife)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(net.Close)
+	nodes := map[string]*Node{}
+	for _, h := range e2eHosts {
+		n, err := NewNode(h.name, h.ip, filepath.Join(out, h.name, "rootfs"), filepath.Join(work, "nodes", h.name), net, clusterLife)
+		if n != nil {
+			t.Cleanup(func() { teardown(t, n) })
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes[h.name] = n
+		bins := map[string]string{}
+		for _, c := range []string{"kubeadm", "kubelet", "kubectl"} {
+			bins["/usr/local/bin/"+c] = filepath.Join(kube, c)
+		}
+		if err := n.LayRootfs(bins); err != nil {
+			t.Fatal(err)
+		}
+		if err := n.MakeCgroups(cgroupRoot(h.name)); err != nil {
+			t.Fatal(err)
+		}
+		startContainerd(t, n)
+		for _, a := range archives {
+			if _, err := n.Run(context.Background(), nil, "ctr", "-n", "k8s.io", "images", "import", a); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	phase("nodes", t0)
+
+	// Boot: every node at once, as machines powered on together; joiners
+	// retry until the first control plane answers.
+	t0 = time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), clusterLife)
+	t.Cleanup(cancel)
+	for _, n := range nodes {
+		if err := superviseKubelet(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bootCtx, bootCancel := context.WithTimeout(ctx, bootstrapTimeout)
+	defer bootCancel()
+	var wg sync.WaitGroup
+	errs := make(map[string]error)
+	var mu sync.Mutex
+	for _, h := range e2eHosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t1 := time.Now()
+			err := bootstrap(bootCtx, nodes[h.name], "bootstrap")
+			mu.Lock()
+			errs[h.name] = err
+			mu.Unlock()
+			t.Logf("%s: bootstrap done in %.1fs (err=%v)", h.name, time.Since(t1).Seconds(), err)
+		}()
+	}
+	wg.Wait()
+	for _, h := range e2eHosts {
+		if errs[h.name] != nil {
+			t.Fatalf("%s: bootstrap: %v", h.name, errs[h.name])
+		}
+	}
+	phase("boot", t0)
+
+	// The cluster: three nodes with the spec's names, addresses and roles.
+	t0 = time.Now()
+	m1 := nodes["master1"]
+	kubectl := func(n *Node, kubeconfig string, args ...string) ([]byte, error) {
+		c, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		return n.Run(c, nil, append([]string{"kubectl", "--kubeconfig", kubeconfig}, args...)...)
+	}
+	checkNodes(t, func() ([]byte, error) {
+		return kubectl(m1, "/etc/kubernetes/admin.conf", "get", "nodes", "-o", "json")
+	})
+	phase("nodes-ok", t0)
+
+	// The worker reaches the API through its local HAProxy.
+	t0 = time.Now()
+	w := nodes["node1"]
+	hosts, err := os.ReadFile(w.Path("/etc/hosts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^127\.0\.0\.1 lb\.kubesphere\.local$`).Match(hosts) {
+		t.Fatalf("node1: lb.kubesphere.local does not point at the local HAProxy:\n%s", hosts)
+	}
+	kubeletConf, err := os.ReadFile(w.Path("/etc/kubernetes/kubelet.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(kubeletConf, []byte("server: https://lb.kubesphere.local:6443")) {
+		t.Fatalf("node1: kubelet.conf does not use the LB domain:\n%s", kubeletConf)
+	}
+	readyz := func() error {
+		b, err := kubectl(w, "/etc/kubernetes/kubelet.conf", "get", "--raw", "/readyz")
+		if err == nil && strings.TrimSpace(string(b)) != "ok" {
+			err = fmt.Errorf("readyz: %q", b)
+		}
+		return err
+	}
+	if err := readyz(); err != nil {
+		t.Fatalf("node1: /readyz through HAProxy: %v", err)
+	}
+	phase("lb", t0)
+
+	// Failover: stop master1's apiserver as kubelet would (its manifest
+	// leaves); the worker still reaches the API through HAProxy.
+	t0 = time.Now()
+	manifest := m1.Path("/etc/kubernetes/manifests/kube-apiserver.yaml")
+	if err := os.Rename(manifest, m1.Path("/etc/kubernetes/kube-apiserver.yaml.stopped")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, settleTimeout, "master1's apiserver to stop", func() error {
+		if _, err := m1.Run(ctx, nil, "curl", "-ksf", "--max-time", "2", "https://10.250.7.11:6443/readyz"); err == nil {
+			return fmt.Errorf("still answers")
+		}
+		return nil
+	})
+	// HAProxy marks a server down after two failed checks 2s apart.
+	time.Sleep(6 * time.Second)
+	for i := range 20 {
+		if err := readyz(); err != nil {
+			t.Fatalf("node1: request %d through HAProxy with master1's apiserver down: %v", i+1, err)
+		}
+	}
+	before := leaseRenewTime(t, func() ([]byte, error) {
+		return kubectl(nodes["master2"], "/etc/kubernetes/admin.conf", "-n", "kube-node-lease", "get", "lease", "node1", "-o", "json")
+	})
+	waitFor(t, settleTimeout, "node1's kubelet to renew its lease through HAProxy", func() error {
+		after := leaseRenewTime(t, func() ([]byte, error) {
+			return kubectl(nodes["master2"], "/etc/kubernetes/admin.conf", "-n", "kube-node-lease", "get", "lease", "node1", "-o", "json")
+		})
+		if !after.After(before) {
+			return fmt.Errorf("renewTime still %s", before)
+		}
+		return nil
+	})
+	phase("failover", t0)
+
+	// A rerun on a configured node changes nothing.
+	t0 = time.Now()
+	for _, h := range e2eHosts {
+		n := nodes[h.name]
+		sum := treeSum(t, n.Path("/etc/kubernetes"), n.Path("/etc/hosts"), n.Path("/var/lib/ksgen"))
+		if err := bootstrap(ctx, n, "bootstrap-rerun"); err != nil {
+			t.Fatalf("%s: rerun: %v", h.name, err)
+		}
+		if log, _ := os.ReadFile(filepath.Join(n.Dir, "bootstrap-rerun.log")); !bytes.Contains(log, []byte("already bootstrapped")) {
+			t.Errorf("%s: rerun did not say it was already bootstrapped:\n%s", h.name, log)
+		}
+		if again := treeSum(t, n.Path("/etc/kubernetes"), n.Path("/etc/hosts"), n.Path("/var/lib/ksgen")); again != sum {
+			t.Errorf("%s: rerunning the bootstrap changed /etc/kubernetes, /etc/hosts or /var/lib/ksgen", h.name)
+		}
+	}
+	phase("rerun", t0)
+}
+
+// specVersion is kubernetes.version of the spec.
+func specVersion(t *testing.T, spec string) string {
+	b, err := os.ReadFile(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\s+version: (v1\.\d+\.\d+)\s*$`).FindSubmatch(b)
+	if m == nil {
+		t.Fatal("no kubernetes.version in " + spec)
+	}
+	return string(m[1])
+}
+
+func goBuild(t *testing.T, out, pkg, dir string) {
+	t.Helper()
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	}
+}
+
+func ksgenRun(t *testing.T, ksgen string, args ...string) []byte {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(ksgen, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("ksgen %s: %v\n%s", strings.Join(args, " "), err, stderr.Bytes())
+	}
+	return stdout.Bytes()
+}
+
+// packImages packs every image the cluster runs from what the test built,
+// under the names `ksgen images list` gives; an image it does not know how
+// to make fails the test, so a new image in the product reaches this list.
+func packImages(t *testing.T, work string, refs []string, kube string, etcd consumers.Etcd, pause string) []string {
+	t.Helper()
+	var archives []string
+	for _, ref := range refs {
+		repo := path.Base(strings.SplitN(ref, ":", 2)[0])
+		img := Image{Ref: ref}
+		switch repo {
+		case "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy":
+			img.Files = map[string]string{"/usr/local/bin/" + repo: filepath.Join(kube, repo)}
+		case "etcd":
+			img.Files = map[string]string{"/usr/local/bin/etcd": etcd.Server, "/usr/local/bin/etcdctl": etcd.Etcdctl}
+		case "pause":
+			img.Files = map[string]string{"/pause": pause}
+			img.Entrypoint = []string{"/pause"}
+		case "coredns":
+			// CoreDNS stays Pending without a CNI (nodes are NotReady); the
+			// image is only there for kubeadm's preflight image check.
+			img.Files = map[string]string{"/coredns": pause}
+			img.Entrypoint = []string{"/coredns"}
+		case "haproxy":
+			img.Files = haproxyFiles(t)
+			// What the official image's entrypoint runs: master-worker, foreground.
+			img.Cmd = []string{"haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"}
+		default:
+			t.Fatalf("the e2e test does not know how to build image %s", ref)
+		}
+		a := filepath.Join(work, "images", repo+".tar")
+		if err := os.MkdirAll(filepath.Dir(a), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := img.WriteArchive(a); err != nil {
+			t.Fatal(err)
+		}
+		archives = append(archives, a)
+	}
+	return archives
+}
+
+// haproxyFiles is Debian's haproxy and the shared libraries it loads.
+func haproxyFiles(t *testing.T) map[string]string {
+	bin, err := exec.LookPath("haproxy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{"/usr/local/sbin/haproxy": bin}
+	out, err := exec.Command("ldd", bin).Output()
+	if err != nil {
+		t.Fatalf("ldd %s: %v", bin, err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 3 && f[1] == "=>" && strings.HasPrefix(f[2], "/"):
+			files[f[2]] = f[2]
+		case len(f) >= 1 && strings.HasPrefix(f[0], "/"):
+			files[f[0]] = f[0]
+		}
+	}
+	return files
+}
+
+func cgroupRoot(node string) string { return "/ksgen-e2e-" + node }
+
+// startContainerd runs containerd with the node's own config.toml, changed
+// only where this machine differs: no systemd to manage cgroups, and no
+// CAP_SYS_RESOURCE for the sandbox's OOM score.
+func startContainerd(t *testing.T, n *Node) {
+	t.Helper()
+	cfg, err := os.ReadFile(n.Path("/etc/containerd/config.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	adapted := bytes.Replace(cfg, []byte("SystemdCgroup = true"), []byte("SystemdCgroup = false"), 1)
+	cri := []byte(`[plugins."io.containerd.grpc.v1.cri"]` + "\n")
+	adapted = bytes.Replace(adapted, cri, append(slices.Clone(cri), "  restrict_oom_score_adj = true\n"...), 1)
+	if bytes.Count(adapted, []byte("SystemdCgroup = false")) != 1 || !bytes.Contains(adapted, []byte("restrict_oom_score_adj")) {
+		t.Fatalf("%s: containerd's config.toml changed shape; adapt startContainerd:\n%s", n.Name, cfg)
+	}
+	file := filepath.Join(n.Dir, "containerd-e2e.toml")
+	if err := os.WriteFile(file, adapted, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Start(context.Background(), "containerd", nil, "containerd", "--config", file); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, n.Name+"'s containerd socket", func() error {
+		_, err := os.Stat(n.Path("/run/containerd/containerd.sock"))
+		return err
+	})
+}
+
+// superviseKubelet stands in for systemd's kubelet.service: once kubeadm
+// has written /var/lib/kubelet/config.yaml it runs what the rendered unit
+// and drop-in say, and restarts it when it exits, until ctx ends.
+func superviseKubelet(ctx context.Context, n *Node) error {
+	go func() {
+		for ctx.Err() == nil {
+			if _, err := os.Stat(n.Path("/var/lib/kubelet/config.yaml")); err == nil {
+				argv, err := ServiceCommand(n.Path("/"), "kubelet.service")
+				if err == nil {
+					var p *Proc
+					if p, err = n.Start(ctx, "kubelet", nil, argv...); err == nil {
+						_ = p.Wait()
+					}
+				}
+				if err != nil {
+					appendLog(filepath.Join(n.Dir, "kubelet.log"), "e2e: "+err.Error())
+				}
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(2 * time.Second):
+			}
+		}
+	}()
+	return nil
+}
+
+// fakes stand in for what needs systemd as init or would change the whole
+// machine rather than the node. Each logs its arguments to Dir/fakes.log.
+var fakes = map[string]string{
+	"systemctl":   "systemd is not init here: the test starts containerd and kubelet itself",
+	"swapoff":     "swap is the machine's, not the node's",
+	"timedatectl": "the clock is the machine's",
+	// Network sysctls belong to the node's network namespace; the others
+	// would change the machine, so only net.* keys of sysctl.d are applied.
+	"sysctl": `if [ "$1" = --system ]; then
+  cat /etc/sysctl.d/*.conf 2>/dev/null | tr -d ' \t' | grep '^net\.' | while IFS== read -r key value; do
+    /usr/sbin/sysctl -qw "$key=$value" || echo "fake sysctl: cannot set $key here"
+  done
+fi`,
+}
+
+// bootstrap runs what the node's ksgen-bootstrap.service runs, with fakes first
+// in PATH and a bounded number of attempts, logged to Dir/<name>.log.
+func bootstrap(ctx context.Context, n *Node, name string) error {
+	fakeDir := filepath.Join(n.Dir, "fakes")
+	if err := os.MkdirAll(fakeDir, 0o755); err != nil {
+		return err
+	}
+	for cmd, body := range fakes {
+		if !strings.Contains(body, "\n") {
+			body = "# " + body
+		}
+		script := fmt.Sprintf("#!/bin/sh\n# e2e fake %s\necho \"fake %s $*\" >> %s/fakes.log\n%s\n", cmd, cmd, n.Dir, body)
+		if err := os.WriteFile(filepath.Join(fakeDir, cmd), []byte(script), 0o755); err != nil {
+			return err
+		}
+	}
+	argv, err := ServiceCommand(n.Path("/"), "ksgen-bootstrap.service")
+	if err != nil {
+		return err
+	}
+	env := []string{"PATH=" + fakeDir + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "KSGEN_MAX_ATTEMPTS=8", "HOME=/root"}
+	p, err := n.Start(ctx, name, env, argv...)
+	if err != nil {
+		return err
+	}
+	return p.Wait()
+}
+
+// checkNodes waits until the three nodes are registered, then checks
+// their names, addresses and roles.
+func checkNodes(t *testing.T, get func() ([]byte, error)) {
+	t.Helper()
+	type node struct {
+		Metadata struct {
+			Name   string            `json:"name"`
+			Labels map[string]string `json:"labels"`
+		} `json:"metadata"`
+		Spec struct {
+			Taints []struct{ Key, Effect string } `json:"taints"`
+		} `json:"spec"`
+		Status struct {
+			Addresses []struct{ Type, Address string } `json:"addresses"`
+		} `json:"status"`
+	}
+	var list struct{ Items []node }
+	waitFor(t, settleTimeout, "3 registered nodes", func() error {
+		b, err := get()
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(b, &list); err != nil {
+			return err
+		}
+		if len(list.Items) != len(e2eHosts) {
+			return fmt.Errorf("%d nodes", len(list.Items))
+		}
+		return nil
+	})
+	byName := map[string]node{}
+	for _, n := range list.Items {
+		byName[n.Metadata.Name] = n
+	}
+	for _, h := range e2eHosts {
+		n, ok := byName[h.name]
+		if !ok {
+			t.Errorf("node %s is not registered", h.name)
+			continue
+		}
+		var ip string
+		for _, a := range n.Status.Addresses {
+			if a.Type == "InternalIP" {
+				ip = a.Address
+			}
+		}
+		if ip != h.ip {
+			t.Errorf("node %s: InternalIP %q, want %s", h.name, ip, h.ip)
+		}
+		_, cp := n.Metadata.Labels["node-role.kubernetes.io/control-plane"]
+		if cp != (h.role == "control-plane") {
+			t.Errorf("node %s: control-plane label %v, want role %s", h.name, cp, h.role)
+		}
+		// Control planes that are not also workers keep kubeadm's taint.
+		tainted := slices.ContainsFunc(n.Spec.Taints, func(t struct{ Key, Effect string }) bool {
+			return t.Key == "node-role.kubernetes.io/control-plane" && t.Effect == "NoSchedule"
+		})
+		if tainted != (h.role == "control-plane") {
+			t.Errorf("node %s: control-plane NoSchedule taint %v, want role %s (taints %v)", h.name, tainted, h.role, n.Spec.Taints)
+		}
+		if n.Metadata.Labels["kubernetes.io/hostname"] != h.name {
+			t.Errorf("node %s: kubernetes.io/hostname %q", h.name, n.Metadata.Labels["kubernetes.io/hostname"])
+		}
+		t.Logf("node %s %s labels %v", h.name, ip, n.Metadata.Labels)
+	}
+}
+
+func leaseRenewTime(t *testing.T, get func() ([]byte, error)) time.Time {
+	t.Helper()
+	var lease struct {
+		Spec struct {
+			RenewTime time.Time `json:"renewTime"`
+		} `json:"spec"`
+	}
+	b, err := get()
+	if err == nil {
+		err = json.Unmarshal(b, &lease)
+	}
+	if err != nil {
+		t.Fatalf("node1's lease: %v", err)
+	}
+	return lease.Spec.RenewTime
+}
+
+// waitFor polls check every second until it succeeds or limit passes.
+func waitFor(t *testing.T, limit time.Duration, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s: %v", limit, what, err)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// treeSum hashes the paths, names, modes and contents under roots.
+func treeSum(t *testing.T, roots ...string) string {
+	t.Helper()
+	h := sha256.New()
+	for _, root := range roots {
+		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(h, "%s %v\n", p, info.Mode())
+			if info.Mode().IsRegular() {
+				b, err := os.ReadFile(p)
+				if err != nil {
+					return err
+				}
+				h.Write(b)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func appendLog(file, line string) {
+	f, err := os.OpenFile(file, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err == nil {
+		fmt.Fprintln(f, line)
+		f.Close()
+	}
+}
+
+// dumpLogs prints the tail of a node's logs.
+func dumpLogs(t *testing.T, n *Node) {
+	for _, name := range []string{"bootstrap", "kubelet", "containerd"} {
+		b, _ := os.ReadFile(filepath.Join(n.Dir, name+".log"))
+		lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+		if len(lines) > 60 {
+			lines = lines[len(lines)-60:]
+		}
+		t.Logf("=== %s %s.log (last lines)\n%s", n.Name, name, strings.Join(lines, "\n"))
+	}
+}
+
+// teardown resets the node with kubeadm, stops every process by PID,
+// removes its cgroups and checks that none of its mounts is left.
+func teardown(t *testing.T, n *Node) {
+	if t.Failed() {
+		dumpLogs(t, n)
+	}
+	if _, err := os.Stat(n.Path("/usr/local/bin/kubeadm")); err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		if _, err := n.Run(ctx, nil, "kubeadm", "reset", "-f", "--cri-socket", "unix:///run/containerd/containerd.sock"); err != nil {
+			t.Logf("%s: kubeadm reset: %v", n.Name, err)
+		}
+		cancel()
+	}
+	n.Close()
+	if err := RemoveCgroups(cgroupRoot(n.Name)); err != nil {
+		t.Errorf("%s: cgroups: %v", n.Name, err)
+	}
+	if mi, err := os.ReadFile("/proc/self/mountinfo"); err == nil && bytes.Contains(mi, []byte(n.Dir)) {
+		t.Errorf("%s: mounts under %s are left in the machine's namespace", n.Name, n.Dir)
+	}
+}
