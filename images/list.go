@@ -22,9 +22,10 @@ type Cluster struct {
 	// systemd service) runs on the etcd hosts.
 	KubeKeyEtcd      bool
 	DisableKubeProxy bool
-	HAProxy          bool // KubeKey's internal HAProxy static pod
+	HAProxy          bool // KubeKey's internal HAProxy (or nginx) static pod
 	KubeVip          bool
-	Keepalived       bool   // keepalived + HAProxy static pods for a VIP
+	Keepalived       bool   // keepalived + HAProxy (or nginx) static pods for a VIP
+	Proxy            string // the proxy of HAProxy and Keepalived: "nginx", else HAProxy
 	CNI              string // calico, flannel, cilium or none
 	// KubeSphere is the KubeSphere version, "" when KubeSphere is off.
 	KubeSphere string
@@ -45,14 +46,18 @@ func List(c Cluster) ([]string, error) {
 	}
 	out := KubeadmImages(c, ver)
 	var extra []string
+	proxy := HAProxyImage
+	if c.Proxy == "nginx" {
+		proxy = NginxImage
+	}
 	if c.HAProxy {
-		extra = append(extra, HAProxyImage)
+		extra = append(extra, proxy)
 	}
 	if c.KubeVip {
 		extra = append(extra, KubeVipImage)
 	}
 	if c.Keepalived {
-		extra = append(extra, KeepalivedImage, HAProxyImage)
+		extra = append(extra, KeepalivedImage, proxy)
 	}
 	extra = append(extra, CNIImages(c.CNI)...)
 	if c.KubeSphere != "" {

@@ -69,9 +69,12 @@ func BinDir(os string) string {
 // Images ksgen's own static pods run, pinned. KubeKey runs the same HAProxy
 // (as kubesphere/haproxy); the upstream image is used here. Keepalived is
 // the image kubeadm's HA guide runs as a static pod (keepalived 2.0.20 at
-// /usr/local/sbin/keepalived, with curl for the track script).
+// /usr/local/sbin/keepalived, with curl for the track script). nginx, when
+// the ksgen document selects it instead of HAProxy, is the official image's
+// stable release, whose stream module is built in.
 const (
 	HAProxyImage    = "docker.io/library/haproxy:2.9.6-alpine"
+	NginxImage      = "docker.io/library/nginx:1.30.6-alpine"
 	KubeVipImage    = "ghcr.io/kube-vip/kube-vip:v0.8.9"
 	KeepalivedImage = "docker.io/osixia/keepalived:2.0.20"
 )

@@ -27,6 +27,7 @@ var imageCases = []struct{ name, spec string }{
 	{"v1.22.10", "../../testdata/specs/valid-v1.22.yaml"},
 	{"kubesphere-private-registry", "../../testdata/images/kubesphere-private-registry.yaml"},
 	{"kubesphere-components", "../../testdata/specs/valid-kubesphere-components.yaml"},
+	{"lb-nginx", "../../testdata/specs/valid-lb-nginx.yaml"},
 }
 
 func TestImagesListGolden(t *testing.T) {
@@ -183,5 +184,31 @@ func TestImagesListGrowsByKubeSphereComponents(t *testing.T) {
 	}
 	if len(added) < 60 {
 		t.Errorf("components added %d images; DevOps alone brings more than 40", len(added))
+	}
+}
+
+// TestImagesListProxy: where the ksgen document selects nginx, the list
+// names nginx's image instead of HAProxy's, and nothing else changes
+// (internal LB on the workers, keepalived on load-balancer hosts).
+func TestImagesListProxy(t *testing.T) {
+	t.Parallel()
+	for _, pair := range [][2]string{
+		{"../../testdata/specs/valid-ha-haproxy.yaml", "../../testdata/specs/valid-ha-nginx.yaml"},
+		{"../../testdata/specs/valid-lb-hosts.yaml", "../../testdata/specs/valid-lb-nginx.yaml"},
+	} {
+		haproxy, _, err := ksgen(t, "images", "list", "-f", pair[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		nginx, _, err := ksgen(t, "images", "list", "-f", pair[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(haproxy, images.HAProxyImage+"\n") || strings.Contains(haproxy, images.NginxImage) {
+			t.Errorf("%s: want %s and not nginx:\n%s", pair[0], images.HAProxyImage, haproxy)
+		}
+		if want := strings.Replace(haproxy, images.HAProxyImage+"\n", "", 1); strings.Replace(nginx, images.NginxImage+"\n", "", 1) != want || !strings.Contains(nginx, images.NginxImage+"\n") {
+			t.Errorf("%s: want %s's list with %s instead of %s:\n%s", pair[1], pair[0], images.NginxImage, images.HAProxyImage, nginx)
+		}
 	}
 }

@@ -19,6 +19,7 @@ func Images(c *plan.Cluster) images.Cluster {
 		HAProxy:           c.Endpoint.Mode == plan.LBHAProxy,
 		KubeVip:           c.Endpoint.Mode == plan.LBKubeVip,
 		Keepalived:        len(c.LoadBalancers) > 0,
+		Proxy:             c.Spec.Config.Spec.LoadBalancer.ProxyName(),
 		CNI:               cs.Network.Plugin,
 	}
 	if c.Spec.KubeSphere != nil {

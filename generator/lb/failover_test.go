@@ -19,26 +19,23 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/ksgen/ksgen/generator/lb"
 )
 
-// The live failover tests run the generated haproxy.cfg with the real
-// HAProxy on loopback only (127.0.0.0/8; every bind and server address is
-// checked first), in front of in-process TLS "apiservers" answering
-// /healthz and /readyz. A bounded stream of requests, each on a new
-// connection, goes through HAProxy while one backend and then a second is
-// killed (listener and every connection closed); afterwards both come back.
-// Each test is bounded by failoverDeadline and stops HAProxy by PID.
+// The live failover tests run the generated haproxy.cfg or nginx.conf with
+// the real HAProxy or nginx on loopback only (127.0.0.0/8; every bind and
+// server address is checked first), in front of in-process TLS
+// "apiservers" answering /healthz and /readyz. A bounded stream of
+// requests, each on a new connection, goes through the proxy while one
+// backend and then a second is killed (listener and every connection
+// closed); afterwards both come back. Each test is bounded by
+// failoverDeadline and stops the proxy by PID.
 const (
 	failoverRequests = 400
 	failoverInterval = 25 * time.Millisecond
@@ -46,78 +43,92 @@ const (
 	failoverDeadline = 60 * time.Second
 )
 
-// TestFailoverInternalHAProxy runs a worker's HAProxy (internalLoadbalancer:
-// haproxy): control planes 127.0.0.2-4, frontend 127.0.0.1:port, where the
-// spec's port is one that is free on all four addresses (test runs in
-// parallel must not collide).
-func TestFailoverInternalHAProxy(t *testing.T) {
+// TestFailoverInternal runs a worker's internal load balancer
+// (internalLoadbalancer: haproxy, with each proxy): control planes
+// 127.0.0.2-4, frontend 127.0.0.1:port, where the spec's port is one that
+// is free on all four addresses (test runs in parallel must not collide).
+func TestFailoverInternal(t *testing.T) {
 	t.Parallel()
-	haproxy := tool(t, "haproxy")
-	port := freePortOn(t, "127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4")
-	c := loadPlan(t, cluster{
-		controlPlanes: addrs("127.0.0.", 2, 3),
-		workers:       []string{"127.0.0.5"},
-		endpoint:      fmt.Sprintf("internalLoadbalancer: haproxy, port: %d", port),
-	}.yaml())
-	cfg := render(t, c, "w1").files[lb.HAProxyConfigDir+"/haproxy.cfg"]
-	failover(t, haproxy, cfg, failoverOpts{})
+	for _, p := range failoverProxies {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			p.need(t)
+			port := freePortOn(t, "127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4")
+			c := loadPlan(t, cluster{
+				controlPlanes: addrs("127.0.0.", 2, 3),
+				workers:       []string{"127.0.0.5"},
+				endpoint:      fmt.Sprintf("internalLoadbalancer: haproxy, port: %d", port),
+				ksgen:         "  loadBalancer:\n" + p.ksgen(),
+			}.yaml())
+			cfg := render(t, c, "w1").files[p.config]
+			failover(t, p, cfg, failoverOpts{})
+		})
+	}
 }
 
 // TestFailoverHarnessSeesFailures is the control: the same run (one kill)
-// with retries 0 and no redispatch must see requests fail between the kill
-// and the mark-down, or the tests above prove nothing.
+// with a config that does not retry a failed connect on another server
+// must see requests fail between the kill and the mark-down, or the tests
+// above prove nothing.
 func TestFailoverHarnessSeesFailures(t *testing.T) {
 	t.Parallel()
-	haproxy := tool(t, "haproxy")
-	net24 := fmt.Sprintf("127.%d.%d.", 1+mrand.IntN(254), 1+mrand.IntN(254))
-	port := freePortOn(t, "127.0.0.1", net24+"2", net24+"3", net24+"4")
-	c := loadPlan(t, cluster{
-		controlPlanes: addrs(net24, 2, 3),
-		workers:       []string{net24 + "5"},
-		endpoint:      fmt.Sprintf("internalLoadbalancer: haproxy, port: %d", port),
-	}.yaml())
-	cfg := string(render(t, c, "w1").files[lb.HAProxyConfigDir+"/haproxy.cfg"])
-	blind := strings.Replace(strings.Replace(cfg, "    option redispatch\n", "", 1), "    retries 3\n", "    retries 0\n", 1)
-	if blind == cfg || strings.Contains(blind, "redispatch") {
-		t.Fatalf("cannot make the control config from\n%s", cfg)
+	for _, p := range failoverProxies {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			p.need(t)
+			net24 := fmt.Sprintf("127.%d.%d.", 1+mrand.IntN(254), 1+mrand.IntN(254))
+			port := freePortOn(t, "127.0.0.1", net24+"2", net24+"3", net24+"4")
+			c := loadPlan(t, cluster{
+				controlPlanes: addrs(net24, 2, 3),
+				workers:       []string{net24 + "5"},
+				endpoint:      fmt.Sprintf("internalLoadbalancer: haproxy, port: %d", port),
+				ksgen:         "  loadBalancer:\n" + p.ksgen(),
+			}.yaml())
+			cfg := render(t, c, "w1").files[p.config]
+			failover(t, p, p.blind(t, cfg), failoverOpts{control: true})
+		})
 	}
-	failover(t, haproxy, []byte(blind), failoverOpts{control: true})
 }
 
-// TestFailoverLoadBalancerHosts runs a load-balancer host's HAProxy in a
+// TestFailoverLoadBalancerHosts runs a load-balancer host's proxy in a
 // random 127.x.y.0/24 (the apiservers' port is kubeadm's 6443 here, so test
 // runs in parallel need their own addresses): VIP .10 (the endpoint's port
 // 16444, ks-console 30880, http 18080), control planes .12-.14:6443, a
 // worker .15 whose ks-console answers.
 func TestFailoverLoadBalancerHosts(t *testing.T) {
 	t.Parallel()
-	haproxy := tool(t, "haproxy")
-	net24 := fmt.Sprintf("127.%d.%d.", 1+mrand.IntN(254), 1+mrand.IntN(254))
-	c := loadPlan(t, cluster{
-		name:          "failover",
-		controlPlanes: addrs(net24, 12, 3),
-		workers:       []string{net24 + "15"},
-		loadBalancers: addrs(net24, 16, 2),
-		endpoint:      "address: " + net24 + "10, port: 16444",
-		ksgen:         "  loadBalancer:\n    ports:\n    - {name: ks-console, port: 30880}\n    - {name: http, port: 18080}\n",
-	}.yaml())
-	cfg := render(t, c, "lb2").files[lb.HAProxyConfigDir+"/haproxy.cfg"]
-	console := startTCPBanner(t, net24+"15:30880", "ks-console")
-	defer console.Close()
-	failover(t, haproxy, cfg, failoverOpts{extra: func(t *testing.T) {
-		// The worker port is forwarded too.
-		conn, err := net.DialTimeout("tcp", net24+"10:30880", failoverTimeout)
-		if err != nil {
-			t.Errorf("ks-console through the VIP: %v", err)
-			return
-		}
-		defer conn.Close()
-		_ = conn.SetDeadline(time.Now().Add(failoverTimeout))
-		b, err := io.ReadAll(conn)
-		if err != nil || string(b) != "ks-console" {
-			t.Errorf("ks-console through the VIP: read %q, %v", b, err)
-		}
-	}})
+	for _, p := range failoverProxies {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			p.need(t)
+			net24 := fmt.Sprintf("127.%d.%d.", 1+mrand.IntN(254), 1+mrand.IntN(254))
+			c := loadPlan(t, cluster{
+				name:          "failover",
+				controlPlanes: addrs(net24, 12, 3),
+				workers:       []string{net24 + "15"},
+				loadBalancers: addrs(net24, 16, 2),
+				endpoint:      "address: " + net24 + "10, port: 16444",
+				ksgen:         "  loadBalancer:\n" + p.ksgen() + "    ports:\n    - {name: ks-console, port: 30880}\n    - {name: http, port: 18080}\n",
+			}.yaml())
+			cfg := render(t, c, "lb2").files[p.config]
+			console := startTCPBanner(t, net24+"15:30880", "ks-console")
+			defer console.Close()
+			failover(t, p, cfg, failoverOpts{extra: func(t *testing.T) {
+				// The worker port is forwarded too.
+				conn, err := net.DialTimeout("tcp", net24+"10:30880", failoverTimeout)
+				if err != nil {
+					t.Errorf("ks-console through the VIP: %v", err)
+					return
+				}
+				defer conn.Close()
+				_ = conn.SetDeadline(time.Now().Add(failoverTimeout))
+				b, err := io.ReadAll(conn)
+				if err != nil || string(b) != "ks-console" {
+					t.Errorf("ks-console through the VIP: read %q, %v", b, err)
+				}
+			}})
+		})
+	}
 }
 
 // failoverOpts vary a failover run.
@@ -130,19 +141,18 @@ type failoverOpts struct {
 	control bool
 }
 
-// failover runs cfg with HAProxy and proves it: every backend of the
+// failover runs cfg with the proxy p and proves it: every backend of the
 // kube-apiserver backend is killed in turn but the last, no request fails
-// once HAProxy marks its backend down, at least 99% succeed overall, and
+// once the proxy takes its backend out, at least 99% succeed overall, and
 // the killed backends rejoin.
-func failover(t *testing.T, haproxy string, cfg []byte, opts failoverOpts) {
+func failover(t *testing.T, p proxyKind, cfg []byte, opts failoverOpts) {
 	ctx, cancel := context.WithTimeout(context.Background(), failoverDeadline)
 	defer cancel()
-	dir := t.TempDir()
 
 	// A free health port, so that runs in parallel do not collide; the rest
 	// of the file is used as rendered.
-	cfg = rebindHealth(t, cfg, freePort(t))
-	parsed := parseHAProxy(cfg)
+	cfg = p.rebindHealth(t, cfg, freePort(t))
+	parsed := p.parse(cfg)
 	for name, bind := range parsed.binds {
 		loopbackOnly(t, "frontend "+name, bind)
 	}
@@ -153,8 +163,10 @@ func failover(t *testing.T, haproxy string, cfg []byte, opts failoverOpts) {
 	}
 	front := parsed.binds["kube-apiserver"]
 	var backends []*apiserver
+	servers := map[string]string{}
 	for i, addr := range parsed.servers["kube-apiserver"] {
-		name := strings.Fields(parsed.lines["kube-apiserver"][i])[1]
+		name := parsed.names["kube-apiserver"][i]
+		servers[name] = addr
 		backends = append(backends, startAPIServer(t, name, addr))
 	}
 	defer func() {
@@ -166,27 +178,18 @@ func failover(t *testing.T, haproxy string, cfg []byte, opts failoverOpts) {
 		t.Fatalf("%d apiserver backends, want 3", len(backends))
 	}
 
-	cfgPath := filepath.Join(dir, "haproxy.cfg")
-	sock := filepath.Join(dir, "admin.sock")
-	statsPath := filepath.Join(dir, "stats.cfg")
-	for path, content := range map[string][]byte{cfgPath: cfg, statsPath: fmt.Appendf(nil, "global\n    stats socket %s mode 600 level admin\n", sock)} {
-		if err := os.WriteFile(path, content, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	hp := startHAProxy(t, ctx, haproxy, cfgPath, statsPath)
-	defer hp.stop(t)
-	stats := &haproxyStats{sock: sock}
+	client := newClient()
+	url := "https://" + front + "/"
+	run := p.start(t, ctx, cfg, url, servers)
+	defer run.stop(t)
 
-	if err := stats.waitAll(ctx, "kube-apiserver", "UP", 15*time.Second); err != nil {
-		t.Fatalf("before the test: %v\n%s", err, hp.output())
+	if err := run.waitAll(ctx, 15*time.Second); err != nil {
+		t.Fatalf("before the test: %v\n%s", err, run.output())
 	}
 	if opts.extra != nil {
 		opts.extra(t)
 	}
 
-	client := newClient()
-	url := "https://" + front + "/"
 	requests, victims := failoverRequests, backends[:2]
 	if opts.control {
 		requests, victims = 240, backends[:1]
@@ -206,7 +209,7 @@ func failover(t *testing.T, haproxy string, cfg []byte, opts failoverOpts) {
 		}
 	}()
 
-	// Kill the first backend, then, once HAProxy has marked it down, the
+	// Kill the first backend, then, once the proxy has taken it out, the
 	// second. The third stays.
 	type kill struct {
 		victim     *apiserver
@@ -218,7 +221,7 @@ func failover(t *testing.T, haproxy string, cfg []byte, opts failoverOpts) {
 	for _, victim := range victims {
 		k := kill{victim: victim, killed: time.Now()}
 		victim.stop()
-		down, err := stats.waitServer(ctx, "kube-apiserver", victim.name, "DOWN", 15*time.Second)
+		down, err := run.waitDown(ctx, victim.name, 15*time.Second)
 		if err != nil {
 			t.Errorf("%s killed: %v", victim.name, err)
 		}
@@ -245,7 +248,7 @@ func failover(t *testing.T, haproxy string, cfg []byte, opts failoverOpts) {
 	}
 	for _, k := range kills {
 		if !k.markedDown.IsZero() {
-			t.Logf("%s killed at +%s, marked DOWN %s later", k.victim.name, k.killed.Sub(t0).Round(time.Millisecond), k.markedDown.Sub(k.killed).Round(time.Millisecond))
+			t.Logf("%s killed at +%s, taken out %s later", k.victim.name, k.killed.Sub(t0).Round(time.Millisecond), k.markedDown.Sub(k.killed).Round(time.Millisecond))
 		}
 	}
 	if opts.control {
@@ -266,13 +269,23 @@ func failover(t *testing.T, haproxy string, cfg []byte, opts failoverOpts) {
 	if ok := len(results) - failed; ok*100 < 99*len(results) {
 		t.Errorf("%d of %d requests succeeded, want at least 99%%", ok, len(results))
 	}
+	// inFlight says whether r was under way when a backend was killed: no
+	// TCP proxy saves a connection whose server dies under it.
+	inFlight := func(r result) bool {
+		for _, k := range kills {
+			if !r.start.After(k.killed) && r.start.Add(r.took).After(k.killed) {
+				return true
+			}
+		}
+		return false
+	}
 	for _, k := range kills {
 		if k.markedDown.IsZero() {
 			continue
 		}
 		for _, r := range results {
-			if r.err != nil && !r.start.Before(k.markedDown) {
-				t.Errorf("a request started %s after HAProxy marked %s down failed: %v", r.start.Sub(k.markedDown).Round(time.Millisecond), k.victim.name, r.err)
+			if r.err != nil && !r.start.Before(k.markedDown) && !inFlight(r) {
+				t.Errorf("a request started %s after %s took %s out failed: %v", r.start.Sub(k.markedDown).Round(time.Millisecond), p.name, k.victim.name, r.err)
 			}
 			if r.err == nil && r.backend == k.victim.name && r.start.After(k.killed) {
 				t.Errorf("%s answered a request after it was killed", k.victim.name)
@@ -286,11 +299,11 @@ func failover(t *testing.T, haproxy string, cfg []byte, opts failoverOpts) {
 		k.victim.start(t)
 	}
 	for _, k := range kills {
-		up, err := stats.waitServer(ctx, "kube-apiserver", k.victim.name, "UP", 20*time.Second)
+		up, err := run.waitUp(ctx, k.victim.name, 20*time.Second)
 		if err != nil {
-			t.Fatalf("%s restarted: %v\n%s", k.victim.name, err, hp.output())
+			t.Fatalf("%s restarted: %v\n%s", k.victim.name, err, run.output())
 		}
-		t.Logf("%s restarted, UP again %s later", k.victim.name, up.Sub(restarted).Round(time.Millisecond))
+		t.Logf("%s restarted, served again %s later", k.victim.name, up.Sub(restarted).Round(time.Millisecond))
 	}
 	served := map[string]int{}
 	for range 30 {
@@ -307,7 +320,7 @@ func failover(t *testing.T, haproxy string, cfg []byte, opts failoverOpts) {
 		}
 	}
 	if t.Failed() {
-		t.Logf("haproxy output:\n%s", hp.output())
+		t.Logf("%s output:\n%s", p.name, run.output())
 	}
 }
 
@@ -322,7 +335,7 @@ func loopbackOnly(t *testing.T, what, addr string) {
 
 var healthBind = regexp.MustCompile(`(?m)^(frontend healthz\n    bind )\S+$`)
 
-// rebindHealth moves the health frontend to 127.0.0.1:port.
+// rebindHealth moves HAProxy's health frontend to 127.0.0.1:port.
 func rebindHealth(t *testing.T, cfg []byte, port int) []byte {
 	t.Helper()
 	if !healthBind.Match(cfg) {
@@ -375,7 +388,8 @@ var (
 )
 
 // selfSigned is one certificate for every test server (HAProxy checks with
-// verify none, the client does not verify either: kubeadm's HA guide).
+// verify none, nginx's stream proxy does not look into TLS, the client does
+// not verify either: kubeadm's HA guide).
 func selfSigned() (tls.Certificate, error) {
 	certOnce.Do(func() {
 		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -460,7 +474,7 @@ func startTCPBanner(t *testing.T, addr, text string) net.Listener {
 	return ln
 }
 
-// result is one request through HAProxy.
+// result is one request through the proxy.
 type result struct {
 	start   time.Time
 	took    time.Duration

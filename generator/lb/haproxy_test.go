@@ -11,17 +11,23 @@ import (
 	"github.com/ksgen/ksgen/generator/lb"
 )
 
-// haproxyCfg is what a test reads back from a haproxy.cfg: each
-// frontend's bind, each backend's server addresses and lines.
-type haproxyCfg struct {
+// proxyCfg is what a test reads back from a haproxy.cfg (or nginx.conf, see
+// parseNginx): each frontend's bind, each backend's server addresses,
+// names and lines.
+type proxyCfg struct {
 	binds   map[string]string   // frontend → address:port
 	servers map[string][]string // backend → address:port of each server
+	names   map[string][]string // backend → name of each server (its node)
 	lines   map[string][]string // backend → server lines
 	text    string
 }
 
-func parseHAProxy(cfg []byte) haproxyCfg {
-	out := haproxyCfg{binds: map[string]string{}, servers: map[string][]string{}, lines: map[string][]string{}, text: string(cfg)}
+func newProxyCfg(cfg []byte) proxyCfg {
+	return proxyCfg{binds: map[string]string{}, servers: map[string][]string{}, names: map[string][]string{}, lines: map[string][]string{}, text: string(cfg)}
+}
+
+func parseHAProxy(cfg []byte) proxyCfg {
+	out := newProxyCfg(cfg)
 	var kind, name string
 	for _, line := range strings.Split(string(cfg), "\n") {
 		f := strings.Fields(line)
@@ -36,6 +42,7 @@ func parseHAProxy(cfg []byte) haproxyCfg {
 			out.binds[name] = f[1]
 		case f[0] == "server" && kind == "backend":
 			out.servers[name] = append(out.servers[name], f[2])
+			out.names[name] = append(out.names[name], f[1])
 			out.lines[name] = append(out.lines[name], strings.TrimSpace(line))
 		}
 	}

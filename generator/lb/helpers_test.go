@@ -190,7 +190,7 @@ func tool(t testing.TB, name string) string {
 	if os.Getenv("CI") != "" {
 		t.Fatalf("%s is not installed (.ci/run installs it): %v", name, err)
 	}
-	t.Skipf("%s is not installed (apt-get install -y haproxy keepalived); CI runs this test", name)
+	t.Skipf("%s is not installed (apt-get install -y %s; .ci/run's apt-get line has them all); CI runs this test", name, name)
 	return ""
 }
 

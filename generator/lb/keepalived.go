@@ -2,6 +2,7 @@ package lb
 
 import (
 	"fmt"
+	"path"
 	"strings"
 
 	"github.com/ksgen/ksgen/generator/payload"
@@ -21,20 +22,23 @@ type KeepalivedConfig struct {
 	SourceIP        string
 	Peers           []string
 	VIP             string // address/prefix
-	CheckScript     string
+	// Check names the vrrp_script that checks the local proxy, CheckScript
+	// is its path in the container.
+	Check       string
+	CheckScript string
 }
 
-// Keepalived paths inside its container.
-const (
-	keepalivedMount = "/etc/keepalived"
-	checkScript     = "check-haproxy.sh"
-)
+// keepalivedMount is where the keepalived container sees KeepalivedConfigDir.
+const keepalivedMount = "/etc/keepalived"
+
+// checkScript is the file name of the track script that checks proxy.
+func checkScript(proxy string) string { return "check-" + proxy + ".sh" }
 
 // masterPriority is the VRRP priority of the first load balancer; each
 // next one gets one less. 255 is reserved for the address owner.
 const masterPriority = 150
 
-// LoadBalancerConfig is the haproxy.cfg of the keepalived + HAProxy nodes:
+// LoadBalancerConfig is the proxy config of the keepalived + HAProxy nodes:
 // the VIP's endpoint port to every control plane's apiserver, and each
 // forwarded port to every worker (to every control plane when the cluster
 // has no workers: NodePorts answer on every node).
@@ -71,6 +75,7 @@ func LoadBalancerConfig(c *plan.Cluster) HAProxyConfig {
 // to the other load balancers, MASTER for the first, BACKUP with
 // descending priority for the others.
 func Keepalived(c *plan.Cluster, n *plan.Node) KeepalivedConfig {
+	proxy := c.Spec.Config.Spec.LoadBalancer.ProxyName()
 	k := KeepalivedConfig{
 		RouterID:        n.Name,
 		Instance:        "ksgen_apiserver",
@@ -79,7 +84,8 @@ func Keepalived(c *plan.Cluster, n *plan.Node) KeepalivedConfig {
 		VirtualRouterID: c.VirtualRouterID,
 		SourceIP:        n.IPv4,
 		VIP:             c.Endpoint.Address + "/32",
-		CheckScript:     keepalivedMount + "/" + checkScript,
+		Check:           "check_" + proxy,
+		CheckScript:     keepalivedMount + "/" + checkScript(proxy),
 	}
 	if k.Interface == "" {
 		k.Interface = DefaultInterface
@@ -98,8 +104,9 @@ func Keepalived(c *plan.Cluster, n *plan.Node) KeepalivedConfig {
 }
 
 // keepalivedPair serves the VIP from this node: keepalived holds it while
-// the local HAProxy answers, and HAProxy on the VIP forwards the API to the
-// control planes and the other ports to the workers. Both are static pods
+// the local HAProxy (or nginx) answers, and the proxy on the VIP forwards
+// the API to the control planes and the other ports to the workers. Both
+// are static pods
 // (a standalone kubelet runs them on load-balancer hosts, see package
 // kubelet), so every OS runs them the same way. A kubelet drop-in runs
 // LBPrep first: non-local binds, and keepalived's interface.
@@ -107,15 +114,11 @@ func keepalivedPair(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 	if strings.Contains(c.Endpoint.Address, ":") {
 		return fmt.Errorf("keepalived: VIP %s: only IPv4 VIPs are supported", c.Endpoint.Address)
 	}
-	cfg, err := templates.Execute("haproxy.cfg.tmpl", LoadBalancerConfig(c))
-	if err != nil {
-		return fmt.Errorf("haproxy.cfg: %w", err)
-	}
-	pod, err := haproxyPod(c, cfg, true)
+	files, err := proxyFiles(c, LoadBalancerConfig(c), true)
 	if err != nil {
 		return err
 	}
-	for _, f := range haproxyFiles(cfg, pod) {
+	for _, f := range files {
 		p.AddFile(f)
 	}
 
@@ -147,7 +150,7 @@ func keepalivedPair(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 		return fmt.Errorf("lb-prep script: %w", err)
 	}
 	p.AddFile(payload.File{Path: KeepalivedConfigDir + "/keepalived.conf", Mode: payload.ModePublic, Content: conf})
-	p.AddFile(payload.File{Path: KeepalivedConfigDir + "/" + checkScript, Mode: payload.ModeExec, Content: check})
+	p.AddFile(payload.File{Path: KeepalivedConfigDir + "/" + path.Base(k.CheckScript), Mode: payload.ModeExec, Content: check})
 	p.AddFile(payload.File{Path: ManifestDir + "/keepalived.yaml", Mode: payload.ModeSecret, Content: kpod})
 	p.AddFile(payload.File{Path: LBPrep, Mode: payload.ModeExec, Content: prep})
 	p.AddFile(payload.File{Path: NonLocalBindSysctl, Mode: payload.ModePublic, Content: []byte("net.ipv4.ip_nonlocal_bind = 1\n")})

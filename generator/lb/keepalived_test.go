@@ -111,6 +111,21 @@ func TestKeepalivedConfigs(t *testing.T) {
 			t.Errorf("%s: the track script does not check HAProxy's health endpoint:\n%s", name, f.files[keepalivedHook])
 		}
 	}
+	// With nginx, the track script checks nginx: the same health endpoint,
+	// which nginx's http block serves.
+	withNginx := render(t, loadPlan(t, lbCluster("alpha", 2, "  loadBalancer: {proxy: nginx}\n").yaml()), "lb1")
+	got := parseKeepalived(t, withNginx.files[keepalivedConf])
+	nginxHook := lb.KeepalivedConfigDir + "/check-nginx.sh"
+	if got.script != "/etc/keepalived/check-nginx.sh" || !strings.Contains(string(withNginx.files[keepalivedConf]), "vrrp_script check_nginx {") ||
+		!strings.Contains(string(withNginx.files[keepalivedConf]), "track_script {\n        check_nginx\n") {
+		t.Errorf("with nginx, keepalived.conf tracks %q:\n%s", got.script, withNginx.files[keepalivedConf])
+	}
+	if withNginx.files[keepalivedHook] != nil || !bytes.Contains(withNginx.files[nginxHook], []byte("http://127.0.0.1:8081/healthz")) {
+		t.Errorf("with nginx, the track scripts are %q (haproxy) and %q (nginx)", withNginx.files[keepalivedHook], withNginx.files[nginxHook])
+	}
+	if health := parseNginx(withNginx.files[nginxConf]).binds["healthz"]; health != "127.0.0.1:8081" {
+		t.Errorf("nginx serves its health endpoint on %q, not where the track script looks", health)
+	}
 	// The router ID follows the cluster's name, or the ksgen document.
 	other := loadPlan(t, lbCluster("beta", 2, "").yaml())
 	if other.VirtualRouterID == vrid {
@@ -344,10 +359,15 @@ func TestKeepalivedConfigCheck(t *testing.T) {
 	add := func(name string, c *plan.Cluster) {
 		for _, n := range c.LoadBalancers {
 			f := render(t, c, n.Name)
-			confs = append(confs, conf{name + " " + n.Name, f.files[keepalivedConf], f.files[keepalivedHook]})
+			hook := lb.KeepalivedConfigDir + "/" + filepath.Base(parseKeepalived(t, f.files[keepalivedConf]).script)
+			if f.files[hook] == nil {
+				t.Fatalf("%s %s: no track script %s", name, n.Name, hook)
+			}
+			confs = append(confs, conf{name + " " + n.Name, f.files[keepalivedConf], f.files[hook]})
 		}
 	}
 	add("3 hosts", loadPlan(t, lbCluster("alpha", 3, "  roles:\n    loadbalancer: {interface: ens3}\n").yaml()))
+	add("nginx", loadPlan(t, lbCluster("alpha", 2, "  loadBalancer: {proxy: nginx}\n").yaml()))
 	add("1 host", loadPlan(t, lbCluster("alpha", 1, "").yaml()))
 	add("control planes", loadPlan(t, cluster{controlPlanes: addrs("10.0.0.", 1, 3), endpoint: "address: 10.0.0.100, port: 8443", ksgen: "  loadBalancer: {controlPlanes: true}\n"}.yaml()))
 	for _, file := range specFiles(t) {

@@ -2,8 +2,9 @@
 // nodes that run one: KubeKey's internal HAProxy as a static pod on every
 // worker, kube-vip as a static pod on every control plane, or keepalived +
 // HAProxy static pods on the load-balancer hosts (or, when the ksgen
-// document asks, on the control planes). With an external load balancer
-// nothing runs; /etc/hosts (osprep) does the rest.
+// document asks, on the control planes). The ksgen document's
+// loadBalancer.proxy puts nginx where HAProxy would run. With an external
+// load balancer nothing runs; /etc/hosts (osprep) does the rest.
 package lb
 
 import (
@@ -17,6 +18,7 @@ import (
 
 	"github.com/ksgen/ksgen/generator/payload"
 	"github.com/ksgen/ksgen/generator/plan"
+	"github.com/ksgen/ksgen/generator/spec"
 	"github.com/ksgen/ksgen/images"
 	"github.com/ksgen/ksgen/templates"
 )
@@ -25,10 +27,11 @@ import (
 const (
 	ManifestDir      = "/etc/kubernetes/manifests"
 	HAProxyConfigDir = "/etc/kubekey/haproxy"
+	NginxConfigDir   = "/etc/kubekey/nginx" // the nginx container sees it at the same path
 	EndpointScript   = "/opt/ksgen/apiserver-endpoint"
 	HookDir          = "/opt/ksgen"
-	// HealthPort serves HAProxy's own /healthz for the pod's probes (and
-	// keepalived's track script).
+	// HealthPort serves the proxy's own /healthz (HAProxy's or nginx's) for
+	// the pod's probes and keepalived's track script.
 	HealthPort = 8081
 	// KeepalivedConfigDir holds keepalived.conf and its track script on
 	// the host; the keepalived container sees it at /etc/keepalived.
@@ -42,7 +45,8 @@ const (
 	NonLocalBindSysctl = "/etc/sysctl.d/90-ksgen-loadbalancer.conf"
 )
 
-// HAProxyConfig is the data of haproxy.cfg.tmpl.
+// HAProxyConfig is the data of haproxy.cfg.tmpl and of nginx.conf.tmpl:
+// a frontend is an nginx stream server and its upstream.
 type HAProxyConfig struct {
 	HealthBind string
 	Frontends  []Frontend
@@ -70,7 +74,7 @@ func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 	}
 	switch n.LocalLB {
 	case plan.LBHAProxy:
-		return internalHAProxy(c, p)
+		return internalLB(c, p)
 	case plan.LBKubeVip:
 		return kubeVip(c, n, p)
 	case plan.LBKeepalived:
@@ -95,12 +99,12 @@ func hostPort(ip string) string {
 	return ip
 }
 
-// internalHAProxy is KubeKey's internal load balancer: HAProxy on
+// internalLB is KubeKey's internal load balancer: HAProxy (or nginx) on
 // 127.0.0.1:port as a static pod, and the hooks that get the node to it at
 // first boot (see apiserver-endpoint.sh.tmpl).
-func internalHAProxy(c *plan.Cluster, p *payload.Node) error {
+func internalLB(c *plan.Cluster, p *payload.Node) error {
 	// Every worker gets the same files: render them once per cluster.
-	files, err := c.Shared("lb/internal-haproxy", func() (any, error) { return internalHAProxyFiles(c) })
+	files, err := c.Shared("lb/internal", func() (any, error) { return internalLBFiles(c) })
 	if err != nil {
 		return err
 	}
@@ -110,16 +114,12 @@ func internalHAProxy(c *plan.Cluster, p *payload.Node) error {
 	return nil
 }
 
-func internalHAProxyFiles(c *plan.Cluster) ([]payload.File, error) {
+func internalLBFiles(c *plan.Cluster) ([]payload.File, error) {
 	port := c.Endpoint.Port
-	cfg, err := templates.Execute("haproxy.cfg.tmpl", HAProxyConfig{
+	files, err := proxyFiles(c, HAProxyConfig{
 		HealthBind: fmt.Sprintf("127.0.0.1:%d", HealthPort),
 		Frontends:  []Frontend{APIServerFrontend(c, fmt.Sprintf("127.0.0.1:%d", port))},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("haproxy.cfg: %w", err)
-	}
-	pod, err := haproxyPod(c, cfg, false)
+	}, false)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +127,7 @@ func internalHAProxyFiles(c *plan.Cluster) ([]payload.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(haproxyFiles(cfg, pod),
+	return append(files,
 		script,
 		hook("attempt.d/10-apiserver-direct", EndpointScript+" direct"),
 		hook("post.d/10-apiserver-local", EndpointScript+" local"),
@@ -161,11 +161,63 @@ func endpointScript(c *plan.Cluster) (payload.File, error) {
 		"Port":          c.Endpoint.Port,
 		"APIPort":       c.APIServerPort,
 		"ControlPlanes": cps,
+		"Proxy":         proxyLabel(c),
 	})
 	if err != nil {
 		return payload.File{}, fmt.Errorf("apiserver-endpoint script: %w", err)
 	}
 	return payload.File{Path: EndpointScript, Mode: payload.ModeExec, Content: script}, nil
+}
+
+// proxyFiles are the config and static pod of the proxy the ksgen
+// document selects, for cfg. root is for ports below 1024 (see haproxyPod).
+func proxyFiles(c *plan.Cluster, cfg HAProxyConfig, root bool) ([]payload.File, error) {
+	if c.Spec.Config.Spec.LoadBalancer.ProxyName() == spec.ProxyNginx {
+		return nginxFiles(c, cfg)
+	}
+	text, err := templates.Execute("haproxy.cfg.tmpl", cfg)
+	if err != nil {
+		return nil, fmt.Errorf("haproxy.cfg: %w", err)
+	}
+	pod, err := haproxyPod(c, text, root)
+	if err != nil {
+		return nil, err
+	}
+	return []payload.File{
+		{Path: HAProxyConfigDir + "/haproxy.cfg", Mode: payload.ModePublic, Content: text},
+		{Path: ManifestDir + "/haproxy.yaml", Mode: payload.ModeSecret, Content: pod},
+	}, nil
+}
+
+// proxyLabel is the selected proxy's name as the scripts' messages write it.
+func proxyLabel(c *plan.Cluster) string {
+	if c.Spec.Config.Spec.LoadBalancer.ProxyName() == spec.ProxyNginx {
+		return "nginx"
+	}
+	return "HAProxy"
+}
+
+// nginxFiles are nginx.conf and nginx's static pod. nginx's master runs as
+// root in every case, as the official image does.
+func nginxFiles(c *plan.Cluster, cfg HAProxyConfig) ([]payload.File, error) {
+	text, err := templates.Execute("nginx.conf.tmpl", cfg)
+	if err != nil {
+		return nil, fmt.Errorf("nginx.conf: %w", err)
+	}
+	reg := c.Spec.Cluster.Spec.Registry
+	pod, err := templates.Execute("nginx-pod.yaml.tmpl", map[string]any{
+		"ConfigSHA256": checksum(text),
+		"Image":        images.Image(images.NginxImage, reg.PrivateRegistry, reg.NamespaceOverride),
+		"HealthPort":   HealthPort,
+		"ConfigDir":    NginxConfigDir,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("nginx static pod: %w", err)
+	}
+	return []payload.File{
+		{Path: NginxConfigDir + "/nginx.conf", Mode: payload.ModePublic, Content: text},
+		{Path: ManifestDir + "/nginx.yaml", Mode: payload.ModeSecret, Content: pod},
+	}, nil
 }
 
 // haproxyPod is HAProxy's static pod for cfg. root runs it as root with only
@@ -183,14 +235,6 @@ func haproxyPod(c *plan.Cluster, cfg []byte, root bool) ([]byte, error) {
 		return nil, fmt.Errorf("haproxy static pod: %w", err)
 	}
 	return pod, nil
-}
-
-// haproxyFiles are HAProxy's config and its static pod.
-func haproxyFiles(cfg, pod []byte) []payload.File {
-	return []payload.File{
-		{Path: HAProxyConfigDir + "/haproxy.cfg", Mode: payload.ModePublic, Content: cfg},
-		{Path: ManifestDir + "/haproxy.yaml", Mode: payload.ModeSecret, Content: pod},
-	}
 }
 
 // checksum is the config-checksum annotation of a static pod: a changed

@@ -62,6 +62,12 @@ func podCases() []podCase {
 			map[string][]string{"lb1": {"haproxy.yaml", "keepalived.yaml"}, "lb2": {"haproxy.yaml", "keepalived.yaml"}, "cp1": nil, "w1": nil}},
 		{"lb-control-planes", cluster{controlPlanes: three, workers: addrs("10.0.0.", 11, 1), endpoint: "address: 10.0.0.100, port: 8443", ksgen: "  loadBalancer: {controlPlanes: true}\n"}.yaml(),
 			map[string][]string{"cp1": {"haproxy.yaml", "keepalived.yaml"}, "cp3": {"haproxy.yaml", "keepalived.yaml"}, "w1": nil}},
+		{"nginx", cluster{controlPlanes: three, workers: addrs("10.0.0.", 11, 2), endpoint: "internalLoadbalancer: haproxy", ksgen: "  loadBalancer: {proxy: nginx}\n"}.yaml(),
+			map[string][]string{"w1": {"nginx.yaml"}, "w2": {"nginx.yaml"}, "cp1": nil}},
+		{"lb-hosts-nginx", cluster{controlPlanes: three, workers: addrs("10.0.0.", 11, 2), loadBalancers: addrs("10.0.0.", 21, 2), endpoint: "address: 10.0.0.100", ksgen: "  loadBalancer: {proxy: nginx}\n"}.yaml(),
+			map[string][]string{"lb1": {"keepalived.yaml", "nginx.yaml"}, "lb2": {"keepalived.yaml", "nginx.yaml"}, "cp1": nil, "w1": nil}},
+		{"lb-control-planes-nginx", cluster{controlPlanes: three, workers: addrs("10.0.0.", 11, 1), endpoint: "address: 10.0.0.100, port: 8443", ksgen: "  loadBalancer: {controlPlanes: true, proxy: nginx}\n"}.yaml(),
+			map[string][]string{"cp1": {"keepalived.yaml", "nginx.yaml"}, "cp3": {"keepalived.yaml", "nginx.yaml"}, "w1": nil}},
 		{"external", cluster{controlPlanes: three, workers: addrs("10.0.0.", 11, 1), endpoint: "address: 10.0.0.100"}.yaml(),
 			map[string][]string{"cp1": nil, "w1": nil}},
 	}

@@ -26,7 +26,8 @@ type ConfigSpec struct {
 	BootstrapTokenTTL string `json:"bootstrapTokenTTL,omitempty"`
 	// Budget is the user-data size limit every payload must fit.
 	Budget Budget `json:"budget,omitempty"`
-	// LoadBalancer configures keepalived + HAProxy for the endpoint's VIP.
+	// LoadBalancer configures keepalived + HAProxy (or nginx) for the
+	// endpoint's VIP, and which proxy the workers' internal LB runs.
 	LoadBalancer LoadBalancer `json:"loadBalancer,omitempty"`
 	// Storage decides the default StorageClass (see storage.go).
 	Storage StorageSettings `json:"storage,omitempty"`
@@ -138,6 +139,10 @@ type Budget struct {
 // controlPlaneEndpoint.address (the VIP): on the hosts of the loadbalancer
 // role group, or, with ControlPlanes, on the control planes themselves.
 type LoadBalancer struct {
+	// Proxy is the TCP proxy ksgen runs wherever it runs a load balancer
+	// (the workers' internal LB and the keepalived pair): ProxyHAProxy
+	// (default) or ProxyNginx.
+	Proxy string `json:"proxy,omitempty"`
 	// ControlPlanes runs the pair as static pods on the control planes when
 	// there are no loadbalancer hosts. The endpoint's port must then differ
 	// from 6443, where the apiservers listen on the same hosts.
@@ -151,9 +156,23 @@ type LoadBalancer struct {
 	Ports []LoadBalancerPort `json:"ports,omitempty"`
 }
 
+// Proxies ksgen can run as the load balancer.
+const (
+	ProxyHAProxy = "haproxy"
+	ProxyNginx   = "nginx"
+)
+
+// ProxyName returns the proxy, ProxyHAProxy when the document sets none.
+func (l LoadBalancer) ProxyName() string {
+	if l.Proxy == "" {
+		return ProxyHAProxy
+	}
+	return l.Proxy
+}
+
 // LoadBalancerPort is one TCP port forwarded from the VIP to every worker.
 type LoadBalancerPort struct {
-	// Name names the HAProxy frontend and backend (a DNS label).
+	// Name names the HAProxy frontend and backend, or nginx's upstream (a DNS label).
 	Name string `json:"name"`
 	Port int    `json:"port"`
 	// TargetPort is the workers' port; 0 means Port.

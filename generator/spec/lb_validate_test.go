@@ -183,6 +183,11 @@ func TestLoadBalancerValidation(t *testing.T) {
 		path: "ksgen.spec.loadBalancer.ports[0].port", at: "{name: web, port: 70000}", cause: spec.ErrPort,
 		msg: "port 70000 is not between 1 and 65535",
 	}, {
+		name: "an unknown proxy",
+		text: lbSpec(2, vip, "", "  loadBalancer:\n    proxy: traefik\n"),
+		path: "ksgen.spec.loadBalancer.proxy", at: "proxy: traefik", cause: spec.ErrInvalidValue,
+		msg: `proxy "traefik": want haproxy or nginx`,
+	}, {
 		name: "the endpoint on a port forwarded by default",
 		text: lbSpec(2, vip+"    port: 443\n", "", ""),
 		path: "spec.controlPlaneEndpoint.port", at: "port: 443", cause: spec.ErrConflict,
@@ -210,10 +215,14 @@ func TestLoadBalancerValid(t *testing.T) {
 	t.Parallel()
 	const vip = "    address: 10.0.0.100\n"
 	cases := map[string]string{
-		"two loadbalancer hosts":     lbSpec(2, vip, "", ""),
-		"one loadbalancer host":      lbSpec(1, vip+"    port: 8443\n", "", "  loadBalancer:\n    virtualRouterID: 255\n    ports: []\n"),
-		"controlPlanes on 8443":      lbSpec(0, vip+"    port: 8443\n", "", "  loadBalancer:\n    controlPlanes: true\n    ports:\n    - {name: console, port: 30880}\n    - {name: ingress, port: 80, targetPort: 30080}\n"),
-		"external LB, no keepalived": lbSpec(0, vip, "", ""),
+		"two loadbalancer hosts":      lbSpec(2, vip, "", ""),
+		"one loadbalancer host":       lbSpec(1, vip+"    port: 8443\n", "", "  loadBalancer:\n    virtualRouterID: 255\n    ports: []\n"),
+		"controlPlanes on 8443":       lbSpec(0, vip+"    port: 8443\n", "", "  loadBalancer:\n    controlPlanes: true\n    ports:\n    - {name: console, port: 30880}\n    - {name: ingress, port: 80, targetPort: 30080}\n"),
+		"external LB, no keepalived":  lbSpec(0, vip, "", ""),
+		"nginx on loadbalancer hosts": lbSpec(2, vip, "", "  loadBalancer:\n    proxy: nginx\n"),
+		"nginx on the control planes": lbSpec(0, vip+"    port: 8443\n", "", "  loadBalancer:\n    controlPlanes: true\n    proxy: nginx\n"),
+		"nginx as the internal LB":    lbSpec(0, "    internalLoadbalancer: haproxy\n", "", "  loadBalancer:\n    proxy: nginx\n"),
+		"haproxy said explicitly":     lbSpec(2, vip, "", "  loadBalancer:\n    proxy: haproxy\n"),
 	}
 	for _, f := range []string{"../../testdata/specs/valid-lb-hosts.yaml", "../../testdata/specs/valid-lb-control-planes.yaml"} {
 		b, err := os.ReadFile(f)

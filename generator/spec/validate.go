@@ -242,6 +242,8 @@ func (v *validator) endpoint() {
 	const p = "spec.controlPlaneEndpoint"
 	switch ep.InternalLoadbalancer {
 	case "", "haproxy", "kube-vip":
+	case ProxyNginx:
+		v.errorf(p+".internalLoadbalancer", ErrInvalidValue, "internalLoadbalancer %q: want haproxy, kube-vip or empty (for nginx on the workers, set haproxy here and the ksgen document's loadBalancer.proxy: nginx)", ep.InternalLoadbalancer)
 	default:
 		v.errorf(p+".internalLoadbalancer", ErrInvalidValue, "internalLoadbalancer %q: want haproxy, kube-vip or empty", ep.InternalLoadbalancer)
 	}

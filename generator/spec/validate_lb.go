@@ -9,7 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
-// reservedLBNames are HAProxy sections ksgen writes itself.
+// reservedLBNames are HAProxy sections (nginx upstreams) ksgen writes itself.
 var reservedLBNames = []string{"kube-apiserver", "healthz"}
 
 // loadBalancer checks keepalived + HAProxy for the endpoint's VIP: on the
@@ -24,6 +24,11 @@ func (v *validator) loadBalancer() {
 		lp = "ksgen.spec.loadBalancer"
 		rp = "spec.roleGroups." + RoleLoadBalancer
 	)
+	switch lb.Proxy {
+	case "", ProxyHAProxy, ProxyNginx:
+	default:
+		v.errorf(lp+".proxy", ErrInvalidValue, "proxy %q: want %s or %s", lb.Proxy, ProxyHAProxy, ProxyNginx)
+	}
 	if lb.VirtualRouterID != 0 && (lb.VirtualRouterID < 1 || lb.VirtualRouterID > 255) {
 		v.errorf(lp+".virtualRouterID", ErrInvalidValue, "virtualRouterID %d: want 1 to 255", lb.VirtualRouterID)
 	}
@@ -43,6 +48,9 @@ func (v *validator) loadBalancer() {
 		}
 	}
 	v.loadBalancerPorts(lp+".ports", lb, ep.Port, who != "")
+	if lb.Proxy == ProxyNginx && who == "" && ep.InternalLoadbalancer != "haproxy" {
+		v.warnf(lp+".proxy", ErrIgnored, "proxy %s: ksgen runs no load balancer here (it does for internalLoadbalancer: haproxy, loadbalancer hosts or loadBalancer.controlPlanes)", lb.Proxy)
+	}
 	vip, vipErr := netip.ParseAddr(ep.Address)
 	if who != "" {
 		switch {
