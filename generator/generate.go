@@ -28,6 +28,7 @@ import (
 	"github.com/ksgen/ksgen/generator/payload"
 	"github.com/ksgen/ksgen/generator/pki"
 	"github.com/ksgen/ksgen/generator/plan"
+	"github.com/ksgen/ksgen/generator/roles"
 	"github.com/ksgen/ksgen/generator/spec"
 	"github.com/ksgen/ksgen/generator/tree"
 )
@@ -349,6 +350,7 @@ var renderers = []func(*plan.Cluster, *plan.Node, *payload.Node) error{
 	etcd.Render,
 	bootstrap.Render,
 	addons.Render,
+	roles.Render,
 }
 
 // payload runs every renderer for the node and returns it with the node's

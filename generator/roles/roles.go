@@ -1,0 +1,62 @@
+// Package roles gives nodes KubeKey's role labels. kubeadm labels control
+// planes itself; the worker label (node-role.kubernetes.io/worker) is one a
+// kubelet may not set on its own node, so every control plane labels the
+// nodes that register without a role, from a systemd timer.
+package roles
+
+import (
+	"fmt"
+
+	"github.com/ksgen/ksgen/generator/payload"
+	"github.com/ksgen/ksgen/generator/plan"
+	"github.com/ksgen/ksgen/images"
+	"github.com/ksgen/ksgen/templates"
+)
+
+// Paths and units on control planes.
+const (
+	Script  = "/opt/ksgen/node-roles"
+	Service = "ksgen-node-roles.service"
+	Timer   = "ksgen-node-roles.timer"
+)
+
+// Render adds the labelling script and its timer to control planes.
+func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
+	if !n.ControlPlane || n.Action == plan.None {
+		return nil
+	}
+	files, err := c.Shared("roles/"+images.BinDir(n.OS), func() (any, error) { return render(c, images.BinDir(n.OS)) })
+	if err != nil {
+		return err
+	}
+	f := files.(rendered)
+	p.AddFile(payload.File{Path: Script, Mode: payload.ModeExec, Content: f.script})
+	p.AddUnit(payload.Unit{Name: Service, Contents: string(f.service)})
+	p.AddUnit(payload.Unit{Name: Timer, Enabled: true, Contents: string(f.timer)})
+	return nil
+}
+
+type rendered struct{ script, service, timer []byte }
+
+func render(c *plan.Cluster, binDir string) (rendered, error) {
+	// Hosts in both groups keep kubeadm's control-plane label, so the
+	// selector misses them: they are named (a handful at most).
+	var both []string
+	for _, cp := range c.ControlPlanes {
+		if cp.Worker {
+			both = append(both, cp.Name)
+		}
+	}
+	var r rendered
+	var err error
+	if r.script, err = templates.Execute("node-roles.sh.tmpl", map[string]any{"BinDir": binDir, "Both": both}); err != nil {
+		return r, fmt.Errorf("node-roles script: %w", err)
+	}
+	if r.service, err = templates.Execute("ksgen-node-roles.service.tmpl", map[string]any{"Script": Script}); err != nil {
+		return r, fmt.Errorf("%s: %w", Service, err)
+	}
+	if r.timer, err = templates.Execute("ksgen-node-roles.timer.tmpl", map[string]any{"Unit": Service}); err != nil {
+		return r, fmt.Errorf("%s: %w", Timer, err)
+	}
+	return r, nil
+}
