@@ -176,8 +176,21 @@ func TestCluster(t *testing.T) {
 		defer cancel()
 		return n.Run(c, nil, append([]string{"kubectl", "--kubeconfig", kubeconfig}, args...)...)
 	}
+	// ksgen-node-roles.timer fires a minute after boot and every minute:
+	// fire it once, once the worker has registered, as systemd would.
+	waitFor(t, settleTimeout, "node1 to register", func() error {
+		_, err := kubectl(m1, "/etc/kubernetes/admin.conf", "get", "node", "node1")
+		return err
+	})
+	if err := runService(ctx, m1, "ksgen-node-roles.service", "node-roles"); err != nil {
+		t.Fatalf("master1: ksgen-node-roles.service: %v", err)
+	}
 	checkNodes(t, func() ([]byte, error) {
 		return kubectl(m1, "/etc/kubernetes/admin.conf", "get", "nodes", "-o", "json")
+	})
+	checkJoins(t, nodes, func() error {
+		_, err := kubectl(m1, "/etc/kubernetes/admin.conf", "-n", "kube-system", "get", "secret", "kubeadm-certs")
+		return err
 	})
 	phase("nodes-ok", t0)
 
@@ -432,6 +445,20 @@ var fakes = map[string]string{
 fi`,
 }
 
+// runService runs what a rendered oneshot service runs, logged to
+// Dir/<name>.log.
+func runService(ctx context.Context, n *Node, unit, name string) error {
+	argv, err := ServiceCommand(n.Path("/"), unit)
+	if err != nil {
+		return err
+	}
+	p, err := n.Start(ctx, name, nil, argv...)
+	if err != nil {
+		return err
+	}
+	return p.Wait()
+}
+
 // bootstrap runs what the node's ksgen-bootstrap.service runs, with fakes first
 // in PATH and a bounded number of attempts, logged to Dir/<name>.log.
 func bootstrap(ctx context.Context, n *Node, name string) error {
@@ -509,9 +536,10 @@ func checkNodes(t *testing.T, get func() ([]byte, error)) {
 		if ip != h.ip {
 			t.Errorf("node %s: InternalIP %q, want %s", h.name, ip, h.ip)
 		}
-		_, cp := n.Metadata.Labels["node-role.kubernetes.io/control-plane"]
-		if cp != (h.role == "control-plane") {
-			t.Errorf("node %s: control-plane label %v, want role %s", h.name, cp, h.role)
+		for _, role := range []string{"control-plane", "worker"} {
+			if _, ok := n.Metadata.Labels["node-role.kubernetes.io/"+role]; ok != (h.role == role) {
+				t.Errorf("node %s: %s role label %v, want role %s", h.name, role, ok, h.role)
+			}
 		}
 		// Control planes that are not also workers keep kubeadm's taint.
 		tainted := slices.ContainsFunc(n.Spec.Taints, func(t struct{ Key, Effect string }) bool {
@@ -524,6 +552,43 @@ func checkNodes(t *testing.T, get func() ([]byte, error)) {
 			t.Errorf("node %s: kubernetes.io/hostname %q", h.name, n.Metadata.Labels["kubernetes.io/hostname"])
 		}
 		t.Logf("node %s %s labels %v", h.name, ip, n.Metadata.Labels)
+	}
+}
+
+// checkJoins checks how the nodes joined: the second control plane with the
+// CA material its payload placed (no certificateKey, no kubeadm-certs Secret
+// that upload-certs would leave), the worker with its CA-pinned token
+// through the LB domain.
+func checkJoins(t *testing.T, nodes map[string]*Node, getCertsSecret func() error) {
+	t.Helper()
+	read := func(n *Node, path string) []byte {
+		b, err := os.ReadFile(n.Path(path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	m1, m2, w := nodes["master1"], nodes["master2"], nodes["node1"]
+	for _, f := range []string{"/etc/kubernetes/pki/ca.crt", "/etc/kubernetes/pki/etcd/ca.crt", "/etc/kubernetes/pki/sa.pub"} {
+		if !bytes.Equal(read(m1, f), read(m2, f)) {
+			t.Errorf("%s differs between master1 and master2", f)
+		}
+	}
+	join := read(m2, "/etc/kubernetes/kubeadm-config.yaml")
+	if !bytes.Contains(join, []byte("controlPlane:")) || bytes.Contains(join, []byte("certificateKey")) {
+		t.Errorf("master2's JoinConfiguration: want controlPlane and no certificateKey:\n%s", join)
+	}
+	if err := getCertsSecret(); err == nil || !strings.Contains(err.Error(), "NotFound") {
+		t.Errorf("kube-system/kubeadm-certs: want NotFound (no upload-certs), got %v", err)
+	}
+	join = read(w, "/etc/kubernetes/kubeadm-config.yaml")
+	for _, want := range []string{"apiServerEndpoint: lb.kubesphere.local:6443", "caCertHashes:\n      - sha256:"} {
+		if !bytes.Contains(join, []byte(want)) {
+			t.Errorf("node1's JoinConfiguration lacks %q:\n%s", want, join)
+		}
+	}
+	if bytes.Contains(join, []byte("unsafeSkipCAVerification")) {
+		t.Error("node1 joins with unsafeSkipCAVerification")
 	}
 }
 
