@@ -80,22 +80,7 @@ func (e *noTarget) Unwrap() error { return spec.ErrNoTarget }
 
 // entry turns the failure into a report entry of the spec.
 func (e *patchError) entry(s *spec.Spec) spec.Entry {
-	return spec.Entry{Severity: spec.Error, Path: e.path, Line: line(s, e.path), Err: e}
-}
-
-// line is the line of path, or of its nearest ancestor in the file.
-func line(s *spec.Spec, path string) int {
-	for p := path; p != ""; {
-		if l := s.Line(p); l > 0 {
-			return l
-		}
-		i := strings.LastIndexAny(p, ".[")
-		if i < 0 {
-			break
-		}
-		p = p[:i]
-	}
-	return 0
+	return spec.Entry{Severity: spec.Error, Path: e.path, Line: s.NearestLine(e.path), Err: e}
 }
 
 // applyPatches patches the node's documents in place, then has kubeadm
@@ -330,7 +315,7 @@ func Check(c *plan.Cluster) []spec.Entry {
 	}
 	for _, p := range allPatches(c.Spec) {
 		if !matched[p.Path] {
-			out = append(out, spec.Entry{Severity: spec.Error, Path: p.Path + ".target.kind", Line: line(c.Spec, p.Path+".target.kind"),
+			out = append(out, spec.Entry{Severity: spec.Error, Path: p.Path + ".target.kind", Line: c.Spec.NearestLine(p.Path + ".target.kind"),
 				Err: &noTarget{kind: p.Target.Kind}})
 		}
 	}

@@ -184,6 +184,15 @@ func TestHAProxyConfigs(t *testing.T) {
 func TestHAProxyConfigsOfSpecFiles(t *testing.T) {
 	t.Parallel()
 	haproxy := tool(t, "haproxy")
+	eachSpecFileConfig(t, lb.HAProxyConfigDir+"/haproxy.cfg", func(name string, cfg []byte) {
+		checkHAProxy(t, haproxy, name, cfg)
+	})
+}
+
+// eachSpecFileConfig calls check once for each distinct file at path that
+// the spec files of testdata/specs render, and fails if none renders one.
+func eachSpecFileConfig(t *testing.T, path string, check func(name string, cfg []byte)) {
+	t.Helper()
 	seen := map[[32]byte]bool{}
 	for _, file := range specFiles(t) {
 		c := loadSpecFile(t, file)
@@ -191,15 +200,15 @@ func TestHAProxyConfigsOfSpecFiles(t *testing.T) {
 			continue
 		}
 		for _, n := range c.Nodes {
-			cfg := render(t, c, n.Name).files[lb.HAProxyConfigDir+"/haproxy.cfg"]
+			cfg := render(t, c, n.Name).files[path]
 			if sum := sha256.Sum256(cfg); cfg != nil && !seen[sum] {
 				seen[sum] = true
-				checkHAProxy(t, haproxy, file+" "+n.Name, cfg)
+				check(file+" "+n.Name, cfg)
 			}
 		}
 	}
 	if len(seen) == 0 {
-		t.Error("no spec file renders an haproxy.cfg")
+		t.Errorf("no spec file renders %s", path)
 	}
 }
 

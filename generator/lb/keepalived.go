@@ -42,9 +42,9 @@ const masterPriority = 150
 // the VIP's endpoint port to every control plane's apiserver, and each
 // forwarded port to every worker (to every control plane when the cluster
 // has no workers: NodePorts answer on every node).
-func LoadBalancerConfig(c *plan.Cluster) HAProxyConfig {
+func LoadBalancerConfig(c *plan.Cluster) ProxyConfig {
 	vip := hostPort(c.Endpoint.Address)
-	cfg := HAProxyConfig{
+	cfg := ProxyConfig{
 		HealthBind: fmt.Sprintf("127.0.0.1:%d", HealthPort),
 		Frontends:  []Frontend{APIServerFrontend(c, fmt.Sprintf("%s:%d", vip, c.Endpoint.Port))},
 	}

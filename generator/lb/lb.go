@@ -45,9 +45,9 @@ const (
 	NonLocalBindSysctl = "/etc/sysctl.d/90-ksgen-loadbalancer.conf"
 )
 
-// HAProxyConfig is the data of haproxy.cfg.tmpl and of nginx.conf.tmpl:
+// ProxyConfig is the data of haproxy.cfg.tmpl and of nginx.conf.tmpl:
 // a frontend is an nginx stream server and its upstream.
-type HAProxyConfig struct {
+type ProxyConfig struct {
 	HealthBind string
 	Frontends  []Frontend
 }
@@ -116,7 +116,7 @@ func internalLB(c *plan.Cluster, p *payload.Node) error {
 
 func internalLBFiles(c *plan.Cluster) ([]payload.File, error) {
 	port := c.Endpoint.Port
-	files, err := proxyFiles(c, HAProxyConfig{
+	files, err := proxyFiles(c, ProxyConfig{
 		HealthBind: fmt.Sprintf("127.0.0.1:%d", HealthPort),
 		Frontends:  []Frontend{APIServerFrontend(c, fmt.Sprintf("127.0.0.1:%d", port))},
 	}, false)
@@ -171,7 +171,7 @@ func endpointScript(c *plan.Cluster) (payload.File, error) {
 
 // proxyFiles are the config and static pod of the proxy the ksgen
 // document selects, for cfg. root is for ports below 1024 (see haproxyPod).
-func proxyFiles(c *plan.Cluster, cfg HAProxyConfig, root bool) ([]payload.File, error) {
+func proxyFiles(c *plan.Cluster, cfg ProxyConfig, root bool) ([]payload.File, error) {
 	if c.Spec.Config.Spec.LoadBalancer.ProxyName() == spec.ProxyNginx {
 		return nginxFiles(c, cfg)
 	}
@@ -179,7 +179,7 @@ func proxyFiles(c *plan.Cluster, cfg HAProxyConfig, root bool) ([]payload.File, 
 	if err != nil {
 		return nil, fmt.Errorf("haproxy.cfg: %w", err)
 	}
-	pod, err := haproxyPod(c, text, root)
+	pod, err := proxyPod(c, "haproxy-pod.yaml.tmpl", images.HAProxyImage, HAProxyConfigDir, text, root)
 	if err != nil {
 		return nil, err
 	}
@@ -199,20 +199,14 @@ func proxyLabel(c *plan.Cluster) string {
 
 // nginxFiles are nginx.conf and nginx's static pod. nginx's master runs as
 // root in every case, as the official image does.
-func nginxFiles(c *plan.Cluster, cfg HAProxyConfig) ([]payload.File, error) {
+func nginxFiles(c *plan.Cluster, cfg ProxyConfig) ([]payload.File, error) {
 	text, err := templates.Execute("nginx.conf.tmpl", cfg)
 	if err != nil {
 		return nil, fmt.Errorf("nginx.conf: %w", err)
 	}
-	reg := c.Spec.Cluster.Spec.Registry
-	pod, err := templates.Execute("nginx-pod.yaml.tmpl", map[string]any{
-		"ConfigSHA256": checksum(text),
-		"Image":        images.Image(images.NginxImage, reg.PrivateRegistry, reg.NamespaceOverride),
-		"HealthPort":   HealthPort,
-		"ConfigDir":    NginxConfigDir,
-	})
+	pod, err := proxyPod(c, "nginx-pod.yaml.tmpl", images.NginxImage, NginxConfigDir, text, false)
 	if err != nil {
-		return nil, fmt.Errorf("nginx static pod: %w", err)
+		return nil, err
 	}
 	return []payload.File{
 		{Path: NginxConfigDir + "/nginx.conf", Mode: payload.ModePublic, Content: text},
@@ -220,19 +214,21 @@ func nginxFiles(c *plan.Cluster, cfg HAProxyConfig) ([]payload.File, error) {
 	}, nil
 }
 
-// haproxyPod is HAProxy's static pod for cfg. root runs it as root with only
-// CAP_NET_BIND_SERVICE, for ports below 1024 (the image's user is not root).
-func haproxyPod(c *plan.Cluster, cfg []byte, root bool) ([]byte, error) {
+// proxyPod renders a proxy's static pod template (haproxy-pod.yaml.tmpl,
+// nginx-pod.yaml.tmpl) for its config cfg in configDir. root runs HAProxy as
+// root with only CAP_NET_BIND_SERVICE, for ports below 1024 (its image's
+// user is not root); nginx's master always runs as root.
+func proxyPod(c *plan.Cluster, tmpl, image, configDir string, cfg []byte, root bool) ([]byte, error) {
 	reg := c.Spec.Cluster.Spec.Registry
-	pod, err := templates.Execute("haproxy-pod.yaml.tmpl", map[string]any{
+	pod, err := templates.Execute(tmpl, map[string]any{
 		"ConfigSHA256": checksum(cfg),
-		"Image":        images.Image(images.HAProxyImage, reg.PrivateRegistry, reg.NamespaceOverride),
+		"Image":        images.Image(image, reg.PrivateRegistry, reg.NamespaceOverride),
 		"HealthPort":   HealthPort,
-		"ConfigDir":    HAProxyConfigDir,
+		"ConfigDir":    configDir,
 		"Root":         root,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("haproxy static pod: %w", err)
+		return nil, fmt.Errorf("static pod %s: %w", tmpl, err)
 	}
 	return pod, nil
 }

@@ -297,23 +297,9 @@ func TestNginxConfigsOfSpecFiles(t *testing.T) {
 	t.Parallel()
 	n := nginxTool(t)
 	root(t)
-	seen := map[[32]byte]bool{}
-	for _, file := range specFiles(t) {
-		c := loadSpecFile(t, file)
-		if c == nil {
-			continue
-		}
-		for _, node := range c.Nodes {
-			cfg := render(t, c, node.Name).files[nginxConf]
-			if sum := sha256.Sum256(cfg); cfg != nil && !seen[sum] {
-				seen[sum] = true
-				checkNginx(t, n, file+" "+node.Name, cfg)
-			}
-		}
-	}
-	if len(seen) == 0 {
-		t.Error("no spec file renders an nginx.conf")
-	}
+	eachSpecFileConfig(t, nginxConf, func(name string, cfg []byte) {
+		checkNginx(t, n, name, cfg)
+	})
 }
 
 // TestNginxCheckRefuses makes sure `nginx -t` as the tests run it refuses

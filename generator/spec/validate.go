@@ -45,8 +45,8 @@ type validator struct {
 	r *Report
 }
 
-// at returns the line of path, or of its nearest ancestor in the file.
-func (s *Spec) at(path string) int {
+// NearestLine returns the line of path, or of its nearest ancestor in the file.
+func (s *Spec) NearestLine(path string) int {
 	for p := path; p != ""; {
 		if l, ok := s.lines[p]; ok {
 			return l
@@ -61,11 +61,11 @@ func (s *Spec) at(path string) int {
 }
 
 func (v *validator) errorf(path string, cause error, format string, args ...any) {
-	v.r.add(Error, path, v.s.at(path), fail(cause, format, args...))
+	v.r.add(Error, path, v.s.NearestLine(path), fail(cause, format, args...))
 }
 
 func (v *validator) warnf(path string, cause error, format string, args ...any) {
-	v.r.add(Warning, path, v.s.at(path), fail(cause, format, args...))
+	v.r.add(Warning, path, v.s.NearestLine(path), fail(cause, format, args...))
 }
 
 func (s *Spec) validate(r *Report) {

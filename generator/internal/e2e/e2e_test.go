@@ -106,6 +106,12 @@ func TestCluster(t *testing.T) {
 	t.Cleanup(net.Close)
 	nodes := map[string]*Node{}
 	for _, h := range e2eHosts {
+		// Whatever a run killed before its cleanup left behind.
+		if err := RemoveCgroups(cgroupRoot(h.name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, h := range e2eHosts {
 		n, err := NewNode(h.name, h.ip, filepath.Join(out, h.name, "rootfs"), filepath.Join(work, "nodes", h.name), net, clusterLife)
 		if n != nil {
 			t.Cleanup(func() { teardown(t, n) })

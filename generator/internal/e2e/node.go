@@ -74,8 +74,10 @@ func (p *Proc) Stop(grace time.Duration) {
 }
 
 // Start starts cmd with its output appended to logFile and returns it as
-// a Proc; exec's own goroutine reaps it.
+// a Proc; exec's own goroutine reaps it. The process is killed if the test
+// dies without its cleanup (go test's timeout panics).
 func Start(name string, cmd *exec.Cmd, logFile string) (*Proc, error) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	f, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
