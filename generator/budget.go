@@ -3,6 +3,7 @@ package generator
 import (
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -36,8 +37,8 @@ var CloudLimits = map[string]Limit{
 	"gcp":       {Bytes: 262144, Text: true},
 }
 
-// Clouds lists CloudLimits' names, sorted.
-var Clouds = []string{"aws", "azure", "gcp", "openstack"}
+// Clouds lists the clouds of CloudLimits, sorted.
+var Clouds = slices.Sorted(maps.Keys(CloudLimits))
 
 // budget is the limit every payload must fit; a zero limit means none.
 type budget struct {

@@ -139,18 +139,27 @@ func internalLBFiles(c *plan.Cluster) ([]payload.File, error) {
 // only runs once it has joined, so it joins through the first control plane
 // that answers and points the domain at itself afterwards.
 func joiningControlPlane(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
-	script, err := c.Shared("lb/apiserver-endpoint", func() (any, error) { return endpointScript(c) })
+	script, err := endpointScript(c)
 	if err != nil {
 		return err
 	}
-	p.AddFile(script.(payload.File))
+	p.AddFile(script)
 	p.AddFile(hook("attempt.d/10-apiserver-direct", EndpointScript+" direct"))
 	p.AddFile(hook("post.d/10-apiserver-own", EndpointScript+" own "+n.IPv4))
 	return nil
 }
 
-// endpointScript is apiserver-endpoint.sh.tmpl for the cluster.
+// endpointScript is apiserver-endpoint.sh.tmpl for the cluster, rendered
+// once for the workers and the joining control planes.
 func endpointScript(c *plan.Cluster) (payload.File, error) {
+	f, err := c.Shared("lb/apiserver-endpoint", func() (any, error) { return renderEndpointScript(c) })
+	if err != nil {
+		return payload.File{}, err
+	}
+	return f.(payload.File), nil
+}
+
+func renderEndpointScript(c *plan.Cluster) (payload.File, error) {
 	var cps []string
 	for _, cp := range c.ControlPlanes {
 		cps = append(cps, cp.IPv4)

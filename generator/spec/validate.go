@@ -30,11 +30,13 @@ const (
 	RoleLoadBalancer = "loadbalancer"
 )
 
+// Clouds are the clouds whose user-data limit a budget may name.
+var Clouds = []string{"aws", "gcp", "azure", "openstack"}
+
 var (
 	knownRoles    = []string{RoleEtcd, RoleControlPlane, RoleMaster, RoleWorker, RoleRegistry, RoleLoadBalancer}
 	knownOS       = []string{"fcos", "flatcar", "ubuntu", "debian", "rhel"}
 	knownPlugins  = []string{"calico", "flannel", "cilium", "none"}
-	knownClouds   = []string{"aws", "gcp", "azure", "openstack"}
 	hostRange     = regexp.MustCompile(`^(.*)\[(\d+):(\d+)\](.*)$`)
 	sha256Pattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
@@ -635,7 +637,7 @@ func (v *validator) config() {
 		}
 	}
 	if c.Budget.Cloud != "" {
-		v.oneOf(p+".budget.cloud", c.Budget.Cloud, knownClouds)
+		v.oneOf(p+".budget.cloud", c.Budget.Cloud, Clouds)
 	}
 	if c.Budget.Bytes < 0 {
 		v.errorf(p+".budget.bytes", ErrInvalidValue, "budget.bytes %d must not be negative", c.Budget.Bytes)

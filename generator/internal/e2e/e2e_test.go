@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/ksgen/ksgen/generator/internal/consumers"
+	"github.com/ksgen/ksgen/generator/plan"
+	"github.com/ksgen/ksgen/generator/spec"
 )
 
 // Budgets of the phases after the build; the whole test is bounded by
@@ -32,12 +34,6 @@ const (
 
 // e2eHost is a host of testdata/cluster.yaml.
 type e2eHost struct{ name, ip, role string }
-
-var e2eHosts = []e2eHost{
-	{"master1", "10.250.7.11", "control-plane"},
-	{"master2", "10.250.7.12", "control-plane"},
-	{"node1", "10.250.7.21", "worker"},
-}
 
 // TestCluster renders testdata/cluster.yaml with the ksgen command and
 // brings the cluster up from the output alone: each node runs its own
@@ -60,7 +56,7 @@ func TestCluster(t *testing.T) {
 		t.Logf("phase %-10s %6.1fs (total %6.1fs)", name, time.Since(since).Seconds(), time.Since(start).Seconds())
 	}
 	work := t.TempDir()
-	spec, err := filepath.Abs("testdata/cluster.yaml")
+	specFile, err := filepath.Abs("testdata/cluster.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +64,8 @@ func TestCluster(t *testing.T) {
 	// Build: Kubernetes at the spec's version and etcd from the Go module
 	// proxy, the pause stand-in, and the ksgen command itself.
 	t0 := time.Now()
-	kube, err := consumers.KubernetesBinaries(specVersion(t, spec))
+	version, e2eHosts := loadCluster(t, specFile)
+	kube, err := consumers.KubernetesBinaries(version)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,9 +84,9 @@ func TestCluster(t *testing.T) {
 	out := filepath.Join(work, "out")
 	bundle := filepath.Join(work, "ksgen-secrets.yaml")
 	ksgenRun(t, ksgen, "secrets", "gen", "-o", bundle)
-	ksgenRun(t, ksgen, "validate", "-f", spec)
-	ksgenRun(t, ksgen, "render", "-f", spec, "--secrets", bundle, "-o", out)
-	imageList := strings.Fields(string(ksgenRun(t, ksgen, "images", "list", "-f", spec)))
+	ksgenRun(t, ksgen, "validate", "-f", specFile)
+	ksgenRun(t, ksgen, "render", "-f", specFile, "--secrets", bundle, "-o", out)
+	imageList := strings.Fields(string(ksgenRun(t, ksgen, "images", "list", "-f", specFile)))
 	phase("render", t0)
 
 	// Images: what `ksgen images list` names, packed from what was built.
@@ -145,31 +142,25 @@ func TestCluster(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), clusterLife)
 	t.Cleanup(cancel)
 	for _, n := range nodes {
-		if err := superviseKubelet(ctx, n); err != nil {
-			t.Fatal(err)
-		}
+		superviseKubelet(ctx, n)
 	}
 	bootCtx, bootCancel := context.WithTimeout(ctx, bootstrapTimeout)
 	defer bootCancel()
 	var wg sync.WaitGroup
-	errs := make(map[string]error)
-	var mu sync.Mutex
-	for _, h := range e2eHosts {
+	errs := make([]error, len(e2eHosts))
+	for i, h := range e2eHosts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			t1 := time.Now()
-			err := bootstrap(bootCtx, nodes[h.name], "bootstrap")
-			mu.Lock()
-			errs[h.name] = err
-			mu.Unlock()
-			t.Logf("%s: bootstrap done in %.1fs (err=%v)", h.name, time.Since(t1).Seconds(), err)
+			errs[i] = bootstrap(bootCtx, nodes[h.name], "bootstrap")
+			t.Logf("%s: bootstrap done in %.1fs (err=%v)", h.name, time.Since(t1).Seconds(), errs[i])
 		}()
 	}
 	wg.Wait()
-	for _, h := range e2eHosts {
-		if errs[h.name] != nil {
-			t.Fatalf("%s: bootstrap: %v", h.name, errs[h.name])
+	for i, h := range e2eHosts {
+		if errs[i] != nil {
+			t.Fatalf("%s: bootstrap: %v", h.name, errs[i])
 		}
 	}
 	phase("boot", t0)
@@ -191,7 +182,7 @@ func TestCluster(t *testing.T) {
 	if err := runService(ctx, m1, "ksgen-node-roles.service", "node-roles"); err != nil {
 		t.Fatalf("master1: ksgen-node-roles.service: %v", err)
 	}
-	checkNodes(t, func() ([]byte, error) {
+	checkNodes(t, e2eHosts, func() ([]byte, error) {
 		return kubectl(m1, "/etc/kubernetes/admin.conf", "get", "nodes", "-o", "json")
 	})
 	checkJoins(t, nodes, func() error {
@@ -281,17 +272,29 @@ func TestCluster(t *testing.T) {
 	phase("rerun", t0)
 }
 
-// specVersion is kubernetes.version of the spec.
-func specVersion(t *testing.T, spec string) string {
-	b, err := os.ReadFile(spec)
+// loadCluster reads the spec as ksgen does: its Kubernetes version and
+// each host's name, address and role.
+func loadCluster(t *testing.T, file string) (string, []e2eHost) {
+	s, report, err := spec.LoadFile(file)
+	if err == nil {
+		err = report.Err(false)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile(`(?m)^\s+version: (v1\.\d+\.\d+)\s*$`).FindSubmatch(b)
-	if m == nil {
-		t.Fatal("no kubernetes.version in " + spec)
+	c, err := plan.New(s)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return string(m[1])
+	var hosts []e2eHost
+	for _, n := range c.Nodes {
+		role := "worker"
+		if n.ControlPlane {
+			role = "control-plane"
+		}
+		hosts = append(hosts, e2eHost{n.Name, n.IPv4, role})
+	}
+	return s.Cluster.Spec.Kubernetes.Version, hosts
 }
 
 func goBuild(t *testing.T, out, pkg, dir string) {
@@ -412,7 +415,7 @@ func startContainerd(t *testing.T, n *Node) {
 // superviseKubelet stands in for systemd's kubelet.service: once kubeadm
 // has written /var/lib/kubelet/config.yaml it runs what the rendered unit
 // and drop-in say, and restarts it when it exits, until ctx ends.
-func superviseKubelet(ctx context.Context, n *Node) error {
+func superviseKubelet(ctx context.Context, n *Node) {
 	go func() {
 		for ctx.Err() == nil {
 			if _, err := os.Stat(n.Path("/var/lib/kubelet/config.yaml")); err == nil {
@@ -433,7 +436,6 @@ func superviseKubelet(ctx context.Context, n *Node) error {
 			}
 		}
 	}()
-	return nil
 }
 
 // fakes stand in for what needs systemd as init or would change the whole
@@ -495,7 +497,7 @@ func bootstrap(ctx context.Context, n *Node, name string) error {
 
 // checkNodes waits until the three nodes are registered, then checks
 // their names, addresses and roles.
-func checkNodes(t *testing.T, get func() ([]byte, error)) {
+func checkNodes(t *testing.T, e2eHosts []e2eHost, get func() ([]byte, error)) {
 	t.Helper()
 	type node struct {
 		Metadata struct {
