@@ -5,13 +5,21 @@ package templates
 import (
 	"bytes"
 	"embed"
+	"strings"
 	"text/template"
 )
 
 //go:embed *.tmpl
 var files embed.FS
 
-var all = template.Must(template.New("").Option("missingkey=error").ParseFS(files, "*.tmpl"))
+var all = template.Must(template.New("").Option("missingkey=error").
+	Funcs(template.FuncMap{"shq": ShellQuote}).ParseFS(files, "*.tmpl"))
+
+// ShellQuote is the one way a value reaches a shell script: one word, in
+// single quotes, that the shell reads back byte for byte.
+func ShellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
 
 // ConfigSample is the data of config-sample.yaml.tmpl.
 type ConfigSample struct {
