@@ -15,11 +15,11 @@ import (
 
 	"github.com/ksgen/ksgen/generator/addons"
 	"github.com/ksgen/ksgen/generator/binaries"
-	"github.com/ksgen/ksgen/generator/bootstrap"
 	"github.com/ksgen/ksgen/generator/cloudinit"
 	"github.com/ksgen/ksgen/generator/containerd"
 	"github.com/ksgen/ksgen/generator/delivery"
 	"github.com/ksgen/ksgen/generator/etcd"
+	"github.com/ksgen/ksgen/generator/firstboot"
 	"github.com/ksgen/ksgen/generator/ignition"
 	"github.com/ksgen/ksgen/generator/kubeadm"
 	"github.com/ksgen/ksgen/generator/kubelet"
@@ -348,7 +348,7 @@ var renderers = []func(*plan.Cluster, *plan.Node, *payload.Node) error{
 	kubelet.Render,
 	lb.Render,
 	etcd.Render,
-	bootstrap.Render,
+	firstboot.Render,
 	addons.Render,
 	roles.Render,
 }

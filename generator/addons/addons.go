@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/ksgen/ksgen/generator/firstboot"
 	"github.com/ksgen/ksgen/generator/payload"
 	"github.com/ksgen/ksgen/generator/plan"
 	"github.com/ksgen/ksgen/generator/spec"
@@ -27,17 +28,12 @@ import (
 
 // Paths on the init node.
 const (
-	Script  = "/opt/ksgen/addons.sh"
+	Script  = firstboot.Dir + "/addons.sh"
 	EnvFile = "/etc/ksgen/addons.env"
-	HookDir = "/opt/ksgen/post.d"
 	CCFile  = "/etc/kubernetes/addons/kubesphere-cluster-configuration.yaml"
-	URLFile = "/var/lib/ksgen/kubesphere-console-url"
-	HookCNI = HookDir + "/50-cni"
-	HookSto = HookDir + "/55-storage"
-	HookAdd = HookDir + "/60-addons"
+	URLFile = firstboot.StateDir + "/kubesphere-console-url"
 	// SCFile is OpenEBS's StorageClass, rendered from the spec.
 	SCFile   = "/etc/kubernetes/addons/openebs-local-storageclass.yaml"
-	HookKS   = HookDir + "/70-kubesphere"
 	httpPort = 30880
 )
 
@@ -64,21 +60,28 @@ func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 	}
 	p.AddFile(payload.File{Path: Script, Mode: payload.ModeExec, Content: script})
 	p.AddFile(payload.File{Path: EnvFile, Mode: payload.ModePublic, Content: env})
-	hook := func(path, step string) {
-		p.AddFile(payload.File{Path: path, Mode: payload.ModeExec,
-			Content: []byte("#!/bin/sh\nexec \"${KSGEN_HOOK_DIR:-/opt/ksgen}/addons.sh\" " + step + "\n")})
+	hook := func(slot firstboot.Slot, step string) error {
+		f, err := firstboot.Exec(slot, Script, step)
+		p.AddFile(f)
+		return err
 	}
-	hook(HookCNI, "cni")
+	if err := hook(firstboot.CNI, "cni"); err != nil {
+		return err
+	}
 	if c.Spec.OpenEBSEnabled() {
 		sc, err := StorageClass(c.Spec)
 		if err != nil {
 			return err
 		}
 		p.AddFile(payload.File{Path: SCFile, Mode: payload.ModePublic, Content: sc})
-		hook(HookSto, "storage")
+		if err := hook(firstboot.Storage, "storage"); err != nil {
+			return err
+		}
 	}
 	if len(c.Spec.Cluster.Spec.Addons) > 0 {
-		hook(HookAdd, "addons")
+		if err := hook(firstboot.Addons, "addons"); err != nil {
+			return err
+		}
 	}
 	if ks := c.Spec.KubeSphere; ks != nil {
 		cc, err := ClusterConfiguration(ks)
@@ -86,7 +89,9 @@ func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 			return err
 		}
 		p.AddFile(payload.File{Path: CCFile, Mode: payload.ModeSecret, Content: cc})
-		hook(HookKS, "kubesphere")
+		if err := hook(firstboot.KubeSphere, "kubesphere"); err != nil {
+			return err
+		}
 	}
 	return nil
 }

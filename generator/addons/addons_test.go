@@ -22,7 +22,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/ksgen/ksgen/generator/addons"
-	"github.com/ksgen/ksgen/generator/bootstrap"
+	"github.com/ksgen/ksgen/generator/firstboot"
 	"github.com/ksgen/ksgen/generator/internal/plantest"
 	"github.com/ksgen/ksgen/generator/payload"
 	"github.com/ksgen/ksgen/generator/plan"
@@ -112,7 +112,7 @@ func newSandbox(t *testing.T, specYAML string) *sandbox {
 	t.Helper()
 	c := plantest.Plan(t, specYAML)
 	p := &payload.Node{Name: c.Init.Name}
-	for _, r := range []func(*plan.Cluster, *plan.Node, *payload.Node) error{bootstrap.Render, addons.Render} {
+	for _, r := range []func(*plan.Cluster, *plan.Node, *payload.Node) error{firstboot.Render, addons.Render} {
 		if err := r(c, c.Init, p); err != nil {
 			t.Fatal(err)
 		}
@@ -122,9 +122,9 @@ func newSandbox(t *testing.T, specYAML string) *sandbox {
 	for _, f := range p.Files {
 		rel := "root" + f.Path
 		switch {
-		case f.Path == bootstrap.Script || f.Path == addons.Script:
+		case f.Path == firstboot.Script || f.Path == addons.Script:
 			rel = "hooks/" + filepath.Base(f.Path)
-		case strings.HasPrefix(f.Path, addons.HookDir+"/"):
+		case strings.HasPrefix(f.Path, firstboot.Dir+"/post.d/"):
 			rel = "hooks/post.d/" + filepath.Base(f.Path)
 		case strings.HasPrefix(f.Path, "/etc/kubernetes/"):
 			rel = "kube/" + strings.TrimPrefix(f.Path, "/etc/kubernetes/")
@@ -483,7 +483,7 @@ func TestOnlyTheInitNodeAppliesAndNoManifestIsInlined(t *testing.T) {
 		if total > 12000 {
 			t.Errorf("the init node's addon files are %d bytes; manifests belong in the image", total)
 		}
-		for _, path := range []string{addons.Script, addons.EnvFile, addons.HookCNI, addons.HookSto, addons.SCFile, addons.HookAdd, addons.HookKS, addons.CCFile} {
+		for _, path := range []string{addons.Script, addons.EnvFile, firstboot.CNI.Path(), firstboot.Storage.Path(), addons.SCFile, firstboot.Addons.Path(), firstboot.KubeSphere.Path(), addons.CCFile} {
 			if _, ok := files[path]; !ok {
 				t.Errorf("missing %s", path)
 			}

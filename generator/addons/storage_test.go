@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/ksgen/ksgen/generator/addons"
+	"github.com/ksgen/ksgen/generator/firstboot"
 	"github.com/ksgen/ksgen/generator/internal/plantest"
 )
 
@@ -96,7 +97,7 @@ func TestStorageClassIsDefaultOnlyWhenNoOtherDefaultIsConfigured(t *testing.T) {
 			c := plantest.Plan(t, strings.Replace(openEBSSpec(tc.storage), "  hosts:", tc.extra+"  hosts:", 1))
 			_, files := plantest.Render(t, c, c.Init.Name, addons.Render)
 			f, ok := files[addons.SCFile]
-			_, hook := files[addons.HookSto]
+			_, hook := files[firstboot.Storage.Path()]
 			if ok != tc.installed || hook != tc.installed {
 				t.Fatalf("StorageClass file %v, storage hook %v; want both %v", ok, hook, tc.installed)
 			}

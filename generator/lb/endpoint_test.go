@@ -13,6 +13,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/ksgen/ksgen/generator/firstboot"
 	"github.com/ksgen/ksgen/generator/lb"
 	"github.com/ksgen/ksgen/generator/plan"
 )
@@ -163,10 +164,10 @@ func TestInternalHAProxyFirstBoot(t *testing.T) {
 
 	t.Run("hooks", func(t *testing.T) {
 		for path, want := range map[string]string{
-			"/opt/ksgen/attempt.d/10-apiserver-direct": lb.EndpointScript + " direct",
-			"/opt/ksgen/post.d/10-apiserver-local":     lb.EndpointScript + " local",
+			"/opt/ksgen/attempt.d/10-apiserver-direct": "'direct'",
+			"/opt/ksgen/post.d/10-apiserver-local":     "'local'",
 		} {
-			if got := string(f.files[path]); got != "#!/bin/sh\nexec "+want+"\n" {
+			if got := string(f.files[path]); got != "#!/bin/sh\nexec \"${KSGEN_HOOK_DIR:-/opt/ksgen}/apiserver-endpoint\" "+want+"\n" {
 				t.Errorf("%s = %q, want it to exec %q", path, got, want)
 			}
 		}
@@ -303,10 +304,10 @@ func TestInternalHAProxyFirstBoot(t *testing.T) {
 		cp := c.ControlPlanes[1]
 		f := render(t, c, cp.Name)
 		for path, want := range map[string]string{
-			"/opt/ksgen/attempt.d/10-apiserver-direct": lb.EndpointScript + " direct",
-			"/opt/ksgen/post.d/10-apiserver-own":       lb.EndpointScript + " own " + cp.IPv4,
+			"/opt/ksgen/attempt.d/10-apiserver-direct": "'direct'",
+			"/opt/ksgen/post.d/10-apiserver-own":       "'own' '" + cp.IPv4 + "'",
 		} {
-			if got := string(f.files[path]); got != "#!/bin/sh\nexec "+want+"\n" {
+			if got := string(f.files[path]); got != "#!/bin/sh\nexec \"${KSGEN_HOOK_DIR:-/opt/ksgen}/apiserver-endpoint\" "+want+"\n" {
 				t.Errorf("%s = %q, want it to exec %q", path, got, want)
 			}
 		}
@@ -351,7 +352,7 @@ func TestExternalLoadBalancer(t *testing.T) {
 			t.Errorf("%s runs static pods %v", n.Name, m)
 		}
 		for path := range f.files {
-			if strings.HasPrefix(path, lb.HookDir+"/") || strings.HasPrefix(path, "/etc/kubekey/") {
+			if strings.HasPrefix(path, firstboot.Dir+"/") || strings.HasPrefix(path, "/etc/kubekey/") {
 				t.Errorf("%s: %s", n.Name, path)
 			}
 		}
@@ -403,7 +404,7 @@ func TestKubeVip(t *testing.T) {
 					t.Errorf("%s: env %v, want address 10.0.0.100, ARP, port 6443", n.Name, env)
 				}
 				conf := pod.Spec.Volumes[0].HostPath.Path
-				hook := f.files[lb.HookDir+"/post.d/10-kube-vip-admin"]
+				hook := f.files[firstboot.KubeVipAdmin.Path()]
 				wantConf := "/etc/kubernetes/admin.conf"
 				if n.Action == plan.Init && tc.superAdmin {
 					wantConf = "/etc/kubernetes/super-admin.conf"

@@ -16,6 +16,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/version"
 
+	"github.com/ksgen/ksgen/generator/firstboot"
 	"github.com/ksgen/ksgen/generator/payload"
 	"github.com/ksgen/ksgen/generator/plan"
 	"github.com/ksgen/ksgen/generator/spec"
@@ -28,8 +29,7 @@ const (
 	ManifestDir      = "/etc/kubernetes/manifests"
 	HAProxyConfigDir = "/etc/kubekey/haproxy"
 	NginxConfigDir   = "/etc/kubekey/nginx" // the nginx container sees it at the same path
-	EndpointScript   = "/opt/ksgen/apiserver-endpoint"
-	HookDir          = "/opt/ksgen"
+	EndpointScript   = firstboot.Dir + "/apiserver-endpoint"
 	// HealthPort serves the proxy's own /healthz (HAProxy's or nginx's) for
 	// the pod's probes and keepalived's track script.
 	HealthPort = 8081
@@ -37,7 +37,7 @@ const (
 	// the host; the keepalived container sees it at /etc/keepalived.
 	KeepalivedConfigDir = "/etc/kubekey/keepalived"
 	// LBPrep runs before kubelet on keepalived + HAProxy nodes.
-	LBPrep = HookDir + "/lb-prep"
+	LBPrep = firstboot.Dir + "/lb-prep"
 	// DefaultInterface is keepalived's interface when the ksgen document
 	// names none and LBPrep finds no interface with the node's address.
 	DefaultInterface = "eth0"
@@ -127,11 +127,15 @@ func internalLBFiles(c *plan.Cluster) ([]payload.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(files,
-		script,
-		hook("attempt.d/10-apiserver-direct", EndpointScript+" direct"),
-		hook("post.d/10-apiserver-local", EndpointScript+" local"),
-	), nil
+	direct, err := firstboot.Exec(firstboot.APIServerDirect, EndpointScript, "direct")
+	if err != nil {
+		return nil, err
+	}
+	local, err := firstboot.Exec(firstboot.APIServerLocal, EndpointScript, "local")
+	if err != nil {
+		return nil, err
+	}
+	return append(files, script, direct, local), nil
 }
 
 // joiningControlPlane gets a control plane that joins in the internal
@@ -143,9 +147,17 @@ func joiningControlPlane(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 	if err != nil {
 		return err
 	}
+	direct, err := firstboot.Exec(firstboot.APIServerDirect, EndpointScript, "direct")
+	if err != nil {
+		return err
+	}
+	own, err := firstboot.Exec(firstboot.APIServerOwn, EndpointScript, "own", n.IPv4)
+	if err != nil {
+		return err
+	}
 	p.AddFile(script)
-	p.AddFile(hook("attempt.d/10-apiserver-direct", EndpointScript+" direct"))
-	p.AddFile(hook("post.d/10-apiserver-own", EndpointScript+" own "+n.IPv4))
+	p.AddFile(direct)
+	p.AddFile(own)
 	return nil
 }
 
@@ -252,10 +264,6 @@ func checksum(parts ...[]byte) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-func hook(name, command string) payload.File {
-	return payload.File{Path: HookDir + "/" + name, Mode: payload.ModeExec, Content: []byte("#!/bin/sh\nexec " + command + "\n")}
-}
-
 // superAdminSince is the first Kubernetes version whose admin.conf is only
 // authorised through RBAC that does not exist until init has finished;
 // kube-vip on the init node needs super-admin.conf meanwhile.
@@ -299,8 +307,12 @@ func kubeVip(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 	p.AddFile(payload.File{Path: ManifestDir + "/kube-vip.yaml", Mode: payload.ModeSecret, Content: pod})
 	if superAdmin {
 		// After init, admin.conf works: stop handing kube-vip super-admin rights.
-		p.AddFile(payload.File{Path: HookDir + "/post.d/10-kube-vip-admin", Mode: payload.ModeExec, Content: []byte(
-			"#!/bin/sh\nsed -i 's|/etc/kubernetes/super-admin.conf|/etc/kubernetes/admin.conf|' " + ManifestDir + "/kube-vip.yaml\n")})
+		hook, err := firstboot.Command(firstboot.KubeVipAdmin,
+			"sed", "-i", "s|/etc/kubernetes/super-admin.conf|/etc/kubernetes/admin.conf|", ManifestDir+"/kube-vip.yaml")
+		if err != nil {
+			return err
+		}
+		p.AddFile(hook)
 	}
 	return nil
 }
