@@ -116,6 +116,9 @@ func cutDir(path string) (string, bool) {
 
 type scriptData struct {
 	Action          plan.Action
+	Init            bool
+	ControlPlane    bool
+	Kubeadm         string // the kubeadm command: init or join
 	NodeName        string
 	Endpoint        string
 	CRISocket       string
@@ -142,6 +145,9 @@ func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 	}
 	d := scriptData{
 		Action:          n.Action,
+		Init:            n.Action == plan.Init,
+		ControlPlane:    n.ControlPlane,
+		Kubeadm:         "join",
 		NodeName:        n.Name,
 		Endpoint:        c.Endpoint.HostPort(),
 		CRISocket:       c.Spec.Cluster.Spec.Kubernetes.ContainerRuntimeEndpoint,
@@ -149,6 +155,9 @@ func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 		Timezone:        c.Spec.Cluster.Spec.System.Timezone,
 		AdminKubeconfig: n.ControlPlane,
 		Phases:          phaseNames{PhasePrep, PhaseKubeadm, PhaseAdmin},
+	}
+	if d.Init {
+		d.Kubeadm = "init"
 	}
 	if n.ControlPlane && c.Etcd.Type == plan.EtcdKubeadm {
 		d.EtcdDataDir = c.Etcd.DataDir

@@ -2,7 +2,7 @@
 # ksgen first boot: kubeadm join-control-plane (see ksgen's templates/bootstrap.sh.tmpl)
 set -euo pipefail
 
-ACTION='join-control-plane'
+KUBEADM='join'
 NODE_NAME='cp4'
 ENDPOINT='lb.kubesphere.local:6443'
 CRI_SOCKET='unix:///run/containerd/containerd.sock'
@@ -17,7 +17,6 @@ SETTLE_WAIT="${KSGEN_SETTLE_WAIT:-300}"
 BACKOFF_FIRST=5
 BACKOFF_CAP=300
 PHASES="$STATE_DIR/phases"
-KUBEADM="${ACTION%%-*}"
 export PATH="$PATH:"'/usr/local/bin'
 
 log() { echo "ksgen-bootstrap: $*"; }
@@ -27,8 +26,6 @@ if [ -e "$STATE_DIR/bootstrapped" ]; then
   exit 0
 fi
 mkdir -p "$PHASES" "$RUN_DIR"
-
-# mark FILE: FILE exists and survives a power cut from now on.
 mark() {
   touch "$1"
   sync "$1" "$(dirname "$1")"
@@ -42,8 +39,6 @@ failed() {
   log "phase $CURRENT failed (exit $rc); the next start resumes at this phase"
 }
 trap failed EXIT
-
-# phase NAME CMD...: run CMD unless NAME finished before, then record it.
 phase() {
   local name=$1
   shift
@@ -57,8 +52,6 @@ phase() {
   mark "$PHASES/$name.done"
   log "phase $name: done"
 }
-
-# A start after failures in this boot waits first: 10s, 20s, ... 300s.
 failures=$(cat "$RUN_DIR/failures" 2>/dev/null || echo 0)
 if [ "$failures" -gt 0 ]; then
   delay=10
@@ -88,11 +81,7 @@ hooks() {
     "$hook" || return 1
   done
 }
-
 api_ready() { curl -ksf --max-time 5 "https://$ENDPOINT/readyz" >/dev/null; }
-
-# restore_seed puts back the PKI and manifests this payload placed, which
-# kubeadm reset empties, without touching files that are there.
 restore_seed() {
   for d in pki manifests; do
     if [ -d "$STATE_DIR/seed-$d" ]; then
@@ -101,32 +90,16 @@ restore_seed() {
     fi
   done
 }
-
-# leftovers: an earlier kubeadm run got far enough to leave state behind.
 leftovers() {
   [ -e "$KUBE_DIR/admin.conf" ] || [ -e "$KUBE_DIR/kubelet.conf" ] || [ -e "$KUBE_DIR/bootstrap-kubelet.conf" ] ||
     { [ -n "$ETCD_DATA" ] && [ -d "$ETCD_DATA/member" ]; }
 }
-
-# finished: 0 when the API shows the earlier run finished, 1 when it shows
-# it did not, 2 when the API cannot be asked.
 finished() {
   local out
-  case "$ACTION" in
-  init)
-    [ -e "$KUBE_DIR/admin.conf" ] || return 1
-    out=$(kubectl --kubeconfig "$KUBE_DIR/admin.conf" --request-timeout=10s -n kube-public \
-      get configmap cluster-info --ignore-not-found -o name) || return 2
-    ;;
-  *)
-    [ -e "$KUBE_DIR/kubelet.conf" ] || return 1
-    out=$(kubectl --kubeconfig "$KUBE_DIR/kubelet.conf" --request-timeout=10s \
-      get node "$NODE_NAME" --ignore-not-found -o 'jsonpath={.metadata.labels}') || return 2
-    if [ "$ACTION" = join-control-plane ] && [[ $out != *'"node-role.kubernetes.io/control-plane"'* ]]; then
-      out=
-    fi
-    ;;
-  esac
+  [ -e "$KUBE_DIR/kubelet.conf" ] || return 1
+  out=$(kubectl --kubeconfig "$KUBE_DIR/kubelet.conf" --request-timeout=10s \
+    get node "$NODE_NAME" --ignore-not-found -o 'jsonpath={.metadata.labels}') || return 2
+  [[ $out == *'"node-role.kubernetes.io/control-plane"'* ]] || out=
   [ -n "$out" ]
 }
 
@@ -134,10 +107,6 @@ reset_node() {
   kubeadm reset -f --cri-socket "$CRI_SOCKET" || true
   restore_seed
 }
-
-# settle: decide what an earlier, unrecorded kubeadm run left. Returns 0
-# when it finished (adopted), 1 when it cannot be decided yet, 2 when it
-# was undone and a new attempt may start.
 settle() {
   local waited=0 rc
   while :; do
@@ -145,10 +114,6 @@ settle() {
     case $rc in
     0)
       log "the earlier kubeadm $KUBEADM finished before it could be recorded: adopting it"
-      if [ "$ACTION" = init ]; then
-        kubeadm init phase kubelet-finalize all --config "$KUBE_DIR/kubeadm-config.yaml" &&
-          kubeadm init phase addon all --config "$KUBE_DIR/kubeadm-config.yaml" || return 1
-      fi
       return 0
       ;;
     1)
@@ -172,7 +137,7 @@ settle() {
 
 attempt() {
   hooks attempt || return 1
-  if [ "$ACTION" != init ] && ! api_ready; then
+  if ! api_ready; then
     log "attempt $1: the API at $ENDPOINT does not answer yet"
     return 1
   fi
