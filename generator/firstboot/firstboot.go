@@ -65,6 +65,8 @@ var (
 	APIServerOwn   = Slot{Post, 10, "apiserver-own"}
 	// KubeVipAdmin takes kube-vip's super-admin rights away after init.
 	KubeVipAdmin = Slot{Post, 10, "kube-vip-admin"}
+	// KubeProxyLocal points kube-proxy at 127.0.0.1 with the internal LB.
+	KubeProxyLocal = Slot{Post, 20, "kube-proxy-local"}
 	CNI          = Slot{Post, 50, "cni"}
 	Storage      = Slot{Post, 55, "storage"}
 	Addons       = Slot{Post, 60, "addons"}

@@ -72,6 +72,9 @@ func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 	if c.Endpoint.Mode == plan.LBHAProxy && n.Action == plan.JoinControlPlane {
 		return joiningControlPlane(c, n, p)
 	}
+	if c.Endpoint.Mode == plan.LBHAProxy && n.Action == plan.Init && !c.Spec.Cluster.Spec.Kubernetes.DisableKubeProxy {
+		return kubeProxyLocal(c, n, p)
+	}
 	switch n.LocalLB {
 	case plan.LBHAProxy:
 		return internalLB(c, p)
@@ -137,6 +140,30 @@ func internalLBFiles(c *plan.Cluster) ([]payload.File, error) {
 	}
 	return append(files, script, direct, local), nil
 }
+
+// KubeProxyScript points kube-proxy at 127.0.0.1 (kube-proxy-local.sh.tmpl).
+const KubeProxyScript = firstboot.Dir + "/kube-proxy-local"
+
+// kubeProxyLocal gives the init node the post step that points kube-proxy
+// at 127.0.0.1:port, where every node serves the API with the internal LB.
+func kubeProxyLocal(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
+	script, err := templates.Execute("kube-proxy-local.sh.tmpl", kubeProxyData{
+		BinDir: images.BinDir(n.OS),
+		Server: fmt.Sprintf("https://127.0.0.1:%d", c.APIServerPort),
+	})
+	if err != nil {
+		return fmt.Errorf("kube-proxy-local script: %w", err)
+	}
+	hook, err := firstboot.Exec(firstboot.KubeProxyLocal, KubeProxyScript)
+	if err != nil {
+		return err
+	}
+	p.AddFile(payload.File{Path: KubeProxyScript, Mode: payload.ModeExec, Content: script})
+	p.AddFile(hook)
+	return nil
+}
+
+type kubeProxyData struct{ BinDir, Server string }
 
 // joiningControlPlane gets a control plane that joins in the internal
 // HAProxy mode to the API: its /etc/hosts names its own apiserver, which

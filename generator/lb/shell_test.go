@@ -19,7 +19,7 @@ func TestShellScripts(t *testing.T) {
 		spec  cluster
 		nodes []string
 	}{
-		{cluster{controlPlanes: three, workers: addrs("10.0.0.", 11, 1), endpoint: "internalLoadbalancer: haproxy"}, []string{"w1"}},
+		{cluster{controlPlanes: three, workers: addrs("10.0.0.", 11, 1), endpoint: "internalLoadbalancer: haproxy"}, []string{"cp1", "cp2", "w1"}},
 		{cluster{controlPlanes: three, endpoint: "internalLoadbalancer: kube-vip, address: 10.0.0.100"}, []string{"cp1"}},
 		{cluster{controlPlanes: three, loadBalancers: addrs("10.0.0.", 21, 2), endpoint: "address: 10.0.0.100", ksgen: "  hosts:\n    lb2: {interface: ens3}\n"}, []string{"lb1", "lb2"}},
 	} {
