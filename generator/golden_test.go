@@ -3,6 +3,8 @@ package generator
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
+	"encoding/base64"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -12,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -37,7 +40,103 @@ const (
 	// modesFile lists "mode path" for every file of a golden tree: git keeps
 	// no file modes beyond the executable bit.
 	modesFile = "MODES"
+	// decodedSuffix names the readable golden of an Ignition or Butane
+	// payload: YAML with every file's contents decoded in place.
+	decodedSuffix = ".decoded.yaml"
 )
+
+// payloadCases keep their encoded payloads in the golden tree, decoded so a
+// diff shows the changed line. The other cases keep rootfs/, kubeadm.yaml
+// and index.json, whose sha256 and sizes still pin every payload byte for
+// byte; the encoders are proved by the round-trip and real-consumer tests.
+var payloadCases = map[string]bool{"ha-haproxy": true, "ksgen-doc": true}
+
+// goldenFile is how a rendered file is kept in a case's golden tree: its
+// path there and its content, or ok false when only index.json pins it.
+func goldenFile(name string, f tree.File) (path string, content []byte, ok bool, err error) {
+	_, base, _ := strings.Cut(f.Path, "/")
+	switch {
+	case !slices.Contains([]string{"config.ign", "config.bu", "user-data"}, base):
+		return f.Path, f.Content, true, nil
+	case !payloadCases[name]:
+		return "", nil, false, nil
+	case base == "config.ign" || base == "config.bu":
+		readable, err := decodedPayload(f.Content)
+		return f.Path + decodedSuffix, readable, true, err
+	}
+	return f.Path, f.Content, true, nil
+}
+
+// decodedPayload is an Ignition config or a Butane source as YAML, with
+// each file's data URL (gzip or not) replaced by its text.
+func decodedPayload(raw []byte) ([]byte, error) {
+	var doc any
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return nil, err
+	}
+	var walk func(v any) error
+	walk = func(v any) error {
+		switch v := v.(type) {
+		case map[string]any:
+			if src, ok := v["source"].(string); ok && strings.HasPrefix(src, "data:") {
+				text, err := decodeDataURL(src, v["compression"] == "gzip")
+				if err != nil {
+					return err
+				}
+				delete(v, "source")
+				delete(v, "compression")
+				v["decoded"] = text
+			}
+			for _, c := range v {
+				if err := walk(c); err != nil {
+					return err
+				}
+			}
+		case []any:
+			for _, c := range v {
+				if err := walk(c); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := walk(doc); err != nil {
+		return nil, err
+	}
+	return yaml.Marshal(doc)
+}
+
+func decodeDataURL(src string, gzipped bool) (string, error) {
+	meta, data, ok := strings.Cut(strings.TrimPrefix(src, "data:"), ",")
+	if !ok {
+		return "", fmt.Errorf("data URL without a comma")
+	}
+	var raw []byte
+	if strings.HasSuffix(meta, ";base64") {
+		b, err := base64.StdEncoding.DecodeString(data)
+		if err != nil {
+			return "", err
+		}
+		raw = b
+	} else {
+		s, err := url.PathUnescape(data)
+		if err != nil {
+			return "", err
+		}
+		raw = []byte(s)
+	}
+	if gzipped {
+		zr, err := gzip.NewReader(bytes.NewReader(raw))
+		if err != nil {
+			return "", err
+		}
+		if raw, err = io.ReadAll(zr); err != nil {
+			return "", err
+		}
+	}
+	return string(raw), nil
+}
 
 var goldenBundle = sync.OnceValues(func() (*pki.Bundle, error) {
 	raw, err := os.ReadFile(goldenSecrets)
@@ -133,10 +232,10 @@ func TestGolden(t *testing.T) {
 			out := renderOnce(t, path)
 			dir := filepath.Join(goldenDir, name)
 			if *update {
-				writeGolden(t, dir, out)
+				writeGolden(t, name, dir, out)
 				return
 			}
-			compareGolden(t, dir, out)
+			compareGolden(t, name, dir, out)
 		})
 	}
 }
@@ -159,18 +258,25 @@ func removeStaleGolden(t *testing.T, cases map[string]string) {
 	}
 }
 
-func writeGolden(t *testing.T, dir string, out *tree.Tree) {
+func writeGolden(t *testing.T, name, dir string, out *tree.Tree) {
 	t.Helper()
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range out.Files {
-		p := filepath.Join(dir, filepath.FromSlash(f.Path))
+		path, content, ok, err := goldenFile(name, f)
+		if err != nil {
+			t.Fatalf("%s: %v", f.Path, err)
+		}
+		if !ok {
+			continue
+		}
+		p := filepath.Join(dir, filepath.FromSlash(path))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		// Golden copies are plain 0644 files; MODES records the real modes.
-		if err := os.WriteFile(p, f.Content, 0o644); err != nil {
+		if err := os.WriteFile(p, content, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -179,7 +285,7 @@ func writeGolden(t *testing.T, dir string, out *tree.Tree) {
 	}
 }
 
-func compareGolden(t *testing.T, dir string, out *tree.Tree) {
+func compareGolden(t *testing.T, name, dir string, out *tree.Tree) {
 	t.Helper()
 	const hint = "(go test ./generator -run TestGolden -update rewrites the golden files)"
 	wantModes, err := os.ReadFile(filepath.Join(dir, modesFile))
@@ -192,14 +298,22 @@ func compareGolden(t *testing.T, dir string, out *tree.Tree) {
 
 	rendered := map[string]bool{}
 	for _, f := range out.Files {
-		rendered[f.Path] = true
-		want, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f.Path)))
+		path, content, ok, err := goldenFile(name, f)
 		if err != nil {
-			t.Errorf("%s: new file, not in %s %s", f.Path, dir, hint)
+			t.Errorf("%s: %v", f.Path, err)
 			continue
 		}
-		if !bytes.Equal(f.Content, want) {
-			t.Errorf("%s differs %s:\n%s", f.Path, hint, firstDiff(want, f.Content))
+		if !ok {
+			continue
+		}
+		rendered[path] = true
+		want, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(path)))
+		if err != nil {
+			t.Errorf("%s: new file, not in %s %s", path, dir, hint)
+			continue
+		}
+		if !bytes.Equal(content, want) {
+			t.Errorf("%s differs %s:\n%s", path, hint, firstDiff(want, content))
 		}
 	}
 	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
