@@ -117,9 +117,9 @@ func TestValidateInvalidCorpus(t *testing.T) {
 }
 
 // TestRenderInvalidCorpusWritesNothing renders every invalid spec, with an
-// explicit bundle path and with the default one, and checks that the render
-// fails with the finding and leaves the directory as it was: no output, no
-// bundle, no temporary files.
+// existing bundle given by --secrets and with the default path (no bundle
+// yet), and checks that the render fails with the finding and leaves the
+// directory as it was: no output, no new bundle, no temporary files.
 func TestRenderInvalidCorpusWritesNothing(t *testing.T) {
 	t.Parallel()
 	for _, c := range invalidCorpus(t) {
@@ -127,20 +127,23 @@ func TestRenderInvalidCorpusWritesNothing(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			spec := copyInto(t, c.path, dir)
+			bundle := copyInto(t, "../../testdata/test-secrets.yaml", dir)
 			out := filepath.Join(dir, "out")
 			var strict []string
 			if c.strict {
 				strict = []string{"--strict"}
 			}
 			for _, args := range [][]string{
-				{"render", "-f", spec, "-o", out, "--secrets", filepath.Join(dir, "s.yaml")},
+				{"render", "-f", spec, "-o", out, "--secrets", bundle},
 				{"render", "-f", spec, "-o", out},
 			} {
 				_, _, err := ksgen(t, append(args, strict...)...)
 				if err == nil || !strings.Contains(err.Error(), c.want) {
 					t.Errorf("%v: error %v, want it to contain %q", args, err, c.want)
 				}
-				if got, want := entries(t, dir), []string{filepath.Base(spec)}; !reflect.DeepEqual(got, want) {
+				want := []string{filepath.Base(spec), filepath.Base(bundle)}
+				sort.Strings(want)
+				if got := entries(t, dir); !reflect.DeepEqual(got, want) {
 					t.Errorf("%v: the directory holds %v after a failed render, want only %v", args, got, want)
 				}
 			}

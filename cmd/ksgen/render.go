@@ -39,10 +39,13 @@ func newRenderCommand(stdout, stderr io.Writer) *cobra.Command {
 		Long: `render validates FILE, then writes DIR/index.json and, per host,
 DIR/<host>/{kubeadm.yaml,config.bu,config.ign,user-data,rootfs/}.
 
-Without --secrets, the bundle ksgen-secrets.yaml beside FILE is used: created
-(mode 0600) when missing, reused when present, never overwritten. The same
-FILE and bundle always give byte-identical output. DIR is replaced atomically,
-and only when it is a previous ksgen output.`,
+Without --secrets, the bundle ksgen-secrets.yaml beside FILE is used: reused
+when present, never overwritten, and created (mode 0600, once the render has
+succeeded) only for a new cluster, that is when DIR holds no earlier render
+(no DIR/index.json). A --secrets bundle must exist: make one with
+"ksgen secrets gen". The same FILE and bundle always give byte-identical
+output. DIR is replaced atomically, and only when it is a previous ksgen
+output.`,
 		Example: `  ksgen render -f config-sample.yaml -o out
   ksgen render -f config-sample.yaml -o out --format ignition --node master1 --node node1
   ksgen render -f config-sample.yaml --secrets /secure/prod-secrets.yaml --strict
@@ -53,7 +56,7 @@ and only when it is a previous ksgen output.`,
 	}
 	cmd.Flags().StringVarP(&f.file, "file", "f", "", "cluster file (KubeKey config-sample.yaml)")
 	cmd.Flags().StringVarP(&f.out, "output", "o", "out", "output directory")
-	cmd.Flags().StringVar(&f.secrets, "secrets", "", "secrets bundle (default: ksgen-secrets.yaml beside FILE)")
+	cmd.Flags().StringVar(&f.secrets, "secrets", "", "secrets bundle, made by ksgen secrets gen; must exist (default: ksgen-secrets.yaml beside FILE, created for a new cluster)")
 	cmd.Flags().StringSliceVar(&f.formats, "format", generator.Formats, "payload formats: ignition, cloud-init, or none (kubeadm configs and rootfs/ only)")
 	cmd.Flags().StringArrayVar(&f.nodes, "node", nil, "render only this host (repeatable)")
 	cmd.Flags().BoolVar(&f.strict, "strict", false, "treat warnings as errors")
@@ -74,14 +77,7 @@ func render(f *renderFlags, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	secrets := f.secrets
-	if secrets == "" {
-		secrets = filepath.Join(filepath.Dir(f.file), "ksgen-secrets.yaml")
-	}
-	if inside(secrets, f.out) {
-		return fmt.Errorf("secrets bundle %s is inside the output directory %s, which render replaces", secrets, f.out)
-	}
-	b, created, err := loadOrCreateBundle(secrets)
+	secrets, b, created, err := openBundle(f)
 	if err != nil {
 		return err
 	}
@@ -114,22 +110,44 @@ func render(f *renderFlags, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// loadOrCreateBundle reads the bundle, or makes a new one in memory; the
-// caller writes a new one only once the render has succeeded.
-func loadOrCreateBundle(path string) (*pki.Bundle, bool, error) {
+// defaultBundle is the bundle render uses without --secrets, beside the spec.
+const defaultBundle = "ksgen-secrets.yaml"
+
+// openBundle returns the bundle a render uses and its path. It makes a new
+// one, in memory, only at the default path and only for a new cluster: an
+// output directory with index.json was rendered with some bundle, and a new
+// CA in its place would give nodes that can never join that cluster. The
+// caller writes a new bundle once the render has succeeded. Nothing is
+// written or created here.
+func openBundle(f *renderFlags) (path string, b *pki.Bundle, created bool, err error) {
+	path = f.secrets
+	if path == "" {
+		path = filepath.Join(filepath.Dir(f.file), defaultBundle)
+	}
+	if inside(path, f.out) {
+		return "", nil, false, fmt.Errorf("secrets bundle %s is inside the output directory %s, which render replaces", path, f.out)
+	}
 	raw, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		b, err := pki.Generate(pki.Options{})
-		return b, true, err
+	switch {
+	case err == nil:
+		b, err := pki.Parse(raw)
+		if err != nil {
+			return "", nil, false, fmt.Errorf("secrets bundle %s: %w", path, err)
+		}
+		return path, b, false, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return "", nil, false, fmt.Errorf("read secrets bundle: %w", err)
+	case f.secrets != "":
+		return "", nil, false, fmt.Errorf("secrets bundle %s does not exist: pass the bundle this cluster was rendered with, or create a new one with \"ksgen secrets gen -o %s\"", path, path)
 	}
-	if err != nil {
-		return nil, false, fmt.Errorf("read secrets bundle: %w", err)
+	index := filepath.Join(f.out, tree.IndexFile)
+	if _, err := os.Stat(index); err == nil {
+		return "", nil, false, fmt.Errorf("secrets bundle %s does not exist, but %s holds an earlier render (%s): a new bundle would be a new CA whose nodes cannot join that cluster; pass its bundle with --secrets, or, for a new cluster, create one with \"ksgen secrets gen -o %s\" or remove %s", path, f.out, index, path, f.out)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", nil, false, fmt.Errorf("look for an earlier render in %s: %w", f.out, err)
 	}
-	b, err := pki.Parse(raw)
-	if err != nil {
-		return nil, false, fmt.Errorf("secrets bundle %s: %w", path, err)
-	}
-	return b, false, nil
+	b, err = pki.Generate(pki.Options{})
+	return path, b, true, err
 }
 
 // countingSink counts the files it passes on.

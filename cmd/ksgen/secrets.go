@@ -47,7 +47,7 @@ bundle cannot join the cluster.`,
 			return err
 		},
 	}
-	gen.Flags().StringVarP(&f.out, "output", "o", "ksgen-secrets.yaml", "bundle file to create")
+	gen.Flags().StringVarP(&f.out, "output", "o", defaultBundle, "bundle file to create")
 	gen.Flags().StringVar(&f.keyAlgorithm, "key-algorithm", "rsa", "key algorithm: rsa (RSA-2048) or ecdsa (P-256)")
 	gen.Flags().DurationVar(&f.validity, "validity", 10*365*24*time.Hour, "validity of the CAs")
 	gen.Flags().BoolVar(&f.encryptionKey, "encryption-key", false, "also create a key for encryption at rest")

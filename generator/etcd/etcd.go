@@ -1,7 +1,8 @@
 // Package etcd renders etcd in KubeKey's default topology (etcd.type
 // kubekey): on every etcd host, etcd runs as the systemd service etcd.service
 // with KubeKey's environment file /etc/etcd.env, plus KubeKey's snapshot
-// backup (a script, backup-etcd.service and backup-etcd.timer). It also holds
+// backup (a script, backup-etcd.service and backup-etcd.timer, on the
+// calendar of etcd.backupPeriod: daily at 02:00 by default). It also holds
 // the etcd key material of a render (Secrets): member and kube-apiserver
 // certificates issued from the bundle's etcd CA, or the user's external etcd
 // files (ReadExternal). For etcd.type kubeadm, kubeadm runs etcd itself.
@@ -18,6 +19,7 @@ import (
 
 	"github.com/ksgen/ksgen/generator/payload"
 	"github.com/ksgen/ksgen/generator/plan"
+	"github.com/ksgen/ksgen/generator/spec"
 	"github.com/ksgen/ksgen/images"
 	"github.com/ksgen/ksgen/templates"
 )
@@ -69,7 +71,8 @@ type backupData struct {
 	Key      string
 	Dir      string
 	Keep     int
-	Period   int // minutes
+	Period   int    // minutes, etcd.backupPeriod
+	Calendar string // the timer's OnCalendar, from spec.BackupCalendar
 	Script   string
 	Unit     string
 }
@@ -91,6 +94,10 @@ func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 		return fmt.Errorf("etcd unit: %w", err)
 	}
 	se := c.Spec.Cluster.Spec.Etcd
+	calendar, ok := spec.BackupCalendar(se.BackupPeriod)
+	if !ok { // validation refuses such a period
+		return fmt.Errorf("etcd backup timer: spec.etcd.backupPeriod %d has no calendar", se.BackupPeriod)
+	}
 	b := backupData{
 		Name:     n.Name,
 		Etcdctl:  etcdctlBin,
@@ -101,6 +108,7 @@ func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 		Dir:      se.BackupDir,
 		Keep:     se.KeepBackupNumber,
 		Period:   se.BackupPeriod,
+		Calendar: calendar,
 		Script:   path.Join(se.BackupScriptDir, BackupScript),
 		Unit:     BackupUnit,
 	}

@@ -188,10 +188,13 @@ func TestUnitsAndBackup(t *testing.T) {
 		t.Errorf("backup-etcd.service:\n%s", service)
 	}
 	timer := string(r.file(t, "master2", "/etc/systemd/system/backup-etcd.timer").Content)
-	for _, want := range []string{"OnBootSec=30min", "OnUnitActiveSec=30min", "Unit=backup-etcd.service", "WantedBy=timers.target"} {
+	for _, want := range []string{"OnCalendar=*-*-* *:00/30:00\n", "Persistent=true", "Unit=backup-etcd.service", "WantedBy=timers.target"} {
 		if !strings.Contains(timer, want) {
 			t.Errorf("backup-etcd.timer lacks %q:\n%s", want, timer)
 		}
+	}
+	if strings.Contains(timer, "OnBootSec") || strings.Contains(timer, "OnUnitActiveSec") {
+		t.Errorf("backup-etcd.timer counts from boot:\n%s", timer)
 	}
 	if r.has("node1", "/etc/systemd/system/etcd.service") || r.has("node1", etcd.EnvFile) {
 		t.Error("a worker that is no etcd member runs etcd")

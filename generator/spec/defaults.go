@@ -54,7 +54,7 @@ func (s *Spec) setDefaults() {
 	e := &c.Etcd
 	setString(&e.Type, DefaultEtcdType)
 	setString(&e.BackupDir, "/var/backups/kube_etcd")
-	setInt(&e.BackupPeriod, 1440)
+	setInt(&e.BackupPeriod, DefaultBackupPeriod)
 	setInt(&e.KeepBackupNumber, 5)
 	setString(&e.BackupScriptDir, "/usr/local/bin/kube-scripts")
 	if e.Port == nil {

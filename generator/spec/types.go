@@ -95,7 +95,7 @@ type Etcd struct {
 	Port                    *int              `json:"port,omitempty"`
 	PeerPort                *int              `json:"peerPort,omitempty"`
 	BackupDir               string            `json:"backupDir,omitempty"`
-	BackupPeriod            int               `json:"backupPeriod,omitempty"`
+	BackupPeriod            int               `json:"backupPeriod,omitempty"` // minutes; see BackupCalendar
 	KeepBackupNumber        int               `json:"keepBackupNumber,omitempty"`
 	BackupScriptDir         string            `json:"backupScript,omitempty"`
 	DataDir                 *string           `json:"dataDir,omitempty"`

@@ -376,13 +376,15 @@ func (v *validator) etcdKubeKey(e Etcd) {
 		{"autoCompactionRetention", e.AutoCompactionRetention, 0},
 		{"maxSnapshots", e.MaxSnapshots, 0},
 		{"maxWals", e.MaxWals, 0},
-		{"backupPeriod", &e.BackupPeriod, 1},
 		{"keepBackupNumber", &e.KeepBackupNumber, 1},
 	}
 	for _, f := range positive {
 		if f.val != nil && *f.val < f.min {
 			v.errorf(p+"."+f.field, ErrInvalidValue, "%s %d must be at least %d", f.field, *f.val, f.min)
 		}
+	}
+	if _, ok := BackupCalendar(e.BackupPeriod); !ok {
+		v.errorf(p+".backupPeriod", ErrInvalidValue, "backupPeriod %d minutes does not repeat evenly on the clock: want %s (daily at %s)", e.BackupPeriod, backupPeriodsText(), DailyBackupTime[:5])
 	}
 	for _, f := range []struct {
 		field string
