@@ -145,7 +145,7 @@ func joiningControlPlane(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 	}
 	p.AddFile(script)
 	p.AddFile(hook("attempt.d/10-apiserver-direct", EndpointScript+" direct"))
-	p.AddFile(hook("post.d/10-apiserver-own", EndpointScript+" own "+n.IPv4))
+	p.AddFile(hook("post.d/10-apiserver-own", EndpointScript+" own "+templates.ShellQuote(n.IPv4)))
 	return nil
 }
 
@@ -252,6 +252,8 @@ func checksum(parts ...[]byte) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// hook is a post/attempt hook that runs command: constants of ksgen, and
+// spec values only through templates.ShellQuote.
 func hook(name, command string) payload.File {
 	return payload.File{Path: HookDir + "/" + name, Mode: payload.ModeExec, Content: []byte("#!/bin/sh\nexec " + command + "\n")}
 }
