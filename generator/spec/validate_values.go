@@ -98,9 +98,10 @@ func (v *validator) registry() {
 }
 
 // addons checks what the addons step writes into addons.env and runs: names
-// and namespaces become marker files and Kubernetes names, URLs go to
-// kubectl and helm. Every value is quoted there; control characters could
-// not survive a shell variable.
+// and namespaces become marker files and Kubernetes names, sources go to
+// kubectl and helm. Every value is quoted there, so only what has a fixed
+// form is checked; sources are one line, and no value holds a NUL, which a
+// shell variable cannot.
 func (v *validator) addons() {
 	for i, a := range v.s.Cluster.Spec.Addons {
 		p := fmt.Sprintf("spec.addons[%d]", i)
@@ -125,12 +126,15 @@ func (v *validator) addons() {
 		for j, y := range a.Sources.Yaml.Path {
 			fields = append(fields, struct{ path, val string }{fmt.Sprintf(".sources.yaml.path[%d]", j), y})
 		}
-		for j, s := range ch.Values {
-			fields = append(fields, struct{ path, val string }{fmt.Sprintf(".sources.chart.values[%d]", j), s})
-		}
 		for _, f := range fields {
 			if hasControl(f.val) {
 				v.errorf(p+f.path, ErrInvalidValue, "%q holds a control character", f.val)
+			}
+		}
+		// A chart value may hold any text but NUL, which no shell variable can.
+		for j, s := range ch.Values {
+			if strings.ContainsRune(s, 0) {
+				v.errorf(fmt.Sprintf("%s.sources.chart.values[%d]", p, j), ErrInvalidValue, "%q holds a NUL character", s)
 			}
 		}
 	}
