@@ -136,6 +136,9 @@ func StorageClass(s *spec.Spec) ([]byte, error) {
 func Env(c *plan.Cluster, n *plan.Node) ([]byte, error) {
 	cs := c.Spec.Cluster.Spec
 	var b strings.Builder
+	// The values are literal data for addons.sh: say so to shellcheck.
+	b.WriteString("# ksgen: parameters of " + Script + ", sourced by it; every value is single-quoted\n")
+	b.WriteString("# shellcheck shell=bash disable=SC2016,SC2034\n")
 	set := func(k, v string) { fmt.Fprintf(&b, "%s=%s\n", k, templates.ShellQuote(v)) }
 	reg := cs.Registry
 	prefix, registry, imagePath := "", "", ""
