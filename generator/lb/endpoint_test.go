@@ -15,6 +15,7 @@ import (
 
 	"github.com/ksgen/ksgen/generator/lb"
 	"github.com/ksgen/ksgen/generator/plan"
+	"github.com/ksgen/ksgen/templates"
 )
 
 const domain = "lb.kubesphere.local"
@@ -304,7 +305,7 @@ func TestInternalHAProxyFirstBoot(t *testing.T) {
 		f := render(t, c, cp.Name)
 		for path, want := range map[string]string{
 			"/opt/ksgen/attempt.d/10-apiserver-direct": lb.EndpointScript + " direct",
-			"/opt/ksgen/post.d/10-apiserver-own":       lb.EndpointScript + " own " + cp.IPv4,
+			"/opt/ksgen/post.d/10-apiserver-own":       lb.EndpointScript + " own " + templates.ShellQuote(cp.IPv4),
 		} {
 			if got := string(f.files[path]); got != "#!/bin/sh\nexec "+want+"\n" {
 				t.Errorf("%s = %q, want it to exec %q", path, got, want)
