@@ -136,11 +136,15 @@ func StorageClass(s *spec.Spec) ([]byte, error) {
 }
 
 // Env is the parameter file the apply script sources: shell assignments,
-// every value quoted.
+// every value quoted by templates.ShellQuote, so that `.` reads each one
+// back byte for byte whatever it holds.
 func Env(c *plan.Cluster, n *plan.Node) ([]byte, error) {
 	cs := c.Spec.Cluster.Spec
 	var b strings.Builder
-	set := func(k, v string) { fmt.Fprintf(&b, "%s=%s\n", k, quote(v)) }
+	// The values are literal data for addons.sh: say so to shellcheck.
+	b.WriteString("# ksgen: parameters of " + Script + ", sourced by it; every value is single-quoted\n")
+	b.WriteString("# shellcheck shell=bash disable=SC2016,SC2034\n")
+	set := func(k, v string) { fmt.Fprintf(&b, "%s=%s\n", k, templates.ShellQuote(v)) }
 	reg := cs.Registry
 	prefix, registry, imagePath := "", "", ""
 	if reg.PrivateRegistry != "" {
@@ -206,7 +210,7 @@ func Env(c *plan.Cluster, n *plan.Node) ([]byte, error) {
 		set(fmt.Sprintf("ADDON_%d_DELAY", i), strconv.Itoa(s.delay))
 		q := make([]string, len(s.cmd))
 		for j, a := range s.cmd {
-			q[j] = quote(a)
+			q[j] = templates.ShellQuote(a)
 		}
 		fmt.Fprintf(&b, "ADDON_%d_CMD=(%s)\n", i, strings.Join(q, " "))
 	}
@@ -294,9 +298,4 @@ func addonSteps(list []spec.Addon) []addonStep {
 		out = append(out, s)
 	}
 	return out
-}
-
-// quote quotes s for the shell: single quotes, with embedded ones escaped.
-func quote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -79,6 +79,8 @@ func (s *Spec) validate(r *Report) {
 	v.kubernetes()
 	v.network(addrs)
 	v.registry()
+	v.system()
+	v.addons()
 	v.config()
 	v.kubeadmPatches()
 	v.kubesphere()
@@ -472,6 +474,7 @@ func (v *validator) kubernetes() {
 	if k.Nodelocaldns != nil && *k.Nodelocaldns {
 		v.warnf(p+".nodelocaldns", ErrIgnored, "ksgen does not deploy NodeLocalDNS: kubelet resolves through CoreDNS's service address")
 	}
+	v.criSocket()
 	if k.ContainerManager != "containerd" {
 		v.errorf(p+".containerManager", ErrUnsupported, "containerManager %q: ksgen configures containerd only; docker with cri-dockerd, cri-o and isula are out of scope", k.ContainerManager)
 	}
@@ -512,6 +515,9 @@ func (v *validator) network(addrs map[string][]netip.Addr) {
 	const p = "spec.network"
 	if !slices.Contains(knownPlugins, n.Plugin) {
 		v.errorf(p+".plugin", ErrUnsupported, "network plugin %q: ksgen deploys %s", n.Plugin, strings.Join(knownPlugins, ", "))
+	}
+	if !backendName.MatchString(n.Flannel.BackendMode) {
+		v.errorf(p+".flannel.backendMode", ErrInvalidValue, "backendMode %q is not a flannel backend type like vxlan or host-gw", n.Flannel.BackendMode)
 	}
 	pods, okPods := v.cidrs(p+".kubePodsCIDR", n.KubePodsCIDR)
 	svcs, okSvcs := v.cidrs(p+".kubeServiceCIDR", n.KubeServiceCIDR)
@@ -576,24 +582,6 @@ func (v *validator) cidrs(path, value string) ([]netip.Prefix, bool) {
 	return out, true
 }
 
-func (v *validator) registry() {
-	reg := v.s.Cluster.Spec.Registry
-	const p = "spec.registry"
-	for i, m := range reg.RegistryMirrors {
-		if !strings.HasPrefix(m, "https://") && !strings.HasPrefix(m, "http://") {
-			v.errorf(fmt.Sprintf("%s.registryMirrors[%d]", p, i), ErrInvalidValue, "mirror %q must be an http(s):// URL", m)
-		}
-	}
-	for i, r := range reg.InsecureRegistries {
-		if strings.Contains(r, "/") {
-			v.errorf(fmt.Sprintf("%s.insecureRegistries[%d]", p, i), ErrInvalidValue, "insecure registry %q must be host[:port]", r)
-		}
-	}
-	if strings.Contains(reg.PrivateRegistry, "://") {
-		v.errorf(p+".privateRegistry", ErrInvalidValue, "privateRegistry %q must be host[:port][/namespace], without a scheme", reg.PrivateRegistry)
-	}
-}
-
 // config checks the ksgen document.
 func (v *validator) config() {
 	c := v.s.Config.Spec
@@ -628,14 +616,14 @@ func (v *validator) config() {
 	v.oneOf(p+".binaries.source", c.Binaries.Source, []string{"image", "download"})
 	for i, d := range c.Binaries.Downloads {
 		dp := fmt.Sprintf("%s.binaries.downloads[%d]", p, i)
-		if !strings.HasPrefix(d.URL, "https://") && !strings.HasPrefix(d.URL, "http://") {
+		if u, err := url.Parse(d.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || hasControl(d.URL) {
 			v.errorf(dp+".url", ErrInvalidValue, "url %q must be http(s)://", d.URL)
 		}
 		if !sha256Pattern.MatchString(d.SHA256) {
 			v.errorf(dp+".sha256", ErrInvalidValue, "sha256 %q must be 64 lowercase hex digits", d.SHA256)
 		}
-		if !strings.HasPrefix(d.Path, "/") {
-			v.errorf(dp+".path", ErrInvalidValue, "path %q must be absolute", d.Path)
+		if !safePath.MatchString(d.Path) || path.Clean(d.Path) != d.Path {
+			v.errorf(dp+".path", ErrInvalidValue, "path %q must be a clean absolute path of letters, digits and ._+@-", d.Path)
 		}
 	}
 	if c.Budget.Cloud != "" {
@@ -650,6 +638,9 @@ func (v *validator) nodeSettings(path string, n NodeSettings) {
 	v.hostResources(path+".resources", n.Resources)
 	if n.OS != "" {
 		v.oneOf(path+".os", n.OS, knownOS)
+	}
+	if n.Interface != "" && !ifName.MatchString(n.Interface) {
+		v.errorf(path+".interface", ErrInvalidValue, "interface %q is not a network interface name (up to 15 letters, digits and _.-)", n.Interface)
 	}
 	if n.MAC != "" {
 		if _, err := net.ParseMAC(n.MAC); err != nil {
