@@ -76,14 +76,22 @@ func Generate(s *spec.Spec, b *pki.Bundle, opts Options) (*tree.Tree, error) {
 // node by node, so memory does not grow with the output. The files are
 // byte-identical for the same spec, bundle and options.
 func GenerateTo(s *spec.Spec, b *pki.Bundle, opts Options, out tree.Sink) error {
-	c, err := plan.New(s)
+	r := &spec.Report{}
+	c, err := Validate(s, r)
 	if err != nil {
-		return fmt.Errorf("plan: %w", err)
+		return err
 	}
 	// Every patch, on every node, whichever nodes are selected.
-	if err := (&spec.Report{Entries: kubeadm.Check(c)}).Err(false); err != nil {
-		return fmt.Errorf("kubeadm patches:\n%w", err)
+	if err := r.Err(false); err != nil {
+		return err
 	}
+	return GeneratePlan(c, b, opts, out)
+}
+
+// GeneratePlan is GenerateTo for a plan Validate returned, whose report
+// the caller has judged.
+func GeneratePlan(c *plan.Cluster, b *pki.Bundle, opts Options, out tree.Sink) error {
+	s := c.Spec
 	nodes, err := selectNodes(c, opts.Nodes)
 	if err != nil {
 		return err

@@ -73,7 +73,7 @@ output.`,
 }
 
 func render(f *renderFlags, stdout, stderr io.Writer) error {
-	s, err := loadSpec(f.file, f.strict, stderr)
+	c, err := loadPlan(f.file, f.strict, stderr)
 	if err != nil {
 		return err
 	}
@@ -87,7 +87,7 @@ func render(f *renderFlags, stdout, stderr io.Writer) error {
 	}
 	count := &countingSink{Sink: w}
 	opts := generator.Options{Formats: f.formats, Nodes: f.nodes, Clouds: f.clouds, ServeURL: f.serveURL, Pointers: f.pointers}
-	if err := generator.GenerateTo(s, b, opts, count); err != nil {
+	if err := generator.GeneratePlan(c, b, opts, count); err != nil {
 		w.Abort()
 		return err
 	}

@@ -8,8 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ksgen/ksgen/generator/kubeadm"
-	"github.com/ksgen/ksgen/generator/plan"
+	"github.com/ksgen/ksgen/generator"
 	"github.com/ksgen/ksgen/generator/spec"
 )
 
@@ -64,11 +63,10 @@ func load(t *testing.T, data []byte) (*spec.Spec, *spec.Report) {
 	if s == nil || r.HasErrors(false) {
 		return s, r
 	}
-	c, err := plan.New(s)
-	if err != nil {
-		t.Fatalf("plan: %v", err)
+	// The one full validation validate and render run.
+	if _, err := generator.Validate(s, r); err != nil {
+		t.Fatalf("validate: %v", err)
 	}
-	r.Entries = append(r.Entries, kubeadm.Check(c)...)
 	return s, r
 }
 
