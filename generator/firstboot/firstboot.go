@@ -67,10 +67,10 @@ var (
 	KubeVipAdmin = Slot{Post, 10, "kube-vip-admin"}
 	// KubeProxyLocal points kube-proxy at 127.0.0.1 with the internal LB.
 	KubeProxyLocal = Slot{Post, 20, "kube-proxy-local"}
-	CNI          = Slot{Post, 50, "cni"}
-	Storage      = Slot{Post, 55, "storage"}
-	Addons       = Slot{Post, 60, "addons"}
-	KubeSphere   = Slot{Post, 70, "kubesphere"}
+	CNI            = Slot{Post, 50, "cni"}
+	Storage        = Slot{Post, 55, "storage"}
+	Addons         = Slot{Post, 60, "addons"}
+	KubeSphere     = Slot{Post, 70, "kubesphere"}
 )
 
 // File is the hook's name in its stage's directory, e.g. "50-cni".

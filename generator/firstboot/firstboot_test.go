@@ -549,7 +549,9 @@ func TestScriptsPassShellcheck(t *testing.T) {
 	}
 	for i, h := range []func() (payload.File, error){
 		func() (payload.File, error) { return firstboot.Exec(firstboot.CNI, firstboot.Dir+"/addons.sh", "cni") },
-		func() (payload.File, error) { return firstboot.Command(firstboot.KubeVipAdmin, "sed", "-i", "s|a|b|", "/x y") },
+		func() (payload.File, error) {
+			return firstboot.Command(firstboot.KubeVipAdmin, "sed", "-i", "s|a|b|", "/x y")
+		},
 	} {
 		f, err := h()
 		if err != nil {
