@@ -43,11 +43,11 @@ func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 	if !n.Kubelet {
 		return nil
 	}
-	files, err := c.Shared("containerd", func() (any, error) { return configFiles(c) })
+	files, err := plan.Shared(c, sharedConfig{}, func(sharedConfig) ([]payload.File, error) { return configFiles(c) })
 	if err != nil {
 		return err
 	}
-	for _, f := range files.([]payload.File) {
+	for _, f := range files {
 		p.AddFile(f)
 	}
 	unit := payload.Unit{Name: "containerd.service", Enabled: true}
@@ -58,6 +58,9 @@ func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 	p.AddUnit(unit)
 	return nil
 }
+
+// sharedConfig keys configFiles, which depends on the cluster alone.
+type sharedConfig struct{}
 
 // configFiles renders the files every node shares, sorted by path.
 func configFiles(c *plan.Cluster) ([]payload.File, error) {

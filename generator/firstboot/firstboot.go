@@ -169,13 +169,13 @@ func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 		return fmt.Errorf("bootstrap script: %w", err)
 	}
 	// The unit depends only on the action: render it once per kind of node.
-	unit, err := c.Shared("firstboot/unit/"+string(n.Action), func() (any, error) {
-		return templates.Execute("ksgen-bootstrap.service.tmpl", unitData{Action: n.Action, Script: Script, Done: Done})
+	unit, err := plan.Shared(c, unitData{Action: n.Action, Script: Script, Done: Done}, func(d unitData) ([]byte, error) {
+		return templates.Execute("ksgen-bootstrap.service.tmpl", d)
 	})
 	if err != nil {
 		return fmt.Errorf("bootstrap unit: %w", err)
 	}
 	p.AddFile(payload.File{Path: Script, Mode: payload.ModeExec, Content: script})
-	p.AddUnit(payload.Unit{Name: Unit, Enabled: true, Contents: string(unit.([]byte))})
+	p.AddUnit(payload.Unit{Name: Unit, Enabled: true, Contents: string(unit)})
 	return nil
 }

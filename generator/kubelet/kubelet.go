@@ -106,15 +106,11 @@ func standalone(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 // unitFor is kubelet.service for a binary directory; it is the same on every
 // node of an OS, so it is rendered once per cluster.
 func unitFor(c *plan.Cluster, binDir string) ([]byte, error) {
-	v, err := c.Shared("kubelet/unit/"+binDir, func() (any, error) {
-		unit, err := templates.Execute("kubelet.service.tmpl", unitData{BinDir: binDir})
+	return plan.Shared(c, unitData{BinDir: binDir}, func(d unitData) ([]byte, error) {
+		unit, err := templates.Execute("kubelet.service.tmpl", d)
 		if err != nil {
 			return nil, fmt.Errorf("kubelet unit: %w", err)
 		}
 		return unit, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return v.([]byte), nil
 }

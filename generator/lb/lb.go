@@ -107,15 +107,22 @@ func hostPort(ip string) string {
 // first boot (see apiserver-endpoint.sh.tmpl).
 func internalLB(c *plan.Cluster, p *payload.Node) error {
 	// Every worker gets the same files: render them once per cluster.
-	files, err := c.Shared("lb/internal", func() (any, error) { return internalLBFiles(c) })
+	files, err := plan.Shared(c, sharedInternalLB{}, func(sharedInternalLB) ([]payload.File, error) { return internalLBFiles(c) })
 	if err != nil {
 		return err
 	}
-	for _, f := range files.([]payload.File) {
+	for _, f := range files {
 		p.AddFile(f)
 	}
 	return nil
 }
+
+// sharedInternalLB keys internalLBFiles and sharedEndpointScript
+// renderEndpointScript: both depend on the cluster alone.
+type (
+	sharedInternalLB     struct{}
+	sharedEndpointScript struct{}
+)
 
 func internalLBFiles(c *plan.Cluster) ([]payload.File, error) {
 	port := c.Endpoint.Port
@@ -191,11 +198,7 @@ func joiningControlPlane(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 // endpointScript is apiserver-endpoint.sh.tmpl for the cluster, rendered
 // once for the workers and the joining control planes.
 func endpointScript(c *plan.Cluster) (payload.File, error) {
-	f, err := c.Shared("lb/apiserver-endpoint", func() (any, error) { return renderEndpointScript(c) })
-	if err != nil {
-		return payload.File{}, err
-	}
-	return f.(payload.File), nil
+	return plan.Shared(c, sharedEndpointScript{}, func(sharedEndpointScript) (payload.File, error) { return renderEndpointScript(c) })
 }
 
 func renderEndpointScript(c *plan.Cluster) (payload.File, error) {

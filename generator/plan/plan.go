@@ -451,13 +451,21 @@ type shared struct {
 	err  error
 }
 
-// Shared returns make()'s result for key, computing it once per cluster:
-// renderers use it for files that are the same on every node of a kind
-// (the workers' HAProxy, containerd's config), so a render costs per node
-// only what differs per node.
-func (c *Cluster) Shared(key string, make func() (any, error)) (any, error) {
-	v, _ := c.memo.LoadOrStore(key, &shared{})
+// Shared returns make(key), computed once per cluster for each distinct
+// key: renderers use it for files that are the same on every node of a
+// kind (the workers' HAProxy, containerd's config), so a render costs per
+// node only what differs per node. The key is everything make reads beyond
+// the cluster — the template data itself, or an empty struct type of the
+// renderer's own for a file that depends on the cluster alone — so two
+// nodes share a result only when all of its inputs are equal, and two
+// renderers never share one (keys of different types are never equal).
+func Shared[K comparable, V any](c *Cluster, key K, make func(K) (V, error)) (V, error) {
+	v, _ := c.memo.LoadOrStore(any(key), &shared{})
 	s := v.(*shared)
-	s.once.Do(func() { s.val, s.err = make() })
-	return s.val, s.err
+	s.once.Do(func() { s.val, s.err = make(key) })
+	if s.err != nil {
+		var zero V
+		return zero, s.err
+	}
+	return s.val.(V), nil
 }

@@ -1,6 +1,7 @@
 package plan_test
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -439,5 +440,31 @@ func TestHostsWithoutRoleAreSkipped(t *testing.T) {
 	}
 	if c.NodeByName("spare") != nil || len(c.Nodes) != 1 {
 		t.Errorf("nodes %d (spare planned: %t), want only cp1", len(c.Nodes), c.NodeByName("spare") != nil)
+	}
+}
+
+// Shared computes once per distinct key; a key of another type, even with
+// the same value, is another entry.
+func TestSharedIsKeyedByItsInputs(t *testing.T) {
+	t.Parallel()
+	c := newPlan(t, cluster{controlPlanes: 1, workers: 1})
+	type a struct{ Dir string }
+	type b struct{ Dir string }
+	calls := 0
+	get := func(k a) (string, error) { calls++; return "a:" + k.Dir, nil }
+	for range 3 {
+		if v, err := plan.Shared(c, a{"/usr/bin"}, get); err != nil || v != "a:/usr/bin" {
+			t.Fatalf("got %q, %v", v, err)
+		}
+	}
+	if v, _ := plan.Shared(c, a{"/usr/local/bin"}, get); v != "a:/usr/local/bin" || calls != 2 {
+		t.Errorf("another input gave %q after %d computations, want its own result", v, calls)
+	}
+	if v, _ := plan.Shared(c, b{"/usr/bin"}, func(k b) (string, error) { return "b:" + k.Dir, nil }); v != "b:/usr/bin" {
+		t.Errorf("a key of another type shared a's result: %q", v)
+	}
+	boom := errors.New("boom")
+	if _, err := plan.Shared(c, b{"x"}, func(b) (string, error) { return "", boom }); !errors.Is(err, boom) {
+		t.Errorf("error %v, want boom", err)
 	}
 }

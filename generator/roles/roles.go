@@ -25,11 +25,10 @@ func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 	if !n.ControlPlane || n.Action == plan.None {
 		return nil
 	}
-	files, err := c.Shared("roles/"+images.BinDir(n.OS), func() (any, error) { return render(c, images.BinDir(n.OS)) })
+	f, err := plan.Shared(c, sharedKey{BinDir: images.BinDir(n.OS)}, func(k sharedKey) (rendered, error) { return render(c, k.BinDir) })
 	if err != nil {
 		return err
 	}
-	f := files.(rendered)
 	p.AddFile(payload.File{Path: Script, Mode: payload.ModeExec, Content: f.script})
 	p.AddUnit(payload.Unit{Name: Service, Contents: string(f.service)})
 	p.AddUnit(payload.Unit{Name: Timer, Enabled: true, Contents: string(f.timer)})
@@ -37,6 +36,9 @@ func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 }
 
 type rendered struct{ script, service, timer []byte }
+
+// sharedKey is what render reads beyond the cluster.
+type sharedKey struct{ BinDir string }
 
 func render(c *plan.Cluster, binDir string) (rendered, error) {
 	// Hosts in both groups keep kubeadm's control-plane label, so the
