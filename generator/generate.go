@@ -25,6 +25,7 @@ import (
 	"github.com/ksgen/ksgen/generator/kubelet"
 	"github.com/ksgen/ksgen/generator/lb"
 	"github.com/ksgen/ksgen/generator/osprep"
+	"github.com/ksgen/ksgen/generator/osprofile"
 	"github.com/ksgen/ksgen/generator/payload"
 	"github.com/ksgen/ksgen/generator/pki"
 	"github.com/ksgen/ksgen/generator/plan"
@@ -396,9 +397,4 @@ func (r *renderer) payload(n *plan.Node) (*payload.Node, []byte, error) {
 
 // ignitionVariant is the Butane variant for an OS: Flatcar has its own,
 // everything else that boots Ignition is Fedora CoreOS.
-func ignitionVariant(os string) string {
-	if os == "flatcar" {
-		return "flatcar"
-	}
-	return "fcos"
-}
+func ignitionVariant(os string) string { return osprofile.Of(os).IgnitionVariant }

@@ -9,6 +9,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/version"
 
 	kubeadmconstants "k8s.io/kubernetes/cmd/kubeadm/app/constants"
+
+	"github.com/ksgen/ksgen/generator/osprofile"
 )
 
 // Kubernetes versions ksgen renders for. kubeadm's v1beta3 API starts at
@@ -56,15 +58,7 @@ func Repository(privateRegistry, namespaceOverride string) string {
 
 // BinDir is where kubeadm, kubelet and kubectl live on a target OS: Flatcar's
 // /usr is read-only, so its binaries go to /opt/bin, as Flatcar documents.
-func BinDir(os string) string {
-	switch os {
-	case "flatcar":
-		return "/opt/bin"
-	case "fcos":
-		return "/usr/local/bin"
-	}
-	return "/usr/bin"
-}
+func BinDir(os string) string { return osprofile.Of(os).BinDir }
 
 // Images ksgen's own static pods run, pinned. KubeKey runs the same HAProxy
 // (as kubesphere/haproxy); the upstream image is used here. Keepalived is
@@ -100,12 +94,7 @@ const EtcdVersion = "v3.6.8"
 
 // EtcdBinDir is where a kubekey-type etcd host finds etcd and etcdctl:
 // KubeKey's /usr/local/bin, or /opt/bin on Flatcar, whose /usr is read-only.
-func EtcdBinDir(os string) string {
-	if os == "flatcar" {
-		return "/opt/bin"
-	}
-	return "/usr/local/bin"
-}
+func EtcdBinDir(os string) string { return osprofile.Of(os).EtcdBinDir }
 
 // etcdByMinor and corednsByMinor are the etcd and CoreDNS tags each kubeadm
 // release pins (its constants.SupportedEtcdVersion and CoreDNSVersion at the

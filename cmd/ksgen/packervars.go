@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ksgen/ksgen/generator/addons"
+	"github.com/ksgen/ksgen/generator/osprofile"
 	"github.com/ksgen/ksgen/images"
 )
 
@@ -80,7 +81,7 @@ image that accepts unchecked downloads.`,
 		},
 	}
 	cmd.Flags().StringVarP(&f.file, "file", "f", "", "cluster file (KubeKey config-sample.yaml)")
-	cmd.Flags().StringVar(&f.os, "os", "debian", "OS of the image (decides where kubeadm, kubelet and kubectl go)")
+	cmd.Flags().StringVar(&f.os, "os", osprofile.Debian, "OS of the image (decides where kubeadm, kubelet and kubectl go)")
 	cmd.Flags().StringVar(&f.arch, "arch", "amd64", "architecture: amd64 or arm64")
 	cmd.Flags().StringArrayVar(&f.sums, "sha256", nil, "NAME=SUM: the sha256 of a download ksgen has no pin for (repeatable)")
 	cmd.Flags().BoolVar(&f.allowUnpinned, "allow-unpinned", false, "write unpinned downloads with allow_unpinned = true (development images only)")

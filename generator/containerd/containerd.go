@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ksgen/ksgen/generator/osprofile"
 	"github.com/ksgen/ksgen/generator/payload"
 	"github.com/ksgen/ksgen/generator/plan"
 	"github.com/ksgen/ksgen/images"
@@ -51,8 +52,7 @@ func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 		p.AddFile(f)
 	}
 	unit := payload.Unit{Name: "containerd.service", Enabled: true}
-	if n.OS == "flatcar" {
-		// Flatcar's containerd reads its own config unless told otherwise.
+	if osprofile.Of(n.OS).ContainerdEnv {
 		unit.DropIns = []payload.DropIn{{Name: "10-ksgen.conf", Contents: "[Service]\nEnvironment=CONTAINERD_CONFIG=/etc/containerd/config.toml\n"}}
 	}
 	p.AddUnit(unit)

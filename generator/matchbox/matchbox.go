@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/ksgen/ksgen/generator"
+	"github.com/ksgen/ksgen/generator/osprofile"
 	"github.com/ksgen/ksgen/generator/payload"
 	"github.com/ksgen/ksgen/generator/tree"
 )
@@ -102,7 +103,7 @@ func Export(idx *generator.Index, ignition func(host string) ([]byte, error), op
 		if err != nil {
 			return nil, nil, fmt.Errorf("host %s: mac %q: %w", n.Name, n.MAC, err)
 		}
-		if n.OS != "fcos" && n.OS != "flatcar" {
+		if !osprofile.Of(n.OS).Ignition {
 			skip(n.Name, "OS "+n.OS+" boots cloud-init, not Ignition")
 			continue
 		}
@@ -161,12 +162,7 @@ func marshal(v any) ([]byte, error) {
 	return append(b, '\n'), err
 }
 
-func osName(os string) string {
-	if os == "flatcar" {
-		return "Flatcar"
-	}
-	return "Fedora CoreOS"
-}
+func osName(os string) string { return osprofile.Of(os).Display }
 
 // profile is the PXE boot for an OS, fetching its Ignition config from
 // matchbox by MAC (iPXE's ${mac:hexhyp}). Fedora CoreOS boots live and
@@ -174,7 +170,7 @@ func osName(os string) string {
 // from RAM with the config (ignition.config.url).
 func profile(os string, opts Options) Profile {
 	ignURL := opts.URL + "/ignition?mac=${mac:hexhyp}"
-	if os == "flatcar" {
+	if os == osprofile.Flatcar {
 		dir := "/assets/flatcar/" + opts.FlatcarVersion + "/"
 		return Profile{Boot: Boot{
 			Kernel: dir + "flatcar_production_pxe.vmlinuz",

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ksgen/ksgen/generator/osprofile"
 	"github.com/ksgen/ksgen/generator/payload"
 	"github.com/ksgen/ksgen/generator/plan"
 )
@@ -90,7 +91,8 @@ func timeSync(c *plan.Cluster, n *plan.Node, p *payload.Node) {
 	if len(servers) == 0 {
 		return
 	}
-	if n.OS == "flatcar" {
+	chrony := osprofile.Of(n.OS).Chrony
+	if chrony == "" {
 		p.AddFile(public("/etc/systemd/timesyncd.conf.d/ksgen.conf", "[Time]\nNTP="+strings.Join(servers, " ")+"\n"))
 		return
 	}
@@ -100,11 +102,7 @@ func timeSync(c *plan.Cluster, n *plan.Node, p *payload.Node) {
 		fmt.Fprintf(&b, "server %s iburst\n", s)
 	}
 	b.WriteString("driftfile /var/lib/chrony/drift\nmakestep 1.0 3\nrtcsync\n")
-	path := "/etc/chrony.conf"
-	if n.OS == "ubuntu" || n.OS == "debian" {
-		path = "/etc/chrony/chrony.conf"
-	}
-	p.AddFile(public(path, b.String()))
+	p.AddFile(public(chrony, b.String()))
 }
 
 // LoginUser is the user that gets the node's SSH keys on every OS.
@@ -112,10 +110,7 @@ const LoginUser = "core"
 
 // users adds the ksgen document's users, and the node's keys for LoginUser.
 func users(c *plan.Cluster, n *plan.Node, p *payload.Node) {
-	admin := "wheel"
-	if n.OS == "ubuntu" || n.OS == "debian" {
-		admin = "sudo"
-	}
+	admin := osprofile.Of(n.OS).AdminGroup
 	core := -1
 	for _, u := range c.Spec.Config.Spec.Users {
 		if u.Name == LoginUser {

@@ -3,6 +3,7 @@ package spec
 import (
 	"strings"
 
+	"github.com/ksgen/ksgen/generator/osprofile"
 	"github.com/ksgen/ksgen/images"
 )
 
@@ -27,7 +28,7 @@ const (
 	DefaultEtcdType         = "kubekey"
 	DefaultEtcdPort         = 2379
 	DefaultEtcdPeerPort     = 2380
-	DefaultOS               = "fcos"
+	DefaultOS               = osprofile.Default
 	DefaultTokenTTL         = "24h0m0s"
 )
 

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/version"
 
+	"github.com/ksgen/ksgen/generator/osprofile"
 	"github.com/ksgen/ksgen/images"
 )
 
@@ -35,7 +36,6 @@ var Clouds = []string{"aws", "gcp", "azure", "openstack"}
 
 var (
 	knownRoles    = []string{RoleEtcd, RoleControlPlane, RoleMaster, RoleWorker, RoleRegistry, RoleLoadBalancer}
-	knownOS       = []string{"fcos", "flatcar", "ubuntu", "debian", "rhel"}
 	knownPlugins  = []string{"calico", "flannel", "cilium", "none"}
 	hostRange     = regexp.MustCompile(`^(.*)\[(\d+):(\d+)\](.*)$`)
 	sha256Pattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -586,7 +586,7 @@ func (v *validator) cidrs(path, value string) ([]netip.Prefix, bool) {
 func (v *validator) config() {
 	c := v.s.Config.Spec
 	const p = "ksgen.spec"
-	v.oneOf(p+".os", c.OS, knownOS)
+	v.oneOf(p+".os", c.OS, osprofile.Names)
 	for _, role := range slices.Sorted(maps.Keys(c.Roles)) {
 		rp := p + ".roles." + role
 		if !slices.Contains(knownRoles, role) {
@@ -637,7 +637,7 @@ func (v *validator) config() {
 func (v *validator) nodeSettings(path string, n NodeSettings) {
 	v.hostResources(path+".resources", n.Resources)
 	if n.OS != "" {
-		v.oneOf(path+".os", n.OS, knownOS)
+		v.oneOf(path+".os", n.OS, osprofile.Names)
 	}
 	if n.Interface != "" && !ifName.MatchString(n.Interface) {
 		v.errorf(path+".interface", ErrInvalidValue, "interface %q is not a network interface name (up to 15 letters, digits and _.-)", n.Interface)
