@@ -1,44 +1,27 @@
 package generator
 
 import (
-	"encoding/base64"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/ksgen/ksgen/generator/clouds"
 	"github.com/ksgen/ksgen/generator/payload"
 	"github.com/ksgen/ksgen/generator/plan"
 	"github.com/ksgen/ksgen/generator/spec"
 )
 
-// Limit is a user-data size limit, and how the cloud's API takes user-data.
-type Limit struct {
-	Bytes int
-	// AfterBase64 says the limit applies to the base64 text the API takes;
-	// otherwise to the bytes before encoding.
-	AfterBase64 bool
-	// Base64 says the API takes user-data as base64 text.
-	Base64 bool
-	// Text says the value must be text, so cloud-init user-data goes
-	// uncompressed (GCE metadata values are strings).
-	Text bool
-}
+// Limit and CloudLimits are the clouds table (package clouds), under the
+// names the renderer's API has always used.
+type Limit = clouds.Limit
 
-// CloudLimits are the documented user-data limits: AWS EC2 16 KiB "in raw
-// form, before it is base64-encoded"; Azure custom data 64 KiB of base64;
-// OpenStack Nova 65535 bytes of base64; GCE metadata values 256 KiB of text.
-var CloudLimits = map[string]Limit{
-	"aws":       {Bytes: 16384, Base64: true},
-	"azure":     {Bytes: 65536, AfterBase64: true, Base64: true},
-	"openstack": {Bytes: 65535, AfterBase64: true, Base64: true},
-	"gcp":       {Bytes: 262144, Text: true},
-}
+// CloudLimits are the clouds' user-data limits.
+var CloudLimits = clouds.Limits
 
 // Clouds lists the clouds of CloudLimits, sorted.
-var Clouds = slices.Sorted(maps.Keys(CloudLimits))
+var Clouds = clouds.Names
 
 // budget is the limit every payload must fit; a zero limit means none.
 type budget struct {
@@ -83,25 +66,13 @@ func (m measured) as(l Limit) []byte {
 }
 
 // Sent is the size of a payload as a cloud counts it (see measured.as).
-func (l Limit) Sent(content []byte, gzipped bool) int { return l.size(measure(content, gzipped)) }
+func Sent(l Limit, content []byte, gzipped bool) int { return size(l, measure(content, gzipped)) }
 
-func (l Limit) size(m measured) int {
-	n := len(m.as(l))
-	if l.AfterBase64 {
-		n = base64.StdEncoding.EncodedLen(n)
-	}
-	return n
-}
+func size(l Limit, m measured) int { return l.Counted(len(m.as(l))) }
 
 // encode is the exact user-data to pass to the cloud's API: the payload as
 // the cloud receives it, then base64 when the API takes base64.
-func (l Limit) encode(m measured) []byte {
-	out := m.as(l)
-	if l.Base64 {
-		out = []byte(base64.StdEncoding.EncodeToString(out))
-	}
-	return out
-}
+func encode(l Limit, m measured) []byte { return l.Encode(m.as(l)) }
 
 // CloudFit is how one payload measures against one cloud's limit.
 type CloudFit struct {
@@ -114,7 +85,7 @@ type CloudFit struct {
 func fits(m measured) map[string]CloudFit {
 	out := make(map[string]CloudFit, len(CloudLimits))
 	for name, l := range CloudLimits {
-		n := l.size(m)
+		n := size(l, m)
 		out[name] = CloudFit{Bytes: n, Limit: l.Bytes, Fits: n <= l.Bytes}
 	}
 	return out
@@ -126,8 +97,8 @@ func (b budget) check(name string, m measured, p *payload.Node) error {
 	if b.limit.Bytes == 0 {
 		return nil
 	}
-	size := b.limit.size(m)
-	if size <= b.limit.Bytes {
+	sent := size(b.limit, m)
+	if sent <= b.limit.Bytes {
 		return nil
 	}
 	files := slices.Clone(p.Files)
@@ -137,7 +108,7 @@ func (b budget) check(name string, m measured, p *payload.Node) error {
 		largest = append(largest, fmt.Sprintf("%s (%d B)", f.Path, len(f.Content)))
 	}
 	return fmt.Errorf("%s is %d bytes as sent, over the %s budget of %d (serve it with a pointer config: render --serve-url, or use cloud-init, which goes gzipped); largest files: %s",
-		name, size, b.name, b.limit.Bytes, strings.Join(largest, ", "))
+		name, sent, b.name, b.limit.Bytes, strings.Join(largest, ", "))
 }
 
 // readSnippets reads every user snippet the selected nodes use, once, from

@@ -110,7 +110,7 @@ func TestCloudUserData(t *testing.T) {
 			// The index's no-fit is a measured size too.
 			for cloud, fit := range fi.Clouds {
 				l := generator.CloudLimits[cloud]
-				if got := l.Sent(full, gzipped); got != fit.Bytes || (got <= l.Bytes) != fit.Fits {
+				if got := generator.Sent(l, full, gzipped); got != fit.Bytes || (got <= l.Bytes) != fit.Fits {
 					t.Errorf("%s/%s %s: sent %d, index says %+v", n.Name, fi.Path, cloud, got, fit)
 				}
 			}

@@ -333,16 +333,16 @@ func (r *renderer) delivery(n *plan.Node, name string, full measured, out *nodeO
 	}
 	for _, cloud := range r.opts.Clouds {
 		l := CloudLimits[cloud]
-		size := l.size(full)
+		sent := size(l, full)
 		switch {
-		case size <= l.Bytes && !r.opts.Pointers:
-			put(name+"."+cloud, l.encode(full), false)
+		case sent <= l.Bytes && !r.opts.Pointers:
+			put(name+"."+cloud, encode(l, full), false)
 		case ptr == nil:
-			return fmt.Errorf("%s is %d bytes as %s counts it, over its limit of %d: give ksgen serve's URL to write a pointer config instead", name, size, cloud, l.Bytes)
-		case l.size(*ptr) > l.Bytes:
-			return fmt.Errorf("%s pointer config is %d bytes as %s counts it, over its limit of %d", name, l.size(*ptr), cloud, l.Bytes)
+			return fmt.Errorf("%s is %d bytes as %s counts it, over its limit of %d: give ksgen serve's URL to write a pointer config instead", name, sent, cloud, l.Bytes)
+		case size(l, *ptr) > l.Bytes:
+			return fmt.Errorf("%s pointer config is %d bytes as %s counts it, over its limit of %d", name, size(l, *ptr), cloud, l.Bytes)
 		default:
-			put(name+"."+cloud, l.encode(*ptr), true)
+			put(name+"."+cloud, encode(l, *ptr), true)
 		}
 	}
 	return nil

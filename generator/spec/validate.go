@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/version"
 
+	"github.com/ksgen/ksgen/generator/clouds"
 	"github.com/ksgen/ksgen/generator/osprofile"
 	"github.com/ksgen/ksgen/images"
 )
@@ -30,9 +31,6 @@ const (
 	RoleRegistry     = "registry"
 	RoleLoadBalancer = "loadbalancer"
 )
-
-// Clouds are the clouds whose user-data limit a budget may name.
-var Clouds = []string{"aws", "gcp", "azure", "openstack"}
 
 var (
 	knownRoles    = []string{RoleEtcd, RoleControlPlane, RoleMaster, RoleWorker, RoleRegistry, RoleLoadBalancer}
@@ -627,7 +625,7 @@ func (v *validator) config() {
 		}
 	}
 	if c.Budget.Cloud != "" {
-		v.oneOf(p+".budget.cloud", c.Budget.Cloud, Clouds)
+		v.oneOf(p+".budget.cloud", c.Budget.Cloud, clouds.Names)
 	}
 	if c.Budget.Bytes < 0 {
 		v.errorf(p+".budget.bytes", ErrInvalidValue, "budget.bytes %d must not be negative", c.Budget.Bytes)
