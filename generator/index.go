@@ -51,7 +51,7 @@ func newIndex(c *plan.Cluster) *Index {
 		KubernetesVersion: "v" + c.Version.String(),
 		KubeadmAPI:        c.KubeadmAPI,
 		Endpoint:          c.Endpoint.HostPort(),
-		LoadBalancer:      c.Endpoint.Mode,
+		LoadBalancer:      string(c.Endpoint.Mode),
 	}
 }
 

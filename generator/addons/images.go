@@ -16,7 +16,7 @@ func Images(c *plan.Cluster) images.Cluster {
 		StackedEtcd:       cs.Etcd.Type == "kubeadm",
 		KubeKeyEtcd:       c.Etcd.Type == plan.EtcdKubeKey,
 		DisableKubeProxy:  cs.Kubernetes.DisableKubeProxy,
-		HAProxy:           c.Endpoint.Mode == plan.LBHAProxy,
+		HAProxy:           c.Endpoint.Mode == plan.LBInternal,
 		KubeVip:           c.Endpoint.Mode == plan.LBKubeVip,
 		Keepalived:        len(c.LoadBalancers) > 0,
 		Proxy:             c.Spec.Config.Spec.LoadBalancer.ProxyName(),

@@ -241,7 +241,7 @@ func nodeRegistration(c *plan.Cluster, n *plan.Node) kubeadmapi.NodeRegistration
 		KubeletExtraArgs: args,
 		ImagePullPolicy:  corev1.PullIfNotPresent,
 	}
-	if n.LocalLB != "" {
+	if n.LocalLB != plan.NoLocalLB {
 		// The node's load-balancer static pod is in place before kubeadm runs.
 		nr.IgnorePreflightErrors = []string{manifestsPreflight}
 	}

@@ -104,7 +104,7 @@ func applyPatches(c *plan.Cluster, n *plan.Node, docs []*document) error {
 			err.node = n.Name
 			return &spec.EntryError{Entry: err.entry(c.Spec)}
 		}
-		if n.LocalLB != "" {
+		if n.LocalLB != plan.NoLocalLB {
 			switch before, after := ignoresManifestsPreflight(docs[j].json), ignoresManifestsPreflight(out); {
 			case before && !after:
 				dropped[p.Target.Kind] = p

@@ -165,7 +165,7 @@ func TestLoadBalancerHostPayload(t *testing.T) {
 			spec.version = tc.version
 			c := loadPlan(t, spec.yaml())
 			n := c.NodeByName("lb1")
-			if n.Action != plan.None || !n.Kubelet || n.LocalLB != plan.LBKeepalived || c.Endpoint.Mode != plan.LBExternal {
+			if n.Action != plan.None || !n.Kubelet || n.LocalLB != plan.LocalKeepalived || c.Endpoint.Mode != plan.LBExternal {
 				t.Fatalf("lb1: action %s, kubelet %t, local LB %q, endpoint mode %s", n.Action, n.Kubelet, n.LocalLB, c.Endpoint.Mode)
 			}
 			f := render(t, c, "lb1")

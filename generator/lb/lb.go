@@ -69,18 +69,18 @@ type Server struct {
 
 // Render adds the node's load balancer, if it runs one, to p.
 func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
-	if c.Endpoint.Mode == plan.LBHAProxy && n.Action == plan.JoinControlPlane {
+	if c.Endpoint.Mode == plan.LBInternal && n.Action == plan.JoinControlPlane {
 		return joiningControlPlane(c, n, p)
 	}
-	if c.Endpoint.Mode == plan.LBHAProxy && n.Action == plan.Init && !c.Spec.Cluster.Spec.Kubernetes.DisableKubeProxy {
+	if c.Endpoint.Mode == plan.LBInternal && n.Action == plan.Init && !c.Spec.Cluster.Spec.Kubernetes.DisableKubeProxy {
 		return kubeProxyLocal(c, n, p)
 	}
 	switch n.LocalLB {
-	case plan.LBHAProxy:
+	case plan.LocalProxy:
 		return internalLB(c, p)
-	case plan.LBKubeVip:
+	case plan.LocalKubeVip:
 		return kubeVip(c, n, p)
-	case plan.LBKeepalived:
+	case plan.LocalKeepalived:
 		return keepalivedPair(c, n, p)
 	}
 	return nil
@@ -223,7 +223,7 @@ func renderEndpointScript(c *plan.Cluster) (payload.File, error) {
 // proxyFiles are the config and static pod of the proxy the ksgen
 // document selects, for cfg. root is for ports below 1024 (see haproxyPod).
 func proxyFiles(c *plan.Cluster, cfg ProxyConfig, root bool) ([]payload.File, error) {
-	if c.Spec.Config.Spec.LoadBalancer.ProxyName() == spec.ProxyNginx {
+	if c.Endpoint.Proxy == spec.ProxyNginx {
 		return nginxFiles(c, cfg)
 	}
 	text, err := templates.Execute("haproxy.cfg.tmpl", cfg)
@@ -242,7 +242,7 @@ func proxyFiles(c *plan.Cluster, cfg ProxyConfig, root bool) ([]payload.File, er
 
 // proxyLabel is the selected proxy's name as the scripts' messages write it.
 func proxyLabel(c *plan.Cluster) string {
-	if c.Spec.Config.Spec.LoadBalancer.ProxyName() == spec.ProxyNginx {
+	if c.Endpoint.Proxy == spec.ProxyNginx {
 		return "nginx"
 	}
 	return "HAProxy"

@@ -32,16 +32,36 @@ const (
 	None             Action = "none" // etcd-only, registry or load-balancer hosts
 )
 
+// LBMode is how the control-plane endpoint is served. Its values are the
+// words index.json shows (KubeKey's own for the internal load balancer).
+type LBMode string
+
 // LB modes of the control-plane endpoint.
 const (
-	LBHAProxy  = "haproxy"  // KubeKey's internal HAProxy static pod on workers
-	LBKubeVip  = "kube-vip" // VIP announced by kube-vip on the control planes
-	LBExternal = "external" // an address the user runs (cloud LB, F5, keepalived hosts)
-	LBNone     = "none"     // the first control plane's address
-	// LBKeepalived is a node's LocalLB when it runs keepalived + HAProxy for
-	// the VIP: loadbalancer hosts, or control planes when the ksgen document
-	// asks. The endpoint mode is then LBExternal: the cluster sees an address.
-	LBKeepalived = "keepalived"
+	// LBInternal is KubeKey's internal load balancer (internalLoadbalancer:
+	// haproxy): a proxy static pod on every worker; Endpoint.Proxy says
+	// which proxy runs.
+	LBInternal LBMode = "haproxy"
+	LBKubeVip  LBMode = "kube-vip" // VIP announced by kube-vip on the control planes
+	LBExternal LBMode = "external" // an address the user runs (cloud LB, F5, keepalived hosts)
+	LBNone     LBMode = "none"     // the first control plane's address
+)
+
+// LocalLB is the load balancer a node runs as static pods before kubeadm
+// does, if any.
+type LocalLB string
+
+// Local load balancers.
+const (
+	NoLocalLB LocalLB = ""
+	// LocalProxy is the internal load balancer's proxy on a worker.
+	LocalProxy LocalLB = "proxy"
+	// LocalKubeVip is kube-vip on a control plane.
+	LocalKubeVip LocalLB = "kube-vip"
+	// LocalKeepalived is keepalived and the proxy for the VIP: on
+	// loadbalancer hosts, or control planes when the ksgen document asks.
+	// The endpoint mode is then LBExternal: the cluster sees an address.
+	LocalKeepalived LocalLB = "keepalived"
 )
 
 // Node is one machine of the cluster.
@@ -64,9 +84,8 @@ type Node struct {
 	// the domain is resolved by external DNS).
 	EndpointIP string
 	// LocalLB is the load balancer this node runs as static pods before
-	// kubeadm does (LBHAProxy on workers, LBKubeVip on control planes,
-	// LBKeepalived on load balancers), or "".
-	LocalLB string
+	// kubeadm does.
+	LocalLB LocalLB
 	// LoadBalancer is true for hosts of the loadbalancer role: they run no
 	// kubeadm, only keepalived and HAProxy under a standalone kubelet.
 	LoadBalancer bool
@@ -91,7 +110,10 @@ func (n *Node) Has(role string) bool { return slices.Contains(n.Roles, role) }
 type Endpoint struct {
 	Domain string
 	Port   int
-	Mode   string
+	Mode   LBMode
+	// Proxy is the proxy software of the internal load balancer and of the
+	// keepalived pair: spec.ProxyHAProxy or spec.ProxyNginx.
+	Proxy string
 	// Address is the VIP (kube-vip) or the external LB address.
 	Address string
 }
@@ -308,7 +330,7 @@ func New(s *spec.Spec) (*Cluster, error) {
 		c.LoadBalancers = c.ControlPlanes
 	}
 	c.VirtualRouterID = virtualRouterID(s)
-	c.Endpoint = endpoint(cs.ControlPlaneEndpoint)
+	c.Endpoint = endpoint(cs.ControlPlaneEndpoint, s.Config.Spec.LoadBalancer)
 	c.APIServerPort = c.Endpoint.Port
 	if c.Endpoint.Mode == LBExternal {
 		c.APIServerPort = 6443
@@ -317,11 +339,11 @@ func New(s *spec.Spec) (*Cluster, error) {
 		n.EndpointIP = c.endpointIP(n)
 		switch {
 		case slices.Contains(c.LoadBalancers, n):
-			n.LocalLB = LBKeepalived
-		case c.Endpoint.Mode == LBHAProxy && n.Action == Join:
-			n.LocalLB = LBHAProxy
+			n.LocalLB = LocalKeepalived
+		case c.Endpoint.Mode == LBInternal && n.Action == Join:
+			n.LocalLB = LocalProxy
 		case c.Endpoint.Mode == LBKubeVip && n.ControlPlane:
-			n.LocalLB = LBKubeVip
+			n.LocalLB = LocalKubeVip
 		}
 	}
 	c.CertSANs = c.certSANs()
@@ -344,12 +366,12 @@ func virtualRouterID(s *spec.Spec) int {
 	return int(h.Sum32()%255) + 1
 }
 
-func endpoint(ep spec.ControlPlaneEndpoint) Endpoint {
-	e := Endpoint{Domain: ep.Domain, Port: ep.Port, Address: ep.Address, Mode: LBNone}
+func endpoint(ep spec.ControlPlaneEndpoint, lb spec.LoadBalancer) Endpoint {
+	e := Endpoint{Domain: ep.Domain, Port: ep.Port, Address: ep.Address, Mode: LBNone, Proxy: lb.ProxyName()}
 	switch {
-	case ep.InternalLoadbalancer == LBHAProxy:
-		e.Mode = LBHAProxy
-	case ep.InternalLoadbalancer == LBKubeVip:
+	case ep.InternalLoadbalancer == string(LBInternal):
+		e.Mode = LBInternal
+	case ep.InternalLoadbalancer == string(LBKubeVip):
 		e.Mode = LBKubeVip
 	case ep.Address != "":
 		e.Mode = LBExternal
@@ -367,7 +389,7 @@ func (c *Cluster) endpointIP(n *Node) string {
 		return ""
 	}
 	switch c.Endpoint.Mode {
-	case LBHAProxy:
+	case LBInternal:
 		if n.ControlPlane {
 			return n.IPv4
 		}

@@ -184,14 +184,14 @@ func TestEndpointPerLoadBalancerMode(t *testing.T) {
 	tests := []struct {
 		name       string
 		lb         string
-		mode       string
+		mode       plan.LBMode
 		cpIP       func(n *plan.Node) string // what the domain resolves to on a control plane
 		workerIP   string
 		wantAddr   string
 		controlPls int
 	}{
 		{
-			name: "haproxy", lb: haproxy, mode: plan.LBHAProxy, controlPls: 3,
+			name: "haproxy", lb: haproxy, mode: plan.LBInternal, controlPls: 3,
 			cpIP:     func(n *plan.Node) string { return n.IPv4 },
 			workerIP: "127.0.0.1",
 		},
@@ -211,7 +211,7 @@ func TestEndpointPerLoadBalancerMode(t *testing.T) {
 			workerIP: "10.1.0.1",
 		},
 		{
-			name: "external DNS", lb: haproxy + "    externalDNS: true\n", mode: plan.LBHAProxy, controlPls: 3,
+			name: "external DNS", lb: haproxy + "    externalDNS: true\n", mode: plan.LBInternal, controlPls: 3,
 			cpIP:     func(*plan.Node) string { return "" },
 			workerIP: "",
 		},
