@@ -92,3 +92,24 @@ spec:
 		}
 	}
 }
+
+// An encoder's error is said once, with the node and the format in front:
+// "render node node1: ignition: snippet: …".
+func TestEncoderErrorsNameNodeAndFormatOnce(t *testing.T) {
+	t.Parallel()
+	s := loadWithConfig(t, "apiVersion: ksgen.io/v1alpha1\nkind: Config\nspec:\n  roles:\n    worker:\n      snippets: {butane: worker.bu, cloudConfig: worker.yaml}\n")
+	for name, body := range map[string]string{"worker.bu": "variant: flatcar\nversion: 1.1.0\n", "worker.yaml": "packages: [jq]\n"} {
+		if err := os.WriteFile(filepath.Join(s.Dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for format, want := range map[string]string{
+		generator.FormatIgnition:  `render node node1: ignition: snippet: variant "flatcar", want "fcos"`,
+		generator.FormatCloudInit: `render node node1: cloud-init: snippet: first line must be "#cloud-config"`,
+	} {
+		_, err := generator.Generate(s, testBundle(t), generator.Options{Formats: []string{format}, Nodes: []string{"node1"}})
+		if err == nil || !strings.HasPrefix(err.Error(), want) || strings.Count(err.Error(), "node1") != 1 || strings.Count(err.Error(), format) != 1 {
+			t.Errorf("%s: error %v, want it to start %q and name the node and the format once", format, err, want)
+		}
+	}
+}

@@ -56,12 +56,8 @@ type writeFile struct {
 
 // Encode returns "#cloud-config\n" followed by the YAML for n, with
 // opts.Snippet merged in.
+// Errors name neither the node nor the format: the caller says both.
 func Encode(n *payload.Node, opts Options) (out []byte, err error) {
-	defer func() {
-		if err != nil {
-			err = fmt.Errorf("cloud-init: node %s: %w", n.Name, err)
-		}
-	}()
 	files, err := writeFiles(n)
 	if err != nil {
 		return nil, err

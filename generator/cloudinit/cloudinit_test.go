@@ -588,9 +588,9 @@ func TestEncodeErrors(t *testing.T) {
 		snippet string
 		wantErr []string
 	}{
-		{name: "snippet without header", node: fixture, snippet: "packages: [jq]\n", wantErr: []string{"node node1", `first line must be "#cloud-config"`}},
+		{name: "snippet without header", node: fixture, snippet: "packages: [jq]\n", wantErr: []string{`first line must be "#cloud-config"`}},
 		{name: "snippet with a shell header", node: fixture, snippet: "#!/bin/sh\necho hi\n", wantErr: []string{`first line must be "#cloud-config"`}},
-		{name: "bad yaml", node: fixture, snippet: "#cloud-config\npackages: [jq\n", wantErr: []string{"node node1", "snippet: bad YAML"}},
+		{name: "bad yaml", node: fixture, snippet: "#cloud-config\npackages: [jq\n", wantErr: []string{"snippet: bad YAML"}},
 		{name: "two documents", node: fixture, snippet: "#cloud-config\na: 1\n---\nb: 2\n", wantErr: []string{"more than one YAML document"}},
 		{name: "top level list", node: fixture, snippet: "#cloud-config\n- a\n", wantErr: []string{"top level must be a mapping"}},
 		{name: "unknown key", node: fixture, snippet: "#cloud-config\nwrite_file:\n  - path: /x\n", wantErr: []string{`"write_file" (line 2)`, "22.4"}},
@@ -603,7 +603,7 @@ func TestEncodeErrors(t *testing.T) {
 				n.AddFile(payload.File{Path: "etc/x", Mode: 0o644})
 				return n
 			},
-			wantErr: []string{"node w1", `file "etc/x"`},
+			wantErr: []string{`file "etc/x"`},
 		},
 		{
 			name: "file clashes with a unit file",

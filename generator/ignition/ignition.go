@@ -103,12 +103,8 @@ var variants = map[string]variant{
 // (config.ign) for n. The Butane source is exactly what was translated:
 // re-translating it with Butane gives the same Ignition unless a snippet was
 // merged, which happens after translation.
+// Errors name neither the node nor the format: the caller says both.
 func Encode(n *payload.Node, opts Options) (butane []byte, ign []byte, err error) {
-	defer func() {
-		if err != nil {
-			err = fmt.Errorf("ignition: node %s: %w", n.Name, err)
-		}
-	}()
 	name := opts.Variant
 	if name == "" {
 		name = VariantFCOS

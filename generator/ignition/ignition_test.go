@@ -583,17 +583,17 @@ func TestEncodeErrors(t *testing.T) {
 	}{
 		{
 			name: "unknown variant", node: fixture, opts: Options{Variant: "rhcos"},
-			wantErr: []string{"node node1", `unknown variant "rhcos"`},
+			wantErr: []string{`unknown variant "rhcos"`},
 		},
 		{
 			name: "snippet is not yaml", node: fixture,
 			opts:    Options{Snippet: []byte("variant: fcos\nversion: 1.6.0\nstorage: [\n")},
-			wantErr: []string{"node node1", "snippet"},
+			wantErr: []string{"snippet"},
 		},
 		{
 			name: "snippet of another variant", node: fixture,
 			opts:    Options{Variant: VariantFlatcar, Snippet: []byte("variant: fcos\nversion: 1.6.0\n")},
-			wantErr: []string{"node node1", `snippet: variant "fcos", want "flatcar"`},
+			wantErr: []string{`snippet: variant "fcos", want "flatcar"`},
 		},
 		{
 			name: "snippet without variant", node: fixture,
@@ -613,7 +613,7 @@ func TestEncodeErrors(t *testing.T) {
 		{
 			name: "snippet newer than target", node: fixture,
 			opts:    Options{Variant: VariantFlatcar, Snippet: []byte("variant: flatcar\nversion: 1.2.0-experimental\n")},
-			wantErr: []string{"node node1", "snippet"},
+			wantErr: []string{"snippet"},
 		},
 		{
 			name: "snippet needs local files", node: fixture,
@@ -627,7 +627,7 @@ func TestEncodeErrors(t *testing.T) {
 				n.AddFile(payload.File{Path: "etc/x", Mode: 0o644})
 				return n
 			},
-			wantErr: []string{"node w1", `file "etc/x"`},
+			wantErr: []string{`file "etc/x"`},
 		},
 		{
 			name: "setuid",
@@ -636,7 +636,7 @@ func TestEncodeErrors(t *testing.T) {
 				n.AddFile(payload.File{Path: "/usr/bin/x", Mode: 0o755 | fs.ModeSetuid})
 				return n
 			},
-			wantErr: []string{"node w1", "/usr/bin/x", "only permission bits"},
+			wantErr: []string{"/usr/bin/x", "only permission bits"},
 		},
 		{
 			name: "two files at one path",
@@ -655,7 +655,7 @@ func TestEncodeErrors(t *testing.T) {
 				n.AddUnit(payload.Unit{Name: "x.service", Enabled: true, Contents: "[Service]\nExecStart=/bin/true\n"})
 				return n
 			},
-			wantErr: []string{"node w1", "butane translation", "report not empty"},
+			wantErr: []string{"butane translation", "report not empty"},
 		},
 		{
 			name: "unit is also a file",
