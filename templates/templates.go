@@ -5,6 +5,8 @@ package templates
 import (
 	"bytes"
 	"embed"
+	"fmt"
+	"reflect"
 	"strings"
 	"text/template"
 )
@@ -28,8 +30,13 @@ type ConfigSample struct {
 	KubeSphereVersion string // empty: no ClusterConfiguration document
 }
 
-// Execute renders the named template.
+// Execute renders the named template. data is a named struct, so the
+// fields a template reads are declared and checked by the compiler; a map
+// is refused.
 func Execute(name string, data any) ([]byte, error) {
+	if k := reflect.ValueOf(data).Kind(); k != reflect.Struct {
+		return nil, fmt.Errorf("template %s: data is a %s, want a named struct", name, k)
+	}
 	var b bytes.Buffer
 	if err := all.ExecuteTemplate(&b, name, data); err != nil {
 		return nil, err

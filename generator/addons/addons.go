@@ -52,8 +52,8 @@ func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 	if err != nil {
 		return err
 	}
-	script, err := templates.Execute("addons.sh.tmpl", map[string]string{
-		"AssetDir": images.AssetDir, "EnvFile": EnvFile, "BinDir": images.BinDir(n.OS),
+	script, err := templates.Execute("addons.sh.tmpl", scriptData{
+		AssetDir: images.AssetDir, EnvFile: EnvFile, BinDir: images.BinDir(n.OS),
 	})
 	if err != nil {
 		return fmt.Errorf("addons script: %w", err)
@@ -95,6 +95,9 @@ func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 	}
 	return nil
 }
+
+// scriptData is the data of addons.sh.tmpl.
+type scriptData struct{ AssetDir, EnvFile, BinDir string }
 
 // ClusterConfiguration is the user's KubeSphere document as the node applies
 // it: the same object, field for field.

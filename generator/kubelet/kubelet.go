@@ -61,16 +61,28 @@ var (
 	remoteRuntimeOnlySince       = version.MustParseSemantic("v1.24.0")
 )
 
+// standaloneConfig is the data of kubelet-standalone.yaml.tmpl.
+type standaloneConfig struct {
+	StaticPodPath, RuntimeEndpoint string
+	RuntimeEndpointInConfig        bool
+}
+
+// standaloneDropIn is the data of 10-standalone.conf.tmpl.
+type standaloneDropIn struct {
+	BinDir, Config, NodeIP, Name string
+	Flags                        []string
+}
+
 // standalone runs kubelet without an API server: it starts the static pods
 // in ManifestDir (keepalived and HAProxy on a load balancer), so that every
 // OS runs them the same way, from the image's containerd and kubelet.
 func standalone(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 	endpoint := c.Spec.Cluster.Spec.Kubernetes.ContainerRuntimeEndpoint
 	inConfig := c.Version.AtLeast(runtimeEndpointInConfigSince)
-	cfg, err := templates.Execute("kubelet-standalone.yaml.tmpl", map[string]any{
-		"StaticPodPath":           ManifestDir,
-		"RuntimeEndpoint":         endpoint,
-		"RuntimeEndpointInConfig": inConfig,
+	cfg, err := templates.Execute("kubelet-standalone.yaml.tmpl", standaloneConfig{
+		StaticPodPath:           ManifestDir,
+		RuntimeEndpoint:         endpoint,
+		RuntimeEndpointInConfig: inConfig,
 	})
 	if err != nil {
 		return fmt.Errorf("standalone kubelet config: %w", err)
@@ -87,8 +99,8 @@ func standalone(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 	if err != nil {
 		return err
 	}
-	dropIn, err := templates.Execute("10-standalone.conf.tmpl", map[string]any{
-		"BinDir": d.BinDir, "Config": StandaloneConfig, "NodeIP": d.NodeIP, "Name": d.Name, "Flags": flags,
+	dropIn, err := templates.Execute("10-standalone.conf.tmpl", standaloneDropIn{
+		BinDir: d.BinDir, Config: StandaloneConfig, NodeIP: d.NodeIP, Name: d.Name, Flags: flags,
 	})
 	if err != nil {
 		return fmt.Errorf("standalone kubelet drop-in: %w", err)

@@ -127,24 +127,24 @@ func keepalivedPair(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 	if err != nil {
 		return fmt.Errorf("keepalived.conf: %w", err)
 	}
-	check, err := templates.Execute("keepalived-check.sh.tmpl", map[string]any{"HealthBind": fmt.Sprintf("127.0.0.1:%d", HealthPort)})
+	check, err := templates.Execute("keepalived-check.sh.tmpl", keepalivedCheck{HealthBind: fmt.Sprintf("127.0.0.1:%d", HealthPort)})
 	if err != nil {
 		return fmt.Errorf("keepalived track script: %w", err)
 	}
 	reg := c.Spec.Cluster.Spec.Registry
-	kpod, err := templates.Execute("keepalived-pod.yaml.tmpl", map[string]any{
-		"ConfigSHA256": checksum(conf, check),
-		"Image":        images.Image(images.KeepalivedImage, reg.PrivateRegistry, reg.NamespaceOverride),
-		"ConfigDir":    KeepalivedConfigDir,
+	kpod, err := templates.Execute("keepalived-pod.yaml.tmpl", staticPod{
+		ConfigSHA256: checksum(conf, check),
+		Image:        images.Image(images.KeepalivedImage, reg.PrivateRegistry, reg.NamespaceOverride),
+		ConfigDir:    KeepalivedConfigDir,
 	})
 	if err != nil {
 		return fmt.Errorf("keepalived static pod: %w", err)
 	}
-	prep, err := templates.Execute("lb-prep.sh.tmpl", map[string]any{
-		"Conf":      KeepalivedConfigDir + "/keepalived.conf",
-		"Detect":    n.Settings.Interface == "",
-		"Interface": k.Interface,
-		"IP":        n.IPv4,
+	prep, err := templates.Execute("lb-prep.sh.tmpl", lbPrep{
+		Conf:      KeepalivedConfigDir + "/keepalived.conf",
+		Detect:    n.Settings.Interface == "",
+		Interface: k.Interface,
+		IP:        n.IPv4,
 	})
 	if err != nil {
 		return fmt.Errorf("lb-prep script: %w", err)
@@ -159,4 +159,13 @@ func keepalivedPair(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 		Contents: "[Service]\nExecStartPre=-" + LBPrep + "\n",
 	}}})
 	return nil
+}
+
+// keepalivedCheck is the data of keepalived-check.sh.tmpl.
+type keepalivedCheck struct{ HealthBind string }
+
+// lbPrep is the data of lb-prep.sh.tmpl.
+type lbPrep struct {
+	Conf, Interface, IP string
+	Detect              bool
 }

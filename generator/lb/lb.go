@@ -206,13 +206,13 @@ func renderEndpointScript(c *plan.Cluster) (payload.File, error) {
 	for _, cp := range c.ControlPlanes {
 		cps = append(cps, cp.IPv4)
 	}
-	script, err := templates.Execute("apiserver-endpoint.sh.tmpl", map[string]any{
-		"Domain":        c.Endpoint.Domain,
-		"DomainPattern": regexp.QuoteMeta(c.Endpoint.Domain),
-		"Port":          c.Endpoint.Port,
-		"APIPort":       c.APIServerPort,
-		"ControlPlanes": cps,
-		"Proxy":         proxyLabel(c),
+	script, err := templates.Execute("apiserver-endpoint.sh.tmpl", endpointData{
+		Domain:        c.Endpoint.Domain,
+		DomainPattern: regexp.QuoteMeta(c.Endpoint.Domain),
+		Port:          c.Endpoint.Port,
+		APIPort:       c.APIServerPort,
+		ControlPlanes: cps,
+		Proxy:         proxyLabel(c),
 	})
 	if err != nil {
 		return payload.File{}, fmt.Errorf("apiserver-endpoint script: %w", err)
@@ -265,18 +265,26 @@ func nginxFiles(c *plan.Cluster, cfg ProxyConfig) ([]payload.File, error) {
 	}, nil
 }
 
+// staticPod is the data of the load balancers' static pod templates
+// (haproxy-pod.yaml.tmpl, nginx-pod.yaml.tmpl, keepalived-pod.yaml.tmpl).
+type staticPod struct {
+	ConfigSHA256, Image, ConfigDir string
+	HealthPort                     int
+	Root                           bool
+}
+
 // proxyPod renders a proxy's static pod template (haproxy-pod.yaml.tmpl,
 // nginx-pod.yaml.tmpl) for its config cfg in configDir. root runs HAProxy as
 // root with only CAP_NET_BIND_SERVICE, for ports below 1024 (its image's
 // user is not root); nginx's master always runs as root.
 func proxyPod(c *plan.Cluster, tmpl, image, configDir string, cfg []byte, root bool) ([]byte, error) {
 	reg := c.Spec.Cluster.Spec.Registry
-	pod, err := templates.Execute(tmpl, map[string]any{
-		"ConfigSHA256": checksum(cfg),
-		"Image":        images.Image(image, reg.PrivateRegistry, reg.NamespaceOverride),
-		"HealthPort":   HealthPort,
-		"ConfigDir":    configDir,
-		"Root":         root,
+	pod, err := templates.Execute(tmpl, staticPod{
+		ConfigSHA256: checksum(cfg),
+		Image:        images.Image(image, reg.PrivateRegistry, reg.NamespaceOverride),
+		HealthPort:   HealthPort,
+		ConfigDir:    configDir,
+		Root:         root,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("static pod %s: %w", tmpl, err)
@@ -320,16 +328,16 @@ func kubeVip(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 		cidr = "128"
 	}
 	reg := c.Spec.Cluster.Spec.Registry
-	pod, err := templates.Execute("kube-vip.yaml.tmpl", map[string]any{
-		"Image":      images.Image(images.KubeVipImage, reg.PrivateRegistry, reg.NamespaceOverride),
-		"VIP":        c.Endpoint.Address,
-		"Port":       c.Endpoint.Port,
-		"Interface":  n.Settings.Interface,
-		"CIDR":       cidr,
-		"BGP":        ep.KubeVip.Mode == "BGP",
-		"NodeIP":     n.IPv4,
-		"BGPPeers":   strings.Join(peers, ","),
-		"Kubeconfig": kubeconfig,
+	pod, err := templates.Execute("kube-vip.yaml.tmpl", kubeVipPod{
+		Image:      images.Image(images.KubeVipImage, reg.PrivateRegistry, reg.NamespaceOverride),
+		VIP:        c.Endpoint.Address,
+		Port:       c.Endpoint.Port,
+		Interface:  n.Settings.Interface,
+		CIDR:       cidr,
+		BGP:        ep.KubeVip.Mode == "BGP",
+		NodeIP:     n.IPv4,
+		BGPPeers:   strings.Join(peers, ","),
+		Kubeconfig: kubeconfig,
 	})
 	if err != nil {
 		return fmt.Errorf("kube-vip static pod: %w", err)
@@ -345,4 +353,18 @@ func kubeVip(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 		p.AddFile(hook)
 	}
 	return nil
+}
+
+// kubeVipPod is the data of kube-vip.yaml.tmpl.
+type kubeVipPod struct {
+	Image, VIP, Interface, CIDR, NodeIP, BGPPeers, Kubeconfig string
+	Port                                                      int
+	BGP                                                       bool
+}
+
+// endpointData is the data of apiserver-endpoint.sh.tmpl.
+type endpointData struct {
+	Domain, DomainPattern, Proxy string
+	Port, APIPort                int
+	ControlPlanes                []string
 }

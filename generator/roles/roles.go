@@ -37,6 +37,17 @@ func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
 
 type rendered struct{ script, service, timer []byte }
 
+// The data of node-roles.sh.tmpl, ksgen-node-roles.service.tmpl and
+// ksgen-node-roles.timer.tmpl.
+type (
+	scriptData struct {
+		BinDir string
+		Both   []string
+	}
+	serviceData struct{ Script string }
+	timerData   struct{ Unit string }
+)
+
 // sharedKey is what render reads beyond the cluster.
 type sharedKey struct{ BinDir string }
 
@@ -51,13 +62,13 @@ func render(c *plan.Cluster, binDir string) (rendered, error) {
 	}
 	var r rendered
 	var err error
-	if r.script, err = templates.Execute("node-roles.sh.tmpl", map[string]any{"BinDir": binDir, "Both": both}); err != nil {
+	if r.script, err = templates.Execute("node-roles.sh.tmpl", scriptData{BinDir: binDir, Both: both}); err != nil {
 		return r, fmt.Errorf("node-roles script: %w", err)
 	}
-	if r.service, err = templates.Execute("ksgen-node-roles.service.tmpl", map[string]any{"Script": Script}); err != nil {
+	if r.service, err = templates.Execute("ksgen-node-roles.service.tmpl", serviceData{Script: Script}); err != nil {
 		return r, fmt.Errorf("%s: %w", Service, err)
 	}
-	if r.timer, err = templates.Execute("ksgen-node-roles.timer.tmpl", map[string]any{"Unit": Service}); err != nil {
+	if r.timer, err = templates.Execute("ksgen-node-roles.timer.tmpl", timerData{Unit: Service}); err != nil {
 		return r, fmt.Errorf("%s: %w", Timer, err)
 	}
 	return r, nil
