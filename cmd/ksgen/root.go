@@ -34,6 +34,7 @@ pre-generated PKI, so that every machine configures and joins itself.`,
 		newServeCommand(stdout, stderr),
 		newExportCommand(stdout, stderr),
 		newImagesCommand(stdout, stderr),
+		newKubeconfigCommand(stdout, stderr),
 		newVersionCommand(stdout),
 	)
 	return root
