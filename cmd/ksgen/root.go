@@ -35,6 +35,7 @@ pre-generated PKI, so that every machine configures and joins itself.`,
 		newExportCommand(stdout, stderr),
 		newImagesCommand(stdout, stderr),
 		newKubeconfigCommand(stdout, stderr),
+		newStatusCommand(stdout, stderr),
 		newVersionCommand(stdout),
 	)
 	return root
