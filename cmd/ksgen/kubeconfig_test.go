@@ -164,6 +164,19 @@ func TestKubeconfigRefusesBadInput(t *testing.T) {
 
 func TestAdminGroup(t *testing.T) {
 	t.Parallel()
+	// Through the command: a v1.22 cluster's admin is in system:masters.
+	stdout, stderr, err := ksgen(t, "kubeconfig", "-f", "../../testdata/specs/valid-v1.22.yaml", "--secrets", testBundle, "-o", "-")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	cfg, err := clientcmd.Load([]byte(stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := clientCert(t, cfg).Subject.Organization; !slices.Equal(got, []string{"system:masters"}) {
+		t.Errorf("v1.22: groups %v, want [system:masters]", got)
+	}
+
 	for v, want := range map[string]string{
 		"v1.22.17": "system:masters",
 		"v1.28.15": "system:masters",
