@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -136,6 +138,8 @@ func watchStatus(ctx context.Context, sc *statusChecker, c *plan.Cluster, f *sta
 	for {
 		st, err := sc.check(ctx, c)
 		switch {
+		case err != nil && permanent(err):
+			return fmt.Errorf("status of %s: %w (waiting will not help: was the cluster rendered with this secrets bundle, and is this its API server?)", server, err)
 		case err != nil && ctx.Err() == nil:
 			lastErr = err
 			say("waiting for the API at " + server + ": " + oneLine(err.Error(), 120))
@@ -156,6 +160,15 @@ func watchStatus(ctx context.Context, sc *statusChecker, c *plan.Cluster, f *sta
 		case <-time.After(f.interval):
 		}
 	}
+}
+
+// permanent reports whether an API error will not go away by waiting: the
+// server's certificate is not from the bundle's CA or does not name the
+// server, or the API refuses the credential.
+func permanent(err error) bool {
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	return errors.As(err, &unknown) || errors.As(err, &host) || apierrors.IsUnauthorized(err) || apierrors.IsForbidden(err)
 }
 
 // waitFailed prints the last look and says what was not done in time.

@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/ksgen/ksgen/generator/pki"
 	"github.com/ksgen/ksgen/generator/plan"
 )
 
@@ -356,6 +357,21 @@ func TestStatusCLI(t *testing.T) {
 	}
 	if strings.Contains(stdout, "Welcome") {
 		t.Errorf("banner printed for an incomplete cluster:\n%s", stdout)
+	}
+
+	// A server whose CA is not the bundle's: --wait gives up at once.
+	other, err := pki.Generate(pki.Options{KeyAlgorithm: pki.AlgorithmECDSA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign := fakeAPIServer(t, other, apiObjects(t, completeCluster()))
+	start := time.Now()
+	_, _, err = ksgen(t, "status", "-f", statusSpec, "--secrets", testBundle, "--server", foreign.URL, "--wait", "--timeout", "1m", "--interval", "50ms")
+	if err == nil || !strings.Contains(err.Error(), "unknown authority") || !strings.Contains(err.Error(), "waiting will not help") {
+		t.Errorf("status --wait against another CA's server: %v, want an immediate certificate error", err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("status --wait against another CA's server took %s: it waited", d)
 	}
 
 	// No bundle, no credential: an error before any request.
