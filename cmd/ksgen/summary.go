@@ -36,7 +36,7 @@ func printRenderSummary(w io.Writer, f *renderFlags, rawIndex []byte) error {
 	// Payload paths are relative to f.out, which the line above names, so
 	// the table does not widen with the output directory's path.
 	fmt.Fprintln(tw, "\nHOST\tROLES\tOS\tACTION\tPAYLOAD\tSIZE\tFITS USER-DATA OF")
-	pointers := false
+	pointers, payloads := false, false
 	for _, n := range idx.Nodes {
 		path, size, fits := "-", "-", "-"
 		want := bootPayload(n.OS)
@@ -54,6 +54,7 @@ func printRenderSummary(w io.Writer, f *renderFlags, rawIndex []byte) error {
 			}
 		}
 		if file != nil {
+			payloads = true
 			path = n.Name + "/" + file.Path
 			size = humanBytes(file.Bytes)
 			var ok []string
@@ -79,6 +80,8 @@ func printRenderSummary(w io.Writer, f *renderFlags, rawIndex []byte) error {
 	switch {
 	case f.matchbox.dir != "":
 		how = "by PXE through matchbox (" + f.matchbox.dir + "), or with its PAYLOAD as user-data"
+	case !payloads:
+		how = "with a first-boot config you build from its <host>/rootfs/ (no payload format was rendered)"
 	case pointers:
 		how = "with its .pointer config as user-data, while ksgen serve runs at --serve-url"
 	}

@@ -49,6 +49,7 @@ func TestRenderSummaryFormats(t *testing.T) {
 	}{
 		{"cloud-init", "master1/user-data"},
 		{"none", "master1  control-plane,etcd  fcos  init                -"},
+		{"none", "next: boot every machine with a first-boot config you build from its <host>/rootfs/"},
 	} {
 		stdout, stderr, err := ksgen(t, "render", "-f", spec, "-o", out, "--secrets", testBundle, "--format", tc.format)
 		if err != nil {
