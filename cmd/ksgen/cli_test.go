@@ -382,7 +382,7 @@ func TestCreateConfig(t *testing.T) {
 
 func TestHelpShowsExamples(t *testing.T) {
 	t.Parallel()
-	for _, cmd := range [][]string{{"create", "config"}, {"secrets", "gen"}, {"validate"}, {"render"}, {"version"}} {
+	for _, cmd := range [][]string{{"create", "config"}, {"secrets", "gen"}, {"validate"}, {"render"}, {"kubeconfig"}, {"status"}, {"version"}} {
 		t.Run(strings.Join(cmd, " "), func(t *testing.T) {
 			t.Parallel()
 			stdout, _, err := ksgen(t, append(cmd, "--help")...)

@@ -24,6 +24,7 @@ type renderFlags struct {
 	formats []string
 	nodes   []string
 	strict  bool
+	quiet   bool
 	// delivery
 	clouds   []string
 	serveURL string
@@ -60,6 +61,7 @@ output.`,
 	cmd.Flags().StringSliceVar(&f.formats, "format", generator.Formats, "payload formats: ignition, cloud-init, or none (kubeadm configs and rootfs/ only)")
 	cmd.Flags().StringArrayVar(&f.nodes, "node", nil, "render only this host (repeatable)")
 	cmd.Flags().BoolVar(&f.strict, "strict", false, "treat warnings as errors")
+	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "print no per-node summary and next step")
 	cmd.Flags().StringSliceVar(&f.clouds, "cloud", nil, "also write DIR/<host>/{user-data,config.ign}.<cloud>, the exact user-data to pass: "+strings.Join(generator.Clouds, ", "))
 	cmd.Flags().StringVar(&f.serveURL, "serve-url", "", "ksgen serve's URL (https://host:port): write pointer configs, used for cloud user-data over its limit")
 	cmd.Flags().BoolVar(&f.pointers, "pointer", false, "cloud user-data always holds the pointer config (needs --serve-url)")
@@ -77,6 +79,7 @@ func render(f *renderFlags, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	warnNoLogin(f.file, c.Spec, stderr)
 	secrets, b, created, err := openBundle(f)
 	if err != nil {
 		return err
@@ -105,9 +108,14 @@ func render(f *renderFlags, stdout, stderr io.Writer) error {
 		return err
 	}
 	if f.matchbox.dir != "" {
-		return exportMatchbox(f.out, &f.matchbox, stdout, stderr)
+		if err := exportMatchbox(f.out, &f.matchbox, stdout, stderr); err != nil {
+			return err
+		}
 	}
-	return nil
+	if f.quiet {
+		return nil
+	}
+	return printRenderSummary(stdout, f, count.index)
 }
 
 // defaultBundle is the bundle render uses without --secrets, beside the spec.
@@ -150,14 +158,19 @@ func openBundle(f *renderFlags) (path string, b *pki.Bundle, created bool, err e
 	return path, b, true, err
 }
 
-// countingSink counts the files it passes on.
+// countingSink counts the files it passes on, and keeps index.json for the
+// summary.
 type countingSink struct {
 	tree.Sink
-	n atomic.Int64
+	n     atomic.Int64
+	index []byte // written once, by the last Put of a render
 }
 
 func (c *countingSink) Put(f tree.File) error {
 	c.n.Add(1)
+	if f.Path == tree.IndexFile {
+		c.index = f.Content
+	}
 	return c.Sink.Put(f)
 }
 

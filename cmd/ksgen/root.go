@@ -34,6 +34,8 @@ pre-generated PKI, so that every machine configures and joins itself.`,
 		newServeCommand(stdout, stderr),
 		newExportCommand(stdout, stderr),
 		newImagesCommand(stdout, stderr),
+		newKubeconfigCommand(stdout, stderr),
+		newStatusCommand(stdout, stderr),
 		newVersionCommand(stdout),
 	)
 	return root

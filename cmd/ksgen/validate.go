@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ksgen/ksgen/generator"
+	"github.com/ksgen/ksgen/generator/osprep"
 	"github.com/ksgen/ksgen/generator/plan"
 	"github.com/ksgen/ksgen/generator/spec"
 )
@@ -25,10 +26,12 @@ func newValidateCommand(stdout, stderr io.Writer) *cobra.Command {
   ksgen validate -f config-sample.yaml --strict   # warnings are errors too`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			if _, err := loadPlan(f.file, f.strict, stderr); err != nil {
+			c, err := loadPlan(f.file, f.strict, stderr)
+			if err != nil {
 				return err
 			}
-			_, err := fmt.Fprintf(stdout, "%s: valid\n", f.file)
+			warnNoLogin(f.file, c.Spec, stderr)
+			_, err = fmt.Fprintf(stdout, "%s: valid\n", f.file)
 			return err
 		},
 	}
@@ -58,4 +61,39 @@ func loadPlan(path string, strict bool, stderr io.Writer) (*plan.Cluster, error)
 		fmt.Fprintf(stderr, "%s: %s\n", path, w)
 	}
 	return c, nil
+}
+
+// warnNoLogin tells the operator, on stderr, when no host gets an SSH key
+// from the ksgen document: nobody will log into any machine. It is not a
+// spec finding, so --strict does not make it fatal: a cluster nobody logs
+// into is a valid choice, and "ksgen status" reads the cluster without SSH.
+func warnNoLogin(path string, s *spec.Spec, stderr io.Writer) {
+	if canLogIn(s) {
+		return
+	}
+	fmt.Fprintf(stderr, "%s: warning: no host can be logged into: the ksgen document gives no SSH key "+
+		"(ksgen.spec.users[].sshAuthorizedKeys, on every host; or ksgen.spec.roles.<role>.sshAuthorizedKeys "+
+		"and ksgen.spec.hosts.<host>.sshAuthorizedKeys, for the user %q); a cloud's key pair may still reach the image's default user\n", path, osprep.LoginUser)
+}
+
+// canLogIn reports whether any host gets an SSH authorized key: a user of
+// the ksgen document (on every host), or a role's or host's keys.
+func canLogIn(s *spec.Spec) bool {
+	cfg := s.Config.Spec
+	for _, u := range cfg.Users {
+		if len(u.SSHAuthorizedKeys) > 0 {
+			return true
+		}
+	}
+	for role, settings := range cfg.Roles {
+		if len(settings.SSHAuthorizedKeys) > 0 && len(s.Roles[role]) > 0 {
+			return true
+		}
+	}
+	for _, settings := range cfg.Hosts {
+		if len(settings.SSHAuthorizedKeys) > 0 {
+			return true
+		}
+	}
+	return false
 }

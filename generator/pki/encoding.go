@@ -284,3 +284,6 @@ func publicKeysEqual(a, b crypto.PublicKey) bool {
 	e, ok := a.(interface{ Equal(crypto.PublicKey) bool })
 	return ok && e.Equal(b)
 }
+
+// ParseCert parses one PEM certificate, such as a bundle CA's Cert.
+func ParseCert(data []byte) (*x509.Certificate, error) { return parseCert("certificate", data) }
