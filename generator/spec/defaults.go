@@ -29,6 +29,7 @@ const (
 	DefaultEtcdPeerPort     = 2380
 	DefaultOS               = "fcos"
 	DefaultTokenTTL         = "24h0m0s"
+	DefaultJoinWindow       = JoinWindowAlways
 )
 
 func (s *Spec) setDefaults() {
@@ -95,6 +96,7 @@ func (s *Spec) setDefaults() {
 	setString(&cfg.OS, DefaultOS)
 	setString(&cfg.Binaries.Source, "image")
 	setString(&cfg.BootstrapTokenTTL, DefaultTokenTTL)
+	setString(&cfg.JoinWindow, DefaultJoinWindow)
 }
 
 func setString(p *string, v string) {
