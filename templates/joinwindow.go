@@ -11,13 +11,10 @@ type JoinWindow struct {
 	StateSecret string
 	// Label marks the bootstrap-token Secrets the keeper manages; it
 	// deletes every one but the current token's.
-	Label     string
-	LabelPath string // Label as a kubectl JSONPath key (dots escaped)
+	Label string
 	// OpenedAnnotation, followed by a token ID, names the state Secret's
-	// annotation that records when that token was first installed;
-	// OpenedPath is the same as a JSONPath key.
+	// annotation that records when that token was first installed.
 	OpenedAnnotation string
-	OpenedPath       string
 	Description      string // the token's description, as kubeadm init writes it
 	Groups           string // the token's auth-extra-groups
 	// WindowSeconds is how long after a token is first installed it stays

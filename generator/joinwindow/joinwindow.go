@@ -9,7 +9,6 @@ package joinwindow
 import (
 	"encoding/base64"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/ksgen/ksgen/generator/payload"
@@ -99,9 +98,7 @@ func render(c *plan.Cluster, binDir string) (rendered, error) {
 		TokenFile:        TokenPath,
 		StateSecret:      StateSecret,
 		Label:            Label,
-		LabelPath:        jsonPathKey(Label),
 		OpenedAnnotation: OpenedAnnotation,
-		OpenedPath:       jsonPathKey(OpenedAnnotation),
 		Description:      Description,
 		Groups:           Groups,
 		WindowSeconds:    int64(window / time.Second),
@@ -122,6 +119,3 @@ func render(c *plan.Cluster, binDir string) (rendered, error) {
 	}
 	return r, nil
 }
-
-// jsonPathKey escapes a map key for kubectl's JSONPath.
-func jsonPathKey(k string) string { return strings.ReplaceAll(k, ".", `\.`) }
