@@ -21,6 +21,7 @@ import (
 	"github.com/ksgen/ksgen/generator/etcd"
 	"github.com/ksgen/ksgen/generator/firstboot"
 	"github.com/ksgen/ksgen/generator/ignition"
+	"github.com/ksgen/ksgen/generator/joinwindow"
 	"github.com/ksgen/ksgen/generator/kubeadm"
 	"github.com/ksgen/ksgen/generator/kubelet"
 	"github.com/ksgen/ksgen/generator/lb"
@@ -360,6 +361,7 @@ var renderers = []func(*plan.Cluster, *plan.Node, *payload.Node) error{
 	firstboot.Render,
 	addons.Render,
 	roles.Render,
+	joinwindow.Render,
 }
 
 // payload runs every renderer for the node and returns it with the node's
@@ -377,6 +379,9 @@ func (r *renderer) payload(n *plan.Node) (*payload.Node, []byte, error) {
 		if err := render(r.cluster, n, p); err != nil {
 			return nil, nil, err
 		}
+	}
+	if joinwindow.Keeps(n) {
+		p.AddFile(joinwindow.TokenFile(r.bundle.BootstrapToken))
 	}
 	if n.ControlPlane {
 		for _, f := range r.bundle.ControlPlaneFiles(r.cluster.Etcd.Type == plan.EtcdKubeadm) {

@@ -40,7 +40,7 @@ func renderDelivery(t *testing.T, extra ...string) (string, string) {
 // base64 of the raw config for Ignition.
 func TestRenderCloudAWS(t *testing.T) {
 	t.Parallel()
-	out, _ := renderDelivery(t, "--cloud", "aws", "--format", "cloud-init")
+	out, _ := renderDelivery(t, "--cloud", "aws", "--format", "cloud-init", "--node", "node1")
 	raw, err := os.ReadFile(filepath.Join(out, "node1", "user-data.aws"))
 	if err != nil {
 		t.Fatal(err)

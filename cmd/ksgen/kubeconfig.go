@@ -1,10 +1,8 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"net/url"
 	"os"
@@ -120,12 +118,9 @@ func readBundle(specFile, path string) (*pki.Bundle, error) {
 	if path == "" {
 		path = filepath.Join(filepath.Dir(specFile), defaultBundle)
 	}
-	raw, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("secrets bundle %s does not exist: pass the bundle the cluster was rendered with (--secrets)", path)
-	}
+	raw, err := readBundleBytes(path)
 	if err != nil {
-		return nil, fmt.Errorf("read secrets bundle: %w", err)
+		return nil, err
 	}
 	b, err := pki.Parse(raw)
 	if err != nil {

@@ -29,6 +29,7 @@ pre-generated PKI, so that every machine configures and joins itself.`,
 	root.AddCommand(
 		newCreateCommand(stdout),
 		newSecretsCommand(stdout),
+		newTokenCommand(stdout),
 		newValidateCommand(stdout, stderr),
 		newRenderCommand(stdout, stderr),
 		newServeCommand(stdout, stderr),

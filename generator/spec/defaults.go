@@ -30,6 +30,7 @@ const (
 	DefaultEtcdPeerPort     = 2380
 	DefaultOS               = osprofile.Default
 	DefaultTokenTTL         = "24h0m0s"
+	DefaultJoinWindow       = JoinWindowAlways
 )
 
 func (s *Spec) setDefaults() {
@@ -96,6 +97,7 @@ func (s *Spec) setDefaults() {
 	setString(&cfg.OS, DefaultOS)
 	setString(&cfg.Binaries.Source, "image")
 	setString(&cfg.BootstrapTokenTTL, DefaultTokenTTL)
+	setString(&cfg.JoinWindow, DefaultJoinWindow)
 }
 
 func setString(p *string, v string) {

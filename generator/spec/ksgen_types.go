@@ -1,5 +1,10 @@
 package spec
 
+import (
+	"fmt"
+	"time"
+)
+
 // Config is the optional ksgen.io/v1alpha1 document: what a KubeKey file
 // cannot say about machines that configure themselves at first boot.
 type Config struct {
@@ -22,8 +27,14 @@ type ConfigSpec struct {
 	Hosts map[string]NodeSettings `json:"hosts,omitempty"`
 	// Binaries says where kubeadm, kubelet and friends come from.
 	Binaries Binaries `json:"binaries,omitempty"`
-	// BootstrapTokenTTL is how long after init workers may still join ("24h"; "0s": never expires).
+	// BootstrapTokenTTL is the bootstrap token's lifetime: what kubeadm init
+	// gives it, and what the control planes' join-window keeper renews it to
+	// while the join window is open ("24h"; "0s": never expires).
 	BootstrapTokenTTL string `json:"bootstrapTokenTTL,omitempty"`
+	// JoinWindow is how long nodes rendered from the bundle can join:
+	// JoinWindowAlways (default), JoinWindowNever (the token's TTL after it
+	// is first installed), or a duration ("720h") from that moment.
+	JoinWindow string `json:"joinWindow,omitempty"`
 	// Budget is the user-data size limit every payload must fit.
 	Budget Budget `json:"budget,omitempty"`
 	// LoadBalancer configures keepalived + HAProxy (or nginx) for the
@@ -194,4 +205,39 @@ func (l LoadBalancer) PortList() []LoadBalancerPort {
 		return DefaultLoadBalancerPorts
 	}
 	return l.Ports
+}
+
+// Join windows besides a duration.
+const (
+	// JoinWindowAlways keeps the bundle's token valid for as long as a
+	// control plane runs: a node joins whenever it boots.
+	JoinWindowAlways = "always"
+	// JoinWindowNever lets the token expire BootstrapTokenTTL after it is
+	// first installed: the machines of the initial boot join, later ones need
+	// a rotated token.
+	JoinWindowNever = "never"
+)
+
+// JoinWindowDuration is how long after a token is first installed nodes can
+// join with it; always is true when the window never closes. It reports an
+// error for a value validation refuses.
+func (c ConfigSpec) JoinWindowDuration() (d time.Duration, always bool, err error) {
+	ttl, err := time.ParseDuration(c.BootstrapTokenTTL)
+	if err != nil || ttl < 0 {
+		return 0, false, fmt.Errorf("bootstrapTokenTTL %q is not a duration like 24h", c.BootstrapTokenTTL)
+	}
+	switch c.JoinWindow {
+	case JoinWindowAlways, "":
+		return 0, true, nil
+	case JoinWindowNever:
+		if ttl == 0 {
+			return 0, false, fmt.Errorf("joinWindow %q needs a bootstrapTokenTTL above 0s, which never expires", JoinWindowNever)
+		}
+		return ttl, false, nil
+	}
+	d, err = time.ParseDuration(c.JoinWindow)
+	if err != nil || d <= 0 {
+		return 0, false, fmt.Errorf("joinWindow %q is not %q, %q or a positive duration like 720h", c.JoinWindow, JoinWindowAlways, JoinWindowNever)
+	}
+	return d, false, nil
 }

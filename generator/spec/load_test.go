@@ -75,6 +75,7 @@ func TestDefaults(t *testing.T) {
 		{"ksgen os", s.Config.Spec.OS, "fcos"},
 		{"ksgen binaries.source", s.Config.Spec.Binaries.Source, "image"},
 		{"ksgen bootstrapTokenTTL", s.Config.Spec.BootstrapTokenTTL, "24h0m0s"},
+		{"ksgen joinWindow", s.Config.Spec.JoinWindow, "always"},
 		{"kubesphere", s.KubeSphere == nil, true},
 	} {
 		if !reflect.DeepEqual(tc.got, tc.want) {

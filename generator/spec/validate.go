@@ -611,6 +611,11 @@ func (v *validator) config() {
 	if d, err := time.ParseDuration(c.BootstrapTokenTTL); err != nil || d < 0 {
 		v.errorf(p+".bootstrapTokenTTL", ErrInvalidValue, "bootstrapTokenTTL %q is not a duration like 24h", c.BootstrapTokenTTL)
 	}
+	if ttl, err := time.ParseDuration(c.BootstrapTokenTTL); err == nil && ttl >= 0 {
+		if _, _, err := c.JoinWindowDuration(); err != nil {
+			v.errorf(p+".joinWindow", ErrInvalidValue, "%v", err)
+		}
+	}
 	v.oneOf(p+".binaries.source", c.Binaries.Source, []string{"image", "download"})
 	for i, d := range c.Binaries.Downloads {
 		dp := fmt.Sprintf("%s.binaries.downloads[%d]", p, i)

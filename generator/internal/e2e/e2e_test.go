@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/ksgen/ksgen/generator/internal/consumers"
+	"github.com/ksgen/ksgen/generator/pki"
 	"github.com/ksgen/ksgen/generator/plan"
 	"github.com/ksgen/ksgen/generator/spec"
 )
@@ -64,7 +65,20 @@ func TestCluster(t *testing.T) {
 	// Build: Kubernetes at the spec's version and etcd from the Go module
 	// proxy, the pause stand-in, and the ksgen command itself.
 	t0 := time.Now()
-	version, e2eHosts := loadCluster(t, specFile)
+	version, allHosts := loadCluster(t, specFile)
+	// The late worker boots only once the token's original TTL has passed.
+	var e2eHosts []e2eHost
+	var late e2eHost
+	for _, h := range allHosts {
+		if h.name == lateWorker {
+			late = h
+		} else {
+			e2eHosts = append(e2eHosts, h)
+		}
+	}
+	if late.name == "" {
+		t.Fatalf("testdata/cluster.yaml has no host %s", lateWorker)
+	}
 	kube, err := consumers.KubernetesBinaries(version)
 	if err != nil {
 		t.Fatal(err)
@@ -102,13 +116,13 @@ func TestCluster(t *testing.T) {
 	}
 	t.Cleanup(net.Close)
 	nodes := map[string]*Node{}
-	for _, h := range e2eHosts {
+	for _, h := range allHosts {
 		// Whatever a run killed before its cleanup left behind.
 		if err := RemoveCgroups(cgroupRoot(h.name)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, h := range e2eHosts {
+	makeNode := func(h e2eHost) *Node {
 		n, err := NewNode(h.name, h.ip, filepath.Join(out, h.name, "rootfs"), filepath.Join(work, "nodes", h.name), net, clusterLife)
 		if n != nil {
 			t.Cleanup(func() { teardown(t, n) })
@@ -133,6 +147,10 @@ func TestCluster(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		return n
+	}
+	for _, h := range e2eHosts {
+		makeNode(h)
 	}
 	phase("nodes", t0)
 
@@ -141,8 +159,11 @@ func TestCluster(t *testing.T) {
 	t0 = time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), clusterLife)
 	t.Cleanup(cancel)
-	for _, n := range nodes {
-		superviseKubelet(ctx, n)
+	for _, h := range e2eHosts {
+		superviseKubelet(ctx, nodes[h.name])
+		if h.role == "control-plane" {
+			superviseTimer(ctx, nodes[h.name], "ksgen-join-window.service", "join-window", joinWindowEvery)
+		}
 	}
 	bootCtx, bootCancel := context.WithTimeout(ctx, bootstrapTimeout)
 	defer bootCancel()
@@ -270,6 +291,145 @@ func TestCluster(t *testing.T) {
 		}
 	}
 	phase("rerun", t0)
+
+	// The join window: the bundle's token outlives its 3-minute TTL because
+	// the keepers renew it; after ksgen token rotate and the manifest, the
+	// new token works and the old one is refused. master1's apiserver is
+	// stopped, so master2 answers.
+	t0 = time.Now()
+	lateJoin := func() {
+		n := makeNode(late)
+		superviseKubelet(ctx, n)
+		c, cancel := context.WithTimeout(ctx, bootstrapTimeout)
+		defer cancel()
+		if err := bootstrap(c, n, "bootstrap"); err != nil {
+			dumpLogs(t, n)
+			t.Fatalf("%s: bootstrap: %v", late.name, err)
+		}
+		waitFor(t, settleTimeout, late.name+" to register", func() error {
+			_, err := kubectl(nodes["master2"], "/etc/kubernetes/admin.conf", "get", "node", late.name)
+			return err
+		})
+	}
+	checkJoinWindow(ctx, t, nodes["master2"], ksgen, specFile, bundle, filepath.Join(work, "out-rotated"), lateJoin)
+	phase("joinwindow", t0)
+}
+
+// lateWorker is the host of testdata/cluster.yaml that boots after the
+// bootstrap token's original TTL has passed.
+const lateWorker = "node2"
+
+// joinWindowEvery is how often the stand-in for ksgen-join-window.timer
+// fires (the unit says every minute; the test's token lives 3 minutes).
+const joinWindowEvery = 20 * time.Second
+
+// superviseTimer stands in for a systemd timer: it runs the unit's service
+// every period, logged to Dir/<name>.log, until ctx ends.
+func superviseTimer(ctx context.Context, n *Node, unit, name string, every time.Duration) {
+	go func() {
+		for ctx.Err() == nil {
+			if err := runService(ctx, n, unit, name); err != nil && ctx.Err() == nil {
+				appendLog(filepath.Join(n.Dir, name+".log"), "e2e: "+err.Error())
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(every):
+			}
+		}
+	}()
+}
+
+// checkJoinWindow checks, on control plane cp, what kubeadm join needs of a
+// token (the API server authenticates it, and cluster-info carries a
+// signature for its ID): the bundle's token after its TTL has passed, when a
+// worker booted then (lateJoin) joins with it; then, after ksgen token rotate
+// and its manifest, the new token and not the old.
+func checkJoinWindow(ctx context.Context, t *testing.T, cp *Node, ksgen, specFile, bundle, rotatedOut string, lateJoin func()) {
+	t.Helper()
+	kubectl := func(stdin []byte, args ...string) ([]byte, error) {
+		c, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		cmd := cp.Command(c, nil, append([]string{"kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf"}, args...)...)
+		cmd.Stdin = bytes.NewReader(stdin)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			return nil, fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, stderr.Bytes())
+		}
+		return stdout.Bytes(), nil
+	}
+	// status is the HTTP status of GET /api with the token as bearer.
+	status := func(token string) string {
+		out, _ := cp.Run(ctx, nil, "curl", "-sk", "--max-time", "5", "-o", "/dev/null", "-w", "%{http_code}",
+			"-H", "Authorization: Bearer "+token, "https://"+cp.IP+":6443/api")
+		return string(out)
+	}
+	signed := func(id string) bool {
+		out, err := kubectl(nil, "-n", "kube-public", "get", "configmap", "cluster-info", "-o", "jsonpath={.data.jws-kubeconfig-"+id+"}")
+		return err == nil && len(out) > 0
+	}
+	readToken := func() (token, id string) {
+		raw, err := os.ReadFile(bundle)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := pki.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.BootstrapToken, b.TokenID()
+	}
+	oldToken, oldID := readToken()
+
+	// kubeadm init made the token with a 3-minute TTL; wait until that has
+	// passed, then the token must still work.
+	out, err := kubectl(nil, "-n", "kube-system", "get", "secret", "bootstrap-token-"+oldID, "-o", "jsonpath={.metadata.creationTimestamp}")
+	if err != nil {
+		t.Fatalf("the bundle's token: %v", err)
+	}
+	created, err := time.Parse(time.RFC3339, string(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wait := time.Until(created.Add(3*time.Minute + 30*time.Second)); wait > 0 {
+		t.Logf("waiting %s for the token's original TTL to pass", wait.Round(time.Second))
+		time.Sleep(wait)
+	}
+	if got := status(oldToken); got != "200" {
+		t.Fatalf("the bundle's token, past its original TTL (created %s): GET /api answered %q, want 200", created, got)
+	}
+	if !signed(oldID) {
+		t.Fatalf("cluster-info has no signature for token %s", oldID)
+	}
+	t.Logf("token %s still authenticates %s after kubeadm created it with a 3m TTL", oldID, time.Since(created).Round(time.Second))
+	// A worker booted now, from the first render, joins with it.
+	lateJoin()
+	t.Logf("%s joined with token %s, %s after it was created with a 3m TTL", lateWorker, oldID, time.Since(created).Round(time.Second))
+
+	// Rotate, re-render, tell the cluster.
+	ksgenRun(t, ksgen, "token", "rotate", "--secrets", bundle)
+	newToken, newID := readToken()
+	ksgenRun(t, ksgen, "render", "-f", specFile, "--secrets", bundle, "-o", rotatedOut, "--format", "none")
+	if join, err := os.ReadFile(filepath.Join(rotatedOut, "node1", "kubeadm.yaml")); err != nil || !bytes.Contains(join, []byte("token: "+newToken)) {
+		t.Fatalf("the re-rendered worker's join config does not carry the new token (%v):\n%s", err, join)
+	}
+	manifest := ksgenRun(t, ksgen, "token", "manifest", "--secrets", bundle)
+	if _, err := kubectl(manifest, "apply", "--server-side", "--force-conflicts", "-f", "-"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, settleTimeout, "the keepers to install token "+newID+" and revoke "+oldID, func() error {
+		if got := status(newToken); got != "200" {
+			return fmt.Errorf("new token: GET /api answered %q", got)
+		}
+		if !signed(newID) {
+			return fmt.Errorf("cluster-info has no signature for %s yet", newID)
+		}
+		if got := status(oldToken); got != "401" {
+			return fmt.Errorf("old token: GET /api answered %q, want 401", got)
+		}
+		return nil
+	})
+	t.Logf("after rotation: token %s authenticates and is signed, token %s is refused (401)", newID, oldID)
 }
 
 // loadCluster reads the spec as ksgen does: its Kubernetes version and
