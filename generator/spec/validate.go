@@ -470,6 +470,9 @@ func (v *validator) kubernetes() {
 	if k.Nodelocaldns != nil && *k.Nodelocaldns {
 		v.warnf(p+".nodelocaldns", ErrIgnored, "ksgen does not deploy NodeLocalDNS: kubelet resolves through CoreDNS's service address")
 	}
+	if !k.AutoRenewCertsEnabled() {
+		v.warnf(p+".autoRenewCerts", ErrNoRenewal, "autoRenewCerts is false: the certificates kubeadm issues on the control planes (kube-apiserver's, and those in admin.conf, controller-manager.conf and scheduler.conf) expire a year after kubeadm ran and nothing renews them; run `kubeadm certs renew all` on every control plane before then, or set it true")
+	}
 	if k.ContainerManager != "containerd" {
 		v.errorf(p+".containerManager", ErrUnsupported, "containerManager %q: ksgen configures containerd only; docker with cri-dockerd, cri-o and isula are out of scope", k.ContainerManager)
 	}
