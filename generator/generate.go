@@ -16,6 +16,7 @@ import (
 	"github.com/ksgen/ksgen/generator/addons"
 	"github.com/ksgen/ksgen/generator/binaries"
 	"github.com/ksgen/ksgen/generator/bootstrap"
+	"github.com/ksgen/ksgen/generator/certrenew"
 	"github.com/ksgen/ksgen/generator/cloudinit"
 	"github.com/ksgen/ksgen/generator/containerd"
 	"github.com/ksgen/ksgen/generator/delivery"
@@ -351,6 +352,7 @@ var renderers = []func(*plan.Cluster, *plan.Node, *payload.Node) error{
 	bootstrap.Render,
 	addons.Render,
 	roles.Render,
+	certrenew.Render,
 }
 
 // payload runs every renderer for the node and returns it with the node's
