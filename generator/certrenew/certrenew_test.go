@@ -49,6 +49,11 @@ func TestControlPlanesGetTheTimer(t *testing.T) {
 			t.Errorf("%s: OnCalendar=%s: want a Monday 03:xx no other control plane has", name, cal)
 		}
 		calendars[cal] = true
+		if _, err := exec.LookPath("systemd-analyze"); err == nil {
+			if out, err := exec.Command("systemd-analyze", "calendar", cal).CombinedOutput(); err != nil {
+				t.Errorf("%s: systemd-analyze calendar %q: %v\n%s", name, cal, err, out)
+			}
+		}
 		if svc := units[certrenew.Service].Contents; !strings.Contains(svc, "ExecStart="+certrenew.Script) || !strings.Contains(svc, "ConditionPathExists=/etc/kubernetes/admin.conf") {
 			t.Errorf("%s: %s:\n%s", name, certrenew.Service, svc)
 		}
