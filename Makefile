@@ -35,8 +35,10 @@ fuzz:
 # e2e brings up a real 2 control-plane + 1 worker cluster from ksgen's output
 # on this machine (root; containerd, runc, haproxy, iproute2, curl): see the
 # README's "End-to-end test". Kubernetes and etcd are built from the Go module
-# proxy once and cached under ~/.cache/ksgen-test.
+# proxy once and cached under ~/.cache/ksgen-test. The certificate renewal
+# script runs first against a PKI the real kubeadm writes.
 e2e:
+	KSGEN_E2E=1 $(GO) test -count=1 -timeout 45m -v -run TestRenewalWithKubeadm ./generator/certrenew
 	KSGEN_E2E=1 $(GO) test -count=1 -timeout 45m -v -run TestCluster ./generator/internal/e2e
 
 # example renders the bundled example cluster, as the README's first command does.

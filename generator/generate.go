@@ -15,6 +15,7 @@ import (
 
 	"github.com/ksgen/ksgen/generator/addons"
 	"github.com/ksgen/ksgen/generator/binaries"
+	"github.com/ksgen/ksgen/generator/certrenew"
 	"github.com/ksgen/ksgen/generator/cloudinit"
 	"github.com/ksgen/ksgen/generator/containerd"
 	"github.com/ksgen/ksgen/generator/delivery"
@@ -362,6 +363,7 @@ var renderers = []func(*plan.Cluster, *plan.Node, *payload.Node) error{
 	addons.Render,
 	roles.Render,
 	joinwindow.Render,
+	certrenew.Render,
 }
 
 // payload runs every renderer for the node and returns it with the node's

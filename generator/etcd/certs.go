@@ -30,7 +30,7 @@ const (
 )
 
 // MemberCert is a member's certificate file.
-func MemberCert(host string) string { return plan.EtcdCertDir + "/member-" + host + ".pem" }
+func MemberCert(host string) string { return plan.EtcdMemberCert(host) }
 
 // MemberKey is the key of MemberCert.
 func MemberKey(host string) string { return plan.EtcdCertDir + "/member-" + host + "-key.pem" }

@@ -385,6 +385,11 @@ func checkComponentConfigs(t *testing.T, node string, docs kubeadmapi.DocumentMa
 			if kc.CgroupDriver != "systemd" {
 				t.Errorf("%s: kubelet cgroupDriver %q, want systemd", node, kc.CgroupDriver)
 			}
+			// The client certificate rotates; the serving one is kubelet's
+			// own (README, certificate renewal).
+			if !kc.RotateCertificates || kc.ServerTLSBootstrap {
+				t.Errorf("%s: kubelet rotateCertificates %t serverTLSBootstrap %t, want true and false", node, kc.RotateCertificates, kc.ServerTLSBootstrap)
+			}
 		case "KubeProxyConfiguration":
 			var pc kubeproxyv1alpha1.KubeProxyConfiguration
 			if err := yaml.UnmarshalStrict(doc, &pc); err != nil {

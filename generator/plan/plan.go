@@ -180,6 +180,10 @@ const (
 	DefaultEtcdDataDir = "/var/lib/etcd"
 )
 
+// EtcdMemberCert is a kubekey member's certificate, under EtcdCertDir in
+// KubeKey's name: the etcd renderer places it, the renewal script watches it.
+func EtcdMemberCert(host string) string { return EtcdCertDir + "/member-" + host + ".pem" }
+
 // Etcd is the cluster's etcd topology and kube-apiserver's client settings
 // for it: the kubeadm config names the files and the etcd renderer places
 // them, both from here.

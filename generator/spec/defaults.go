@@ -114,5 +114,15 @@ func setInt(p *int, v int) {
 
 func ptr[T any](v T) *T { return &v }
 
+// AutoRenewCertsEnabled reports whether the control planes renew their
+// kubeadm certificates. KubeKey renews only when the field is true (its
+// EnableAutoRenewCerts treats a missing field as false,
+// cmd/kk/apis/kubekey/v1alpha2/kubernetes_types.go) and `kk create config`
+// always writes true; ksgen renews unless the field is false, since nobody
+// runs `kk certs renew` against a cluster that configured itself.
+func (k *Kubernetes) AutoRenewCertsEnabled() bool {
+	return k.AutoRenewCerts == nil || *k.AutoRenewCerts
+}
+
 // NodeLocalDNSEnabled reports whether NodeLocalDNS runs (KubeKey's default: yes).
 func (k *Kubernetes) NodeLocalDNSEnabled() bool { return k.Nodelocaldns == nil || *k.Nodelocaldns }

@@ -64,6 +64,7 @@ func TestDefaults(t *testing.T) {
 		{"kubernetes.containerManager", c.Kubernetes.ContainerManager, "containerd"},
 		{"kubernetes.containerRuntimeEndpoint", c.Kubernetes.ContainerRuntimeEndpoint, "unix:///run/containerd/containerd.sock"},
 		{"kubernetes.nodelocaldns", c.Kubernetes.NodeLocalDNSEnabled(), true},
+		{"kubernetes.autoRenewCerts (ksgen renews unless false)", c.Kubernetes.AutoRenewCertsEnabled(), true},
 		{"network.plugin", c.Network.Plugin, "calico"},
 		{"network.kubePodsCIDR", c.Network.KubePodsCIDR, "10.233.64.0/18"},
 		{"network.kubeServiceCIDR", c.Network.KubeServiceCIDR, "10.233.0.0/18"},

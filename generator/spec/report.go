@@ -133,6 +133,7 @@ var (
 	ErrNoLoadBalancer    = errors.New("several control planes without a load balancer")
 	ErrSSHPassword       = errors.New("SSH password is ignored by ksgen")
 	ErrIgnored           = errors.New("setting has no effect in ksgen")
+	ErrNoRenewal         = errors.New("certificate renewal is off")
 	ErrNoStorage         = errors.New("no StorageClass for persistent volumes")
 	ErrTooSmall          = errors.New("hosts smaller than the components request")
 	ErrPatch             = errors.New("kubeadm patch failed")

@@ -87,6 +87,10 @@ func TestCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	crictl, err := consumers.CrictlBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
 	ksgen := filepath.Join(work, "ksgen")
 	goBuild(t, ksgen, "github.com/ksgen/ksgen/cmd/ksgen", "")
 	pause := filepath.Join(work, "pause")
@@ -135,6 +139,7 @@ func TestCluster(t *testing.T) {
 		for _, c := range []string{"kubeadm", "kubelet", "kubectl"} {
 			bins["/usr/local/bin/"+c] = filepath.Join(kube, c)
 		}
+		bins["/usr/local/bin/crictl"] = crictl
 		if err := n.LayRootfs(bins); err != nil {
 			t.Fatal(err)
 		}
@@ -291,6 +296,53 @@ func TestCluster(t *testing.T) {
 		}
 	}
 	phase("rerun", t0)
+
+	// Certificate renewal on master2 (master1's apiserver is still stopped),
+	// as ksgen-renew-certs.service runs it, with the threshold forced above
+	// a year: kubeadm renews every certificate, crictl restarts the control
+	// plane, and kube-apiserver serves a new serial.
+	t0 = time.Now()
+	m2 := nodes["master2"]
+	served := func() string {
+		b, err := m2.Run(ctx, nil, "sh", "-c", "openssl s_client -connect 10.250.7.12:6443 </dev/null 2>/dev/null | openssl x509 -noout -serial")
+		if err != nil {
+			t.Fatalf("master2: the serial kube-apiserver serves: %v", err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	expiration := func() string {
+		b, err := m2.Run(ctx, nil, "kubeadm", "certs", "check-expiration")
+		if err != nil {
+			t.Fatalf("master2: kubeadm certs check-expiration: %v", err)
+		}
+		return string(b)
+	}
+	servedBefore, expBefore := served(), expiration()
+	argv, err := ServiceCommand(m2.Path("/"), "ksgen-renew-certs.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := m2.Start(ctx, "renew-certs", nil, append(argv, "400")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	renewLog := filepath.Join(m2.Dir, "renew-certs.log")
+	if err := p.Wait(); err != nil {
+		log, _ := os.ReadFile(renewLog)
+		t.Fatalf("master2: ksgen-renew-certs.service: %v\n%s", err, log)
+	}
+	servedAfter, expAfter := served(), expiration()
+	t.Logf("master2: kubeadm certs check-expiration before renewal:\n%s\nafter:\n%s", expBefore, expAfter)
+	if servedAfter == servedBefore || !strings.HasPrefix(servedAfter, "serial=") {
+		log, _ := os.ReadFile(renewLog)
+		t.Fatalf("master2: kube-apiserver serves %q, before renewal %q\n%s", servedAfter, servedBefore, log)
+	}
+	t.Logf("master2: kube-apiserver served %s before renewal, %s after", servedBefore, servedAfter)
+	waitFor(t, settleTimeout, "master2's API to answer with the renewed admin.conf", func() error {
+		_, err := kubectl(m2, "/root/.kube/config", "get", "--raw", "/readyz")
+		return err
+	})
+	phase("renewal", t0)
 
 	// The join window: the bundle's token outlives its 3-minute TTL because
 	// the keepers renew it; after ksgen token rotate and the manifest, the
