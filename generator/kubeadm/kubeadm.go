@@ -1,7 +1,3 @@
-// Package kubeadm renders the kubeadm configuration each node runs at first
-// boot, built with kubeadm's own API types and encoded by kubeadm's own scheme
-// in the API version the target Kubernetes reads (v1beta3 below v1.31,
-// v1beta4 from v1.31).
 package kubeadm
 
 import (
