@@ -72,19 +72,7 @@ prints the kubeconfig instead.`,
 }
 
 func writeKubeconfig(f *kubeconfigFlags, now time.Time, stdout, stderr io.Writer) error {
-	c, err := loadPlan(f.file, false, stderr)
-	if err != nil {
-		return err
-	}
-	b, err := readBundle(f.file, f.secrets)
-	if err != nil {
-		return err
-	}
-	server, err := apiServer(c, f.server)
-	if err != nil {
-		return err
-	}
-	a, err := newAdminKubeconfig(c, b, server, f.ttl, now)
+	c, a, server, err := admin(f.file, f.secrets, f.server, f.ttl, now, stderr)
 	if err != nil {
 		return err
 	}
@@ -149,6 +137,28 @@ func AdminGroup(v *k8sversion.Version) string {
 }
 
 // adminKubeconfig is a kubeconfig with an admin client certificate.
+// admin is what kubeconfig and status share: the spec's plan, and an admin
+// kubeconfig valid from now for ttl from the spec's bundle, for server (the
+// endpoint when "").
+func admin(file, secrets, server string, ttl time.Duration, now time.Time, stderr io.Writer) (*plan.Cluster, *adminKubeconfig, string, error) {
+	c, err := loadPlan(file, false, stderr)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	b, err := readBundle(file, secrets)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if server, err = apiServer(c, server); err != nil {
+		return nil, nil, "", err
+	}
+	a, err := newAdminKubeconfig(c, b, server, ttl, now)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return c, a, server, nil
+}
+
 type adminKubeconfig struct {
 	config   *clientcmdapi.Config
 	group    string

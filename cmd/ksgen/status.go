@@ -74,24 +74,12 @@ func status(ctx context.Context, f *statusFlags, stdout, stderr io.Writer) error
 	if f.wait && (f.timeout <= 0 || f.interval <= 0) {
 		return fmt.Errorf("--timeout %s and --interval %s must be positive", f.timeout, f.interval)
 	}
-	c, err := loadPlan(f.file, false, stderr)
-	if err != nil {
-		return err
-	}
-	b, err := readBundle(f.file, f.secrets)
-	if err != nil {
-		return err
-	}
-	server, err := apiServer(c, f.server)
-	if err != nil {
-		return err
-	}
 	// The credential lives in memory for the run, and a little longer.
 	ttl := 10 * time.Minute
 	if f.wait {
 		ttl += f.timeout
 	}
-	a, err := newAdminKubeconfig(c, b, server, ttl, time.Now())
+	c, a, server, err := admin(f.file, f.secrets, f.server, ttl, time.Now(), stderr)
 	if err != nil {
 		return err
 	}

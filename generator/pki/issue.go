@@ -2,6 +2,7 @@ package pki
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/hkdf"
@@ -13,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"time"
@@ -122,7 +124,13 @@ func (b *Bundle) issueCert(ca KeyPair, spec CertSpec) (KeyPair, error) {
 	}
 	// A nil rand makes crypto/ecdsa sign per RFC 6979 (Go 1.24+); RSA PKCS#1
 	// v1.5 ignores it. The serial is set, so x509 reads no randomness either.
-	der, err := x509.CreateCertificate(nil, tmpl, caCert, key.Public(), caKey)
+	return sign(nil, tmpl, caCert, caKey, key, field)
+}
+
+// sign issues tmpl for key with the CA named field. A nil random makes
+// crypto/ecdsa sign per RFC 6979, so the same inputs give the same bytes.
+func sign(random io.Reader, tmpl, caCert *x509.Certificate, caKey crypto.Signer, key crypto.Signer, field string) (KeyPair, error) {
+	der, err := x509.CreateCertificate(random, tmpl, caCert, key.Public(), caKey)
 	if err != nil {
 		return KeyPair{}, fmt.Errorf("sign with %s: %w", field, err)
 	}
@@ -259,17 +267,5 @@ func (b *Bundle) issueClientCert(ca KeyPair, spec ClientCertSpec) (KeyPair, erro
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 		BasicConstraintsValid: true,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, key.Public(), caKey)
-	if err != nil {
-		return KeyPair{}, fmt.Errorf("sign with %s: %w", field, err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return KeyPair{}, fmt.Errorf("parse issued certificate: %w", err)
-	}
-	keyPEM, err := keyutil.MarshalPrivateKeyToPEM(key)
-	if err != nil {
-		return KeyPair{}, fmt.Errorf("encode key: %w", err)
-	}
-	return KeyPair{Cert: pkiutil.EncodeCertPEM(cert), Key: keyPEM}, nil
+	return sign(rand.Reader, tmpl, caCert, caKey, key, field)
 }

@@ -23,27 +23,12 @@ func Replace(path string, mode fs.FileMode, content []byte) error {
 		return fmt.Errorf("%s is not a regular file", path)
 	}
 	dir := filepath.Dir(target)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(target)+".tmp-")
+	tmp, err := writeTemp(dir, filepath.Base(target), mode, content)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name()) // a no-op once renamed
-	if err := tmp.Chmod(mode.Perm()); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(content); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), target); err != nil {
+	defer os.Remove(tmp) // a no-op once renamed
+	if err := os.Rename(tmp, target); err != nil {
 		return err
 	}
 	// The rename is durable once the directory is.
@@ -53,4 +38,29 @@ func Replace(path string, mode fs.FileMode, content []byte) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// writeTemp writes content, with mode, to a new temporary file in dir named
+// after base, synced to disk, and returns its path; on an error nothing is
+// left behind.
+func writeTemp(dir, base string, mode fs.FileMode, content []byte) (string, error) {
+	tmp, err := os.CreateTemp(dir, "."+base+".tmp-")
+	if err != nil {
+		return "", err
+	}
+	err = tmp.Chmod(mode.Perm())
+	if err == nil {
+		_, err = tmp.Write(content)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return "", err
+	}
+	return tmp.Name(), nil
 }
