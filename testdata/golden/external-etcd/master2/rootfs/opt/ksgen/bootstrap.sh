@@ -86,7 +86,7 @@ restore_seed() {
   for d in pki manifests; do
     if [ -d "$STATE_DIR/seed-$d" ]; then
       mkdir -p "$KUBE_DIR/$d"
-      cp -an "$STATE_DIR/seed-$d/." "$KUBE_DIR/$d/"
+      cp -a "$STATE_DIR/seed-$d/." "$KUBE_DIR/$d/"
     fi
   done
 }
