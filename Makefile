@@ -7,8 +7,11 @@ STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 
 .PHONY: build test lint golden bench fuzz e2e example clean
 
+# VERSION is what ksgen version prints: the checkout's commit by default.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
 build:
-	$(GO) build -o bin/ksgen ./cmd/ksgen
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/ksgen ./cmd/ksgen
 
 # test runs every package's tests, including the real-consumer checks
 # (Ignition's parser, cloud-init schema, kubeadm validation) that need the

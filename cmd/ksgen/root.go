@@ -42,6 +42,32 @@ pre-generated PKI, so that every machine configures and joins itself.`,
 	return root
 }
 
+// buildVersion is v as the linker set it, else the module version go
+// install recorded, else the commit a go build from a checkout recorded
+// ("dev+1a2b3c4d5e6f", "-dirty" with uncommitted changes).
+func buildVersion(v string) string {
+	info, ok := debug.ReadBuildInfo()
+	if v != "dev" || !ok {
+		return v
+	}
+	if info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	var rev, dirty string
+	for _, s := range info.Settings {
+		switch {
+		case s.Key == "vcs.revision" && len(s.Value) >= 12:
+			rev = s.Value[:12]
+		case s.Key == "vcs.modified" && s.Value == "true":
+			dirty = "-dirty"
+		}
+	}
+	if rev == "" {
+		return v
+	}
+	return v + "+" + rev + dirty
+}
+
 func newVersionCommand(stdout io.Writer) *cobra.Command {
 	return &cobra.Command{
 		Use:     "version",
@@ -49,10 +75,7 @@ func newVersionCommand(stdout io.Writer) *cobra.Command {
 		Example: "  ksgen version",
 		Args:    cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			v := version
-			if info, ok := debug.ReadBuildInfo(); ok && v == "dev" && info.Main.Version != "" && info.Main.Version != "(devel)" {
-				v = info.Main.Version
-			}
+			v := buildVersion(version)
 			_, err := fmt.Fprintf(stdout, "ksgen %s\nkubernetes %s to v1.%d (default %s)\n",
 				v, images.MinKubernetesVersion, images.MaxKubernetesMinor, images.DefaultKubernetesVersion)
 			return err
