@@ -350,58 +350,101 @@ func (r *renderer) delivery(n *plan.Node, name string, full measured, out *nodeO
 	return nil
 }
 
-// renderers fill a node's payload, in this order; each decides from the plan
-// whether the node needs its part.
-var renderers = []func(*plan.Cluster, *plan.Node, *payload.Node) error{
-	osprep.Render,
-	binaries.Render,
-	containerd.Render,
-	kubelet.Render,
-	lb.Render,
-	etcd.Render,
-	firstboot.Render,
-	addons.Render,
-	roles.Render,
-	joinwindow.Render,
-	certrenew.Render,
+// A step adds one concern's files to a node's payload. steps is the one
+// ordered list every node goes through: the renderers of the plan, and the
+// steps that need what the renderer holds besides it (the bundle's
+// credentials, its CA material, the etcd certificates issued once).
+type step func(r *renderer, n *plan.Node, b *nodeBuild) error
+
+// nodeBuild is a node's payload while the steps fill it, and its kubeadm
+// config, which is written beside the payload too.
+type nodeBuild struct {
+	payload *payload.Node
+	kubeadm []byte
+}
+
+var steps = []step{
+	kubeadmConfig,
+	plain(osprep.Render),
+	plain(binaries.Render),
+	plain(containerd.Render),
+	plain(kubelet.Render),
+	plain(lb.Render),
+	plain(etcd.Render),
+	plain(firstboot.Render),
+	plain(addons.Render),
+	plain(roles.Render),
+	plain(joinwindow.Render),
+	plain(certrenew.Render),
+	joinToken,
+	controlPlaneSecrets,
+	etcdCertificates,
+}
+
+// plain is a renderer that needs nothing beyond the plan.
+func plain(render func(*plan.Cluster, *plan.Node, *payload.Node) error) step {
+	return func(r *renderer, n *plan.Node, b *nodeBuild) error { return render(r.cluster, n, b.payload) }
+}
+
+// kubeadmConfig is the node's kubeadm config (none on nodes without kubeadm).
+func kubeadmConfig(r *renderer, n *plan.Node, b *nodeBuild) error {
+	kcfg, err := kubeadm.Render(r.cluster, n, r.cred)
+	if err != nil {
+		return fmt.Errorf("kubeadm config: %w", err)
+	}
+	if kcfg != nil {
+		b.kubeadm = kcfg
+		b.payload.AddFile(kubeadm.File(kcfg))
+	}
+	return nil
+}
+
+// joinToken is the control planes' copy of the bundle's token, which the
+// join-window keeper keeps valid.
+func joinToken(r *renderer, n *plan.Node, b *nodeBuild) error {
+	if joinwindow.Keeps(n) {
+		b.payload.AddFile(joinwindow.TokenFile(r.bundle.BootstrapToken))
+	}
+	return nil
+}
+
+// controlPlaneSecrets are the bundle's CA material and encryption config:
+// control planes only, never a worker.
+func controlPlaneSecrets(r *renderer, n *plan.Node, b *nodeBuild) error {
+	if !n.ControlPlane {
+		return nil
+	}
+	for _, f := range r.bundle.ControlPlaneFiles(r.cluster.Etcd.Type == plan.EtcdKubeadm) {
+		b.payload.AddFile(f)
+	}
+	if f, ok := r.bundle.EncryptionConfigFile(); ok {
+		b.payload.AddFile(f)
+	}
+	return nil
+}
+
+// etcdCertificates are the node's etcd member and client certificates.
+func etcdCertificates(r *renderer, n *plan.Node, b *nodeBuild) error {
+	for _, f := range r.etcd.Files(n) {
+		b.payload.AddFile(f)
+	}
+	return nil
 }
 
 // payload runs every renderer for the node and returns it with the node's
 // kubeadm config (nil when the node runs no kubeadm).
 func (r *renderer) payload(n *plan.Node) (*payload.Node, []byte, error) {
-	p := &payload.Node{Name: n.Name}
-	kcfg, err := kubeadm.Render(r.cluster, n, r.cred)
-	if err != nil {
-		return nil, nil, fmt.Errorf("kubeadm config: %w", err)
-	}
-	if kcfg != nil {
-		p.AddFile(kubeadm.File(kcfg))
-	}
-	for _, render := range renderers {
-		if err := render(r.cluster, n, p); err != nil {
+	b := &nodeBuild{payload: &payload.Node{Name: n.Name}}
+	for _, run := range steps {
+		if err := run(r, n, b); err != nil {
 			return nil, nil, err
 		}
 	}
-	if joinwindow.Keeps(n) {
-		p.AddFile(joinwindow.TokenFile(r.bundle.BootstrapToken))
-	}
-	if n.ControlPlane {
-		for _, f := range r.bundle.ControlPlaneFiles(r.cluster.Etcd.Type == plan.EtcdKubeadm) {
-			p.AddFile(f)
-		}
-		if f, ok := r.bundle.EncryptionConfigFile(); ok {
-			p.AddFile(f)
-		}
-	}
-	for _, f := range r.etcd.Files(n) {
-		p.AddFile(f)
-	}
-	if err := p.Finish(); err != nil {
+	if err := b.payload.Finish(); err != nil {
 		return nil, nil, err
 	}
-	return p, kcfg, nil
+	return b.payload, b.kubeadm, nil
 }
-
 // ignitionVariant is the Butane variant for an OS: Flatcar has its own,
 // everything else that boots Ignition is Fedora CoreOS.
 func ignitionVariant(os string) string { return osprofile.Of(os).IgnitionVariant }
