@@ -445,6 +445,7 @@ func (r *renderer) payload(n *plan.Node) (*payload.Node, []byte, error) {
 	}
 	return b.payload, b.kubeadm, nil
 }
+
 // ignitionVariant is the Butane variant for an OS: Flatcar has its own,
 // everything else that boots Ignition is Fedora CoreOS.
 func ignitionVariant(os string) string { return osprofile.Of(os).IgnitionVariant }
