@@ -59,7 +59,9 @@ func newCreateCommand(stdout io.Writer) *cobra.Command {
 			return err
 		},
 	}
-	config.Flags().StringVarP(&f.file, "filename", "f", "config-sample.yaml", "file to create (never overwritten)")
+	config.Flags().StringVarP(&f.file, "file", "f", "config-sample.yaml", "file to create (never overwritten)")
+	// KubeKey's kk create config calls it --filename.
+	config.Flags().StringVar(&f.file, "filename", "config-sample.yaml", "same as --file (KubeKey's name for it)")
 	config.Flags().StringVar(&f.name, "name", "sample", "cluster name")
 	config.Flags().StringVar(&f.kubernetes, "with-kubernetes", images.DefaultKubernetesVersion, "Kubernetes version")
 	config.Flags().StringVar(&f.kubesphere, "with-kubesphere", "", "also write a KubeSphere ClusterConfiguration of this version (e.g. v3.4.1); without --with-kubernetes, the newest Kubernetes it supports")

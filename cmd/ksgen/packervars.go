@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/ksgen/ksgen/generator/addons"
 	"github.com/ksgen/ksgen/generator/osprofile"
+	"github.com/ksgen/ksgen/generator/tree"
 	"github.com/ksgen/ksgen/images"
 )
 
@@ -21,6 +23,7 @@ type packerVarsFlags struct {
 	arch          string
 	sums          []string
 	allowUnpinned bool
+	out           string
 }
 
 func newPackerVarsCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -38,9 +41,9 @@ version outside the table, etcd, the CNI/KubeSphere manifests and charts) is
 an error naming it; supply its sum with --sha256 NAME=SUM (NAME is the binary
 name or the asset path printed), or pass --allow-unpinned for a development
 image that accepts unchecked downloads.`,
-		Example: `  ksgen images packer-vars -f config-sample.yaml > cluster.pkrvars.hcl
+		Example: `  ksgen images packer-vars -f config-sample.yaml -o cluster.pkrvars.hcl
   ksgen images packer-vars -f cluster.yaml --sha256 etcd=<sum> \
-    --sha256 flannel/v0.25.5/kube-flannel.yml=<sum> > cluster.pkrvars.hcl
+    --sha256 flannel/v0.25.5/kube-flannel.yml=<sum> -o cluster.pkrvars.hcl
   packer build -var-file=cluster.pkrvars.hcl -only=qemu.node images/packer`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
@@ -76,8 +79,16 @@ image that accepts unchecked downloads.`,
 				v.unpinned = true
 				fmt.Fprintf(stderr, "warning: %d downloads are unpinned (allow_unpinned = true):\n%s", len(missing), missingList(missing))
 			}
-			_, err = io.WriteString(stdout, v.hcl())
-			return err
+			if f.out == "" || f.out == "-" {
+				_, err = io.WriteString(stdout, v.hcl())
+				return err
+			}
+			// Written only once complete: a shell redirect would leave an
+			// empty file behind when a pin is missing.
+			if _, err := os.Stat(f.out); err == nil {
+				return tree.Replace(f.out, 0o644, []byte(v.hcl()))
+			}
+			return tree.WriteNew(f.out, 0o644, []byte(v.hcl()))
 		},
 	}
 	cmd.Flags().StringVarP(&f.file, "file", "f", "", "cluster file (KubeKey config-sample.yaml)")
@@ -85,6 +96,7 @@ image that accepts unchecked downloads.`,
 	cmd.Flags().StringVar(&f.arch, "arch", "amd64", "architecture: amd64 or arm64")
 	cmd.Flags().StringArrayVar(&f.sums, "sha256", nil, "NAME=SUM: the sha256 of a download ksgen has no pin for (repeatable)")
 	cmd.Flags().BoolVar(&f.allowUnpinned, "allow-unpinned", false, "write unpinned downloads with allow_unpinned = true (development images only)")
+	cmd.Flags().StringVarP(&f.out, "output", "o", "-", "write the variables to this file, only once they are complete (- for stdout)")
 	_ = cmd.MarkFlagRequired("file")
 	return cmd
 }

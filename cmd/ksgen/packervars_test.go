@@ -176,3 +176,24 @@ func TestPackerScriptsPassShellcheck(t *testing.T) {
 		t.Errorf("shellcheck: %v\n%s", err, out)
 	}
 }
+
+// With -o, nothing is written unless every download is pinned: no empty
+// or partial file is left behind, as a shell redirect would leave.
+func TestPackerVarsOutputOnlyWhenComplete(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	spec := copyInto(t, "../../testdata/config-sample.yaml", dir)
+	out := filepath.Join(dir, "cluster.pkrvars.hcl")
+	if _, _, err := ksgen(t, "images", "packer-vars", "-f", spec, "-o", out); err == nil {
+		t.Skip("every download of the sample is pinned: nothing to refuse")
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatalf("a failed packer-vars left %s behind (%v)", out, err)
+	}
+	if _, _, err := ksgen(t, "images", "packer-vars", "-f", spec, "-o", out, "--allow-unpinned"); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(out); err != nil || !strings.Contains(string(b), "kubernetes_version") {
+		t.Fatalf("-o wrote %q, %v", b, err)
+	}
+}

@@ -48,7 +48,7 @@ succeeded) only for a new cluster, that is when DIR holds no earlier render
 output. DIR is replaced atomically, and only when it is a previous ksgen
 output.`,
 		Example: `  ksgen render -f config-sample.yaml -o out
-  ksgen render -f config-sample.yaml -o out --format ignition --node master1 --node node1
+  ksgen render -f config-sample.yaml -o out --format ignition --node node1 --node node2
   ksgen render -f config-sample.yaml --secrets /secure/prod-secrets.yaml --strict
   ksgen render -f config-sample.yaml -o out --cloud aws --serve-url https://10.0.0.5:8443
   ksgen render -f config-sample.yaml -o out --matchbox /var/lib/matchbox-data --matchbox-url http://matchbox.example:8080`,
