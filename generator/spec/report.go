@@ -93,16 +93,26 @@ func (r *Report) Err(strict bool) error {
 	sort.SliceStable(fatal, func(i, j int) bool { return fatal[i].Line < fatal[j].Line })
 	errs := make([]error, len(fatal))
 	for i, e := range fatal {
-		errs[i] = &EntryError{Entry: e}
+		errs[i] = &EntryError{Entry: e, Strict: e.Severity == Warning}
 	}
 	return errors.Join(errs...)
 }
 
 // EntryError carries an Entry through error chains so callers can inspect it
 // with errors.As and still match the named cause with errors.Is.
-type EntryError struct{ Entry Entry }
+type EntryError struct {
+	Entry Entry
+	// Strict marks a warning that --strict made fatal: it reads as an
+	// error, saying why it stops the run.
+	Strict bool
+}
 
-func (e *EntryError) Error() string { return e.Entry.String() }
+func (e *EntryError) Error() string {
+	if e.Strict {
+		return strings.TrimPrefix(e.Entry.String(), "warning: ") + " [a warning, fatal under --strict]"
+	}
+	return e.Entry.String()
+}
 func (e *EntryError) Unwrap() error { return e.Entry.Err }
 
 // Named causes, so tests and callers can match a finding without parsing text.
