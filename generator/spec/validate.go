@@ -92,6 +92,8 @@ func (v *validator) hosts() map[string][]netip.Addr {
 	names := map[string]string{}
 	addrOwner := map[netip.Addr]string{}
 	out := map[string][]netip.Addr{}
+	var passwords []string // hosts with an SSH password, and the first one's path
+	var first string
 	for i, h := range hosts {
 		p := fmt.Sprintf("spec.hosts[%d]", i)
 		if h.Name == "" {
@@ -147,8 +149,20 @@ func (v *validator) hosts() map[string][]netip.Addr {
 			}
 		}
 		if h.Password != "" {
-			v.warnf(p+".password", ErrSSHPassword, "host %q has an SSH password; ksgen never uses it and it appears in no output", h.Name)
+			passwords = append(passwords, h.Name)
+			if first == "" {
+				first = p + ".password"
+			}
 		}
+	}
+	// One warning for them all, at the first: kk create config writes a
+	// password on every host, and six identical lines hide the others.
+	switch len(passwords) {
+	case 0:
+	case 1:
+		v.warnf(first, ErrSSHPassword, "host %q has an SSH password; ksgen never uses it and it appears in no output", passwords[0])
+	default:
+		v.warnf(first, ErrSSHPassword, "%d hosts have SSH passwords (%s); ksgen never uses them and they appear in no output", len(passwords), strings.Join(passwords, ", "))
 	}
 	return out
 }
