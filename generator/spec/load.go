@@ -192,6 +192,12 @@ func syntaxLine(err error, text string) (int, string) {
 		if slices.Contains(yamlParserProblems, msg) {
 			line++
 		}
+		// yaml.v3 says a tab at the start of a line "cannot start any
+		// token": name the tab, the one thing the user must change.
+		if strings.Contains(msg, "cannot start any token") && line >= 1 && line <= len(lines) &&
+			strings.HasPrefix(strings.TrimLeft(lines[line-1], " "), "\t") {
+			return line, msg + " (a tab: YAML indents with spaces only)"
+		}
 		if strings.Contains(msg, "tab character") {
 			// yaml.v3 names the line where the scalar began; the tab that
 			// breaks the indentation starts a later line.
