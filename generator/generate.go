@@ -340,7 +340,11 @@ func (r *renderer) delivery(n *plan.Node, name string, full measured, out *nodeO
 		case sent <= l.Bytes && !r.opts.Pointers:
 			put(name+"."+cloud, encode(l, full), false)
 		case ptr == nil:
-			return fmt.Errorf("%s is %d bytes as %s counts it, over its limit of %d: give ksgen serve's URL to write a pointer config instead", name, sent, cloud, l.Bytes)
+			hint := ""
+			if name == delivery.IgnitionFile {
+				hint = ", or use cloud-init (--format cloud-init), which the cloud takes gzipped"
+			}
+			return fmt.Errorf("%s is %d bytes as %s counts it, over its limit of %d: render with --serve-url https://HOST:PORT (ksgen serve's address) to write a pointer config instead%s", name, sent, cloud, l.Bytes, hint)
 		case size(l, *ptr) > l.Bytes:
 			return fmt.Errorf("%s pointer config is %d bytes as %s counts it, over its limit of %d", name, size(l, *ptr), cloud, l.Bytes)
 		default:

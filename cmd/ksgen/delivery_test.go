@@ -68,7 +68,7 @@ func TestRenderCloudOverLimit(t *testing.T) {
 	spec := copyInto(t, "../../testdata/matchbox/cluster.yaml", dir)
 	secrets := copyInto(t, "../../testdata/test-secrets.yaml", dir)
 	_, _, err := ksgen(t, "render", "-f", spec, "--secrets", secrets, "-o", filepath.Join(dir, "out"), "--cloud", "aws", "--format", "ignition")
-	if err == nil || !strings.Contains(err.Error(), "render node master1: config.ign is") || !strings.Contains(err.Error(), "ksgen serve's URL") {
+	if err == nil || !strings.Contains(err.Error(), "render node master1: config.ign is") || !strings.Contains(err.Error(), "--serve-url") || !strings.Contains(err.Error(), "--format cloud-init") {
 		t.Fatalf("err = %v", err)
 	}
 }
