@@ -27,7 +27,7 @@ type matchboxFlags struct {
 // register adds the flags; dirFlag names the output directory's flag.
 func (f *matchboxFlags) register(cmd *cobra.Command, dirFlag, shorthand string) {
 	cmd.Flags().StringVarP(&f.dir, dirFlag, shorthand, "", "write matchbox's data directory here (groups/, profiles/, ignition/, ipxe/); run matchbox with -data-path on it")
-	cmd.Flags().StringVar(&f.opts.URL, "matchbox-url", "http://matchbox.example:8080", "matchbox's HTTP endpoint, as machines reach it")
+	cmd.Flags().StringVar(&f.opts.URL, "matchbox-url", "", "matchbox's HTTP endpoint, as machines reach it (required: e.g. http://10.0.0.2:8080)")
 	cmd.Flags().StringVar(&f.opts.FCOSVersion, "fcos-version", matchbox.DefaultFCOSVersion, "Fedora CoreOS PXE images under assets/fedora-coreos/")
 	cmd.Flags().StringVar(&f.opts.FlatcarVersion, "flatcar-version", matchbox.DefaultFlatcarVersion, "Flatcar PXE images under assets/flatcar/VERSION/")
 	cmd.Flags().StringVar(&f.opts.InstallDev, "install-dev", matchbox.DefaultInstallDev, "disk Fedora CoreOS installs to")

@@ -51,7 +51,7 @@ output.`,
   ksgen render -f config-sample.yaml -o out --format ignition --node node1 --node node2
   ksgen render -f config-sample.yaml --secrets /secure/prod-secrets.yaml --strict
   ksgen render -f config-sample.yaml -o out --cloud aws --serve-url https://10.0.0.5:8443
-  ksgen render -f config-sample.yaml -o out --matchbox /var/lib/matchbox-data --matchbox-url http://matchbox.example:8080`,
+  ksgen render -f config-sample.yaml -o out --matchbox /var/lib/matchbox-data --matchbox-url http://10.0.0.2:8080`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error { return render(f, stdout, stderr) },
 	}

@@ -75,7 +75,7 @@ type Index struct {
 // group and a warning.
 func Export(idx *generator.Index, ignition func(host string) ([]byte, error), opts Options) ([]tree.File, []string, error) {
 	if opts.URL == "" {
-		return nil, nil, fmt.Errorf("matchbox: no server URL")
+		return nil, nil, fmt.Errorf("matchbox: no server URL (--matchbox-url: matchbox's HTTP endpoint as the machines reach it, e.g. http://10.0.0.2:8080)")
 	}
 	opts.URL = strings.TrimSuffix(opts.URL, "/")
 	if opts.FCOSVersion == "" {
@@ -147,6 +147,11 @@ func Export(idx *generator.Index, ignition func(host string) ([]byte, error), op
 			tree.File{Path: "ipxe/" + n.Name + ".ipxe", Mode: payload.ModePublic, Content: ipxe(n.Name, n.OS, opts)},
 		)
 		out.Hosts = append(out.Hosts, n.Name)
+	}
+	if len(out.Hosts) == 0 {
+		// An export that boots nothing is a mistake, not a success.
+		slices.Sort(warnings)
+		return nil, nil, fmt.Errorf("matchbox: no host can boot over PXE:\n%s", strings.Join(warnings, "\n"))
 	}
 	slices.Sort(out.Hosts)
 	ij, err := marshal(out)

@@ -162,3 +162,20 @@ func TestBadMAC(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// An export that would boot no host fails, naming why each was left out;
+// so does one without the server's URL (no placeholder is ever written).
+func TestExportThatBootsNothingFails(t *testing.T) {
+	idx := &generator.Index{Nodes: []generator.NodeIndex{
+		{Name: "master1", Roles: []string{"control-plane"}, OS: "fcos"},
+		{Name: "node1", Roles: []string{"worker"}, OS: "ubuntu", MAC: "52:54:00:a1:00:05"},
+	}}
+	_, _, err := matchbox.Export(idx, ignition, matchbox.Options{URL: "http://10.0.0.2:8080"})
+	if err == nil || !strings.Contains(err.Error(), "no host can boot over PXE") ||
+		!strings.Contains(err.Error(), "host master1: no MAC address") || !strings.Contains(err.Error(), "host node1: OS ubuntu") {
+		t.Errorf("err = %v", err)
+	}
+	if _, _, err := matchbox.Export(testIndex(), ignition, matchbox.Options{}); err == nil || !strings.Contains(err.Error(), "--matchbox-url") {
+		t.Errorf("no URL: err = %v", err)
+	}
+}
