@@ -1,0 +1,396 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ksgen/ksgen/generator/internal/consumers"
+)
+
+// Budgets of the booted e2e's phases.
+const (
+	bootBootstrapTimeout = 20 * time.Minute
+	bootSettleTimeout    = 5 * time.Minute
+	bootLabGateway       = "10.250.8.1"
+)
+
+// bootEnabled skips unless make e2e-boot asked for the booted e2e.
+func bootEnabled(t *testing.T) {
+	t.Helper()
+	if os.Getenv("KSGEN_E2E_BOOT") == "" {
+		t.Skip("the booted end-to-end test runs with make e2e-boot (KSGEN_E2E_BOOT=1, root, about 15 minutes)")
+	}
+	if os.Geteuid() != 0 {
+		t.Fatal("make e2e-boot needs root: it makes a network namespace, cgroups and nspawn machines")
+	}
+	for _, c := range []string{"mmdebstrap", "systemd-nspawn", "nsenter", "ip", "haproxy", "ldd", "cp"} {
+		if _, err := exec.LookPath(c); err != nil {
+			t.Fatalf("%s not found: apt-get install mmdebstrap systemd-container iproute2 haproxy", c)
+		}
+	}
+}
+
+// bootInputs is what the booted e2e builds and renders before any machine
+// starts.
+type bootInputs struct {
+	work, specFile, out string
+	hosts               []e2eHost
+	image               string
+	sysctls             []string
+}
+
+// prepareBoot builds Kubernetes, etcd, ksgen and pause, renders the boot
+// spec, and builds (or finds cached) the test image with the binaries
+// baked by the project's Packer scripts and the images `ksgen images list`
+// names.
+func prepareBoot(t *testing.T, phase func(string, time.Time)) bootInputs {
+	t.Helper()
+	in := bootInputs{work: t.TempDir()}
+	var err error
+	if in.specFile, err = filepath.Abs("testdata/boot/cluster.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	version, hosts := loadCluster(t, in.specFile)
+	in.hosts = hosts
+	kube, err := consumers.KubernetesBinaries(version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	etcd, err := consumers.EtcdBinaries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ksgen := filepath.Join(in.work, "ksgen")
+	goBuild(t, ksgen, "github.com/ksgen/ksgen/cmd/ksgen", "")
+	pause := filepath.Join(in.work, "pause")
+	goBuild(t, pause, ".", "testdata/pause")
+	phase("build", t0)
+
+	t0 = time.Now()
+	in.out = filepath.Join(in.work, "out")
+	bundle := filepath.Join(in.work, "ksgen-secrets.yaml")
+	ksgenRun(t, ksgen, "secrets", "gen", "-o", bundle)
+	ksgenRun(t, ksgen, "validate", "-f", in.specFile)
+	ksgenRun(t, ksgen, "render", "-f", in.specFile, "--secrets", bundle, "-o", in.out, "--format", "cloud-init")
+	imageList := strings.Fields(string(ksgenRun(t, ksgen, "images", "list", "-f", in.specFile)))
+	// The sha256 pins of the built kubeadm, kubelet and kubectl, handed to
+	// packer-vars as a user pins a version no public table lists.
+	pinArgs := []string{"images", "packer-vars", "-f", in.specFile}
+	for _, c := range []string{"kubeadm", "kubelet", "kubectl"} {
+		pinArgs = append(pinArgs, "--sha256", c+"="+fileSHA256(t, filepath.Join(kube, c)))
+	}
+	var baked []BakedBinary
+	for _, b := range ParsePackerBinaries(ksgenRun(t, ksgen, pinArgs...)) {
+		switch b.Name {
+		case "kubeadm", "kubelet", "kubectl":
+			if b.SHA256 == "" {
+				t.Fatalf("packer-vars left %s unpinned", b.Name)
+			}
+			b.URL = filepath.Join(kube, b.Name) // served to the build as file://
+			baked = append(baked, b)
+		}
+	}
+	if len(baked) != 3 {
+		t.Fatalf("packer-vars: want kubeadm, kubelet and kubectl, got %v", baked)
+	}
+	for _, h := range in.hosts {
+		in.sysctls = append(in.sysctls, hostSysctlKeys(t, filepath.Join(in.out, h.name, "rootfs/etc/sysctl.d"))...)
+	}
+	phase("render", t0)
+
+	t0 = time.Now()
+	archives := map[string]string{}
+	for _, a := range packImages(t, in.work, imageList, kube, etcd, pause) {
+		archives[filepath.Base(a)] = a
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	scripts, err := filepath.Abs("../../../images/packer/scripts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Abs("testdata/boot/image")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := BootImage{Files: files, Scripts: scripts, Binaries: baked, Archives: archives}
+	if in.image, err = img.Build(filepath.Join(cache, "ksgen-test"), t.Logf); err != nil {
+		t.Fatal(err)
+	}
+	phase("image", t0)
+	return in
+}
+
+// TestBootImage only builds (or finds) the booted e2e's test image, so a
+// cache can be warmed without taking the e2e lock: it starts no machine.
+func TestBootImage(t *testing.T) {
+	bootEnabled(t)
+	start := time.Now()
+	in := prepareBoot(t, func(name string, since time.Time) {
+		t.Logf("phase %-10s %6.1fs (total %6.1fs)", name, time.Since(since).Seconds(), time.Since(start).Seconds())
+	})
+	t.Logf("image %s", in.image)
+}
+
+// TestBoot boots every host of testdata/boot/cluster.yaml as an nspawn
+// machine with real systemd as PID 1, whose only input is its own rendered
+// user-data through cloud-init's NoCloud seed: the real ksgen-bootstrap.service
+// runs kubeadm init on master1 and the joins elsewhere, every machine
+// reaches `running`, and a rebooted worker comes back with nothing to do.
+func TestBoot(t *testing.T) {
+	bootEnabled(t)
+	start := time.Now()
+	phase := func(name string, since time.Time) {
+		t.Logf("phase %-10s %6.1fs (total %6.1fs)", name, time.Since(since).Seconds(), time.Since(start).Seconds())
+	}
+	in := prepareBoot(t, phase)
+
+	// Machines: a copy of the image each, seeded with its own user-data.
+	t0 := time.Now()
+	lab, err := NewLab(in.sysctls, bootLabGateway)
+	if err != nil {
+		t.Fatal(err)
+	}
+	machines := map[string]*Machine{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, h := range in.hosts {
+				if m := machines[h.name]; m != nil {
+					dumpMachine(t, m)
+				}
+			}
+		}
+		var wg sync.WaitGroup
+		for _, m := range machines {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := m.Stop(); err != nil {
+					t.Errorf("%s: stop: %v", m.Name, err)
+				}
+			}()
+		}
+		wg.Wait()
+		if err := lab.Close(); err != nil {
+			t.Errorf("lab: %v", err)
+		}
+		if leftMounts(LabDir) {
+			t.Errorf("mounts under %s are left", LabDir)
+		}
+	})
+	for _, h := range in.hosts {
+		m, err := lab.NewMachine(h.name, in.image, filepath.Join(in.out, h.name, "user-data"), h.ip+"/24")
+		if err != nil {
+			t.Fatal(err)
+		}
+		machines[h.name] = m
+	}
+	phase("seed", t0)
+
+	// Boot: every machine at once, as machines powered on together.
+	t0 = time.Now()
+	for _, h := range in.hosts {
+		if err := machines[h.name].Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := map[string]time.Duration{}
+	deadline := time.Now().Add(bootBootstrapTimeout)
+	lastReport := time.Now()
+	for len(done) < len(in.hosts) {
+		for _, h := range in.hosts {
+			m := machines[h.name]
+			if _, ok := done[h.name]; ok {
+				continue
+			}
+			if exited, code := m.Exited(); exited {
+				t.Fatalf("%s: nspawn exited (%d) during first boot", h.name, code)
+			}
+			if _, err := os.Stat(filepath.Join(m.Root, "var/lib/ksgen/bootstrapped")); err == nil {
+				done[h.name] = time.Since(t0)
+				t.Logf("%s: bootstrapped %.1fs after power-on", h.name, done[h.name].Seconds())
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for every bootstrap; done: %v", bootBootstrapTimeout, done)
+		}
+		if time.Since(lastReport) > time.Minute {
+			lastReport = time.Now()
+			for _, h := range in.hosts {
+				if _, ok := done[h.name]; !ok {
+					b, _ := machines[h.name].Run(30*time.Second, "journalctl", "-b", "-o", "cat", "-n", "2", "-u", "ksgen-bootstrap")
+					t.Logf("%s: %s", h.name, strings.Join(strings.Fields(string(b)), " "))
+				}
+			}
+		}
+		time.Sleep(2 * time.Second)
+	}
+	phase("boot", t0)
+
+	// Each bootstrap ran its kubeadm once, under systemd, from the unit.
+	t0 = time.Now()
+	for _, h := range in.hosts {
+		m := machines[h.name]
+		journal, err := m.Run(time.Minute, "journalctl", "-b", "-o", "cat", "-u", "ksgen-bootstrap")
+		if err != nil {
+			t.Fatal(err)
+		}
+		verb := "join"
+		if h.name == "master1" {
+			verb = "init"
+		}
+		if n := bytes.Count(journal, []byte("kubeadm "+verb+" succeeded after")); n != 1 {
+			t.Errorf("%s: want one \"kubeadm %s succeeded\" in the bootstrap's journal, got %d:\n%s", h.name, verb, n, tailLines(journal, 30))
+		}
+		if !bytes.Contains(journal, []byte("done: every phase finished")) {
+			t.Errorf("%s: the bootstrap did not log that every phase finished:\n%s", h.name, tailLines(journal, 30))
+		}
+		status, err := m.Run(time.Minute, "cloud-init", "status", "--long")
+		if err != nil || !bytes.Contains(status, []byte("status: done")) {
+			t.Errorf("%s: cloud-init status: %v\n%s", h.name, err, status)
+		}
+	}
+	m1 := machines["master1"]
+	kubectl := func(args ...string) ([]byte, error) {
+		return m1.Run(time.Minute, append([]string{"kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf"}, args...)...)
+	}
+	// The worker label comes from ksgen-node-roles.timer on the control
+	// planes, a minute after boot and every minute.
+	waitFor(t, bootSettleTimeout, "ksgen-node-roles.timer to label node1 a worker", func() error {
+		out, err := kubectl("get", "node", "node1", "-o", "jsonpath={.metadata.labels}")
+		if err == nil && !bytes.Contains(out, []byte(`"node-role.kubernetes.io/worker"`)) {
+			err = fmt.Errorf("labels %s", out)
+		}
+		return err
+	})
+	checkNodes(t, in.hosts, func() ([]byte, error) { return kubectl("get", "nodes", "-o", "json") })
+	phase("cluster", t0)
+
+	// systemd reaches running on every machine: no failed unit, and the
+	// bootstrap holds no job of multi-user.target.
+	t0 = time.Now()
+	for _, h := range in.hosts {
+		m := machines[h.name]
+		state, err := m.Run(bootSettleTimeout, "systemctl", "is-system-running", "--wait")
+		if got := strings.TrimSpace(string(state)); got != "running" {
+			failed, _ := m.Run(time.Minute, "systemctl", "list-units", "--failed", "--no-legend")
+			jobs, _ := m.Run(time.Minute, "systemctl", "list-jobs", "--no-legend")
+			t.Errorf("%s: is-system-running %q (%v); failed units:\n%s\njobs:\n%s", h.name, got, err, failed, jobs)
+		}
+	}
+	phase("running", t0)
+
+	// Reboot the worker: nspawn exits 133, the machine boots again from its
+	// disk, the bootstrap is skipped by its condition, /etc/kubernetes is
+	// unchanged and the kubelet renews its lease again.
+	t0 = time.Now()
+	w := machines["node1"]
+	before := treeSum(t, filepath.Join(w.Root, "etc/kubernetes"))
+	if _, err := w.Run(time.Minute, "systemctl", "reboot"); err != nil {
+		t.Logf("node1: systemctl reboot: %v", err)
+	}
+	code, err := w.WaitExit(stopGrace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != 133 {
+		t.Fatalf("node1: nspawn exited %d after a reboot, want 133", code)
+	}
+	rebooted := time.Now()
+	if err := w.Stop(); err != nil { // its cgroups, before they are made again
+		t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, bootSettleTimeout, "node1 to come back to running", func() error {
+		state, err := w.Run(bootSettleTimeout, "systemctl", "is-system-running", "--wait")
+		if got := strings.TrimSpace(string(state)); got != "running" {
+			return fmt.Errorf("is-system-running %q: %v", got, err)
+		}
+		return nil
+	})
+	journal, err := w.Run(time.Minute, "journalctl", "-b", "-o", "cat", "-u", "ksgen-bootstrap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(journal, []byte("ConditionPathExists=!/var/lib/ksgen/bootstrapped")) || bytes.Contains(journal, []byte("phase ")) {
+		t.Errorf("node1: after the reboot the bootstrap should be skipped by its condition and run no phase:\n%s", journal)
+	}
+	if after := treeSum(t, filepath.Join(w.Root, "etc/kubernetes")); after != before {
+		t.Errorf("node1: /etc/kubernetes changed across the reboot")
+	}
+	waitFor(t, bootSettleTimeout, "node1's kubelet to renew its lease after the reboot", func() error {
+		renew := leaseRenewTime(t, func() ([]byte, error) {
+			return kubectl("-n", "kube-node-lease", "get", "lease", "node1", "-o", "json")
+		})
+		if !renew.After(rebooted) {
+			return fmt.Errorf("renewTime %s, rebooted at %s", renew, rebooted)
+		}
+		return nil
+	})
+	phase("reboot", t0)
+}
+
+// hostSysctlKeys are the keys of a node's sysctl.d that are not per network
+// namespace, so reach the host's kernel from a machine.
+func hostSysctlKeys(t *testing.T, dir string) []string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.conf"))
+	var keys []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := bufio.NewScanner(bytes.NewReader(b))
+		for s.Scan() {
+			k, _, ok := strings.Cut(s.Text(), "=")
+			k = strings.TrimSpace(k)
+			if ok && k != "" && !strings.HasPrefix(k, "#") && !strings.HasPrefix(k, "net.") {
+				keys = append(keys, k)
+			}
+		}
+	}
+	return keys
+}
+
+func fileSHA256(t *testing.T, file string) string {
+	t.Helper()
+	h := sha256.New()
+	if err := hashFile(h, file); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// dumpMachine logs what explains a failed machine: cloud-init's status,
+// failed units and the journal of the bootstrap, kubelet and containerd.
+func dumpMachine(t *testing.T, m *Machine) {
+	for _, args := range [][]string{
+		{"cloud-init", "status", "--long"},
+		{"systemctl", "list-units", "--failed", "--no-legend"},
+		{"sh", "-c", "journalctl -b -o short-monotonic --no-pager -u ksgen-bootstrap | tail -60"},
+		{"sh", "-c", "journalctl -b -o short-monotonic --no-pager -u kubelet | tail -30"},
+		{"sh", "-c", "journalctl -b -o short-monotonic --no-pager -u containerd -u ksgen-test-images | tail -20"},
+	} {
+		out, err := m.Run(time.Minute, args...)
+		t.Logf("=== %s: %s (%v)\n%s", m.Name, strings.Join(args, " "), err, out)
+	}
+	if b, err := os.ReadFile(m.Root + ".console"); err == nil {
+		t.Logf("=== %s console (last lines)\n%s", m.Name, tailLines(b, 40))
+	}
+}
