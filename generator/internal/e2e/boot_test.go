@@ -6,15 +6,18 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ksgen/ksgen/generator/internal/consumers"
+	"github.com/ksgen/ksgen/generator/spec"
 )
 
 // Budgets of the booted e2e's phases.
@@ -57,7 +60,11 @@ func prepareBoot(t *testing.T, phase func(string, time.Time)) bootInputs {
 	t.Helper()
 	in := bootInputs{work: t.TempDir()}
 	var err error
-	if in.specFile, err = filepath.Abs("testdata/boot/cluster.yaml"); err != nil {
+	spec := "testdata/boot/cluster.yaml"
+	if f := os.Getenv("KSGEN_E2E_BOOT_SPEC"); f != "" {
+		spec = f // e.g. testdata/boot/seed.yaml
+	}
+	if in.specFile, err = filepath.Abs(spec); err != nil {
 		t.Fatal(err)
 	}
 	t0 := time.Now()
@@ -87,22 +94,33 @@ func prepareBoot(t *testing.T, phase func(string, time.Time)) bootInputs {
 	// The sha256 pins of the built kubeadm, kubelet and kubectl, handed to
 	// packer-vars as a user pins a version no public table lists.
 	pinArgs := []string{"images", "packer-vars", "-f", in.specFile}
+	local := map[string]string{}
 	for _, c := range []string{"kubeadm", "kubelet", "kubectl"} {
-		pinArgs = append(pinArgs, "--sha256", c+"="+fileSHA256(t, filepath.Join(kube, c)))
+		local[c] = filepath.Join(kube, c)
+	}
+	if etcdType(t, in.specFile) == "kubekey" {
+		// etcd's release archive, remade from the built etcd with the
+		// layout the URL packer-vars names has (strip 1).
+		local["etcd"] = filepath.Join(in.work, "etcd-release.tar.gz")
+		if err := etcdReleaseArchive(local["etcd"], etcd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(local)) {
+		pinArgs = append(pinArgs, "--sha256", name+"="+fileSHA256(t, local[name]))
 	}
 	var baked []BakedBinary
 	for _, b := range ParsePackerBinaries(ksgenRun(t, ksgen, pinArgs...)) {
-		switch b.Name {
-		case "kubeadm", "kubelet", "kubectl":
+		if file, ok := local[b.Name]; ok {
 			if b.SHA256 == "" {
 				t.Fatalf("packer-vars left %s unpinned", b.Name)
 			}
-			b.URL = filepath.Join(kube, b.Name) // served to the build as file://
+			b.URL = file // served to the build as file://
 			baked = append(baked, b)
 		}
 	}
-	if len(baked) != 3 {
-		t.Fatalf("packer-vars: want kubeadm, kubelet and kubectl, got %v", baked)
+	if len(baked) != len(local) {
+		t.Fatalf("packer-vars: want %v, got %v", slices.Sorted(maps.Keys(local)), baked)
 	}
 	for _, h := range in.hosts {
 		in.sysctls = append(in.sysctls, hostSysctlKeys(t, filepath.Join(in.out, h.name, "rootfs/etc/sysctl.d"))...)
@@ -110,14 +128,11 @@ func prepareBoot(t *testing.T, phase func(string, time.Time)) bootInputs {
 	phase("render", t0)
 
 	t0 = time.Now()
-	archives := map[string]string{}
-	for _, a := range packImages(t, in.work, imageList, kube, etcd, pause) {
-		archives[filepath.Base(a)] = a
-	}
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		t.Fatal(err)
 	}
+	cache = filepath.Join(cache, "ksgen-test")
 	scripts, err := filepath.Abs("../../../images/packer/scripts")
 	if err != nil {
 		t.Fatal(err)
@@ -126,8 +141,25 @@ func prepareBoot(t *testing.T, phase func(string, time.Time)) bootInputs {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img := BootImage{Files: files, Scripts: scripts, Binaries: baked, Archives: archives}
-	if in.image, err = img.Build(filepath.Join(cache, "ksgen-test"), t.Logf); err != nil {
+	img := BootImage{Files: files, Scripts: scripts, Binaries: baked, Archives: map[string]string{}}
+	base, err := img.Base(cache, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range packImages(t, in.work, imageList, kube, etcd, pause) {
+		img.Archives[filepath.Base(a)] = a
+	}
+	// kube-proxy runs iptables: its image gets Debian's, taken from the
+	// test image's base with the libraries and extensions it loads.
+	for _, ref := range imageList {
+		if strings.Contains(ref, "/kube-proxy:") {
+			proxy := Image{Ref: ref, Files: kubeProxyFiles(t, base, filepath.Join(kube, "kube-proxy"))}
+			if err := proxy.WriteArchive(img.Archives["kube-proxy.tar"]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if in.image, err = img.Build(cache, t.Logf); err != nil {
 		t.Fatal(err)
 	}
 	phase("image", t0)
@@ -345,6 +377,43 @@ func TestBoot(t *testing.T) {
 	phase("reboot", t0)
 }
 
+// kubeProxyFiles is kube-proxy plus iptables (nft), ip6tables and
+// conntrack from the Debian root base, with what they load: the shared
+// libraries ldd names (run in base) and the xtables extensions.
+func kubeProxyFiles(t *testing.T, base, kubeProxy string) map[string]string {
+	t.Helper()
+	files := map[string]string{"/usr/local/bin/kube-proxy": kubeProxy}
+	multi := filepath.Join(base, "usr/sbin/xtables-nft-multi")
+	for _, name := range []string{"iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save", "ip6tables-restore",
+		"iptables-nft", "iptables-nft-save", "iptables-nft-restore", "ip6tables-nft", "ip6tables-nft-save", "ip6tables-nft-restore", "xtables-nft-multi"} {
+		files["/usr/sbin/"+name] = multi // it picks its applet by its name
+	}
+	files["/usr/sbin/conntrack"] = filepath.Join(base, "usr/sbin/conntrack")
+	for _, bin := range []string{"/usr/sbin/xtables-nft-multi", "/usr/sbin/conntrack"} {
+		out, err := exec.Command("chroot", base, "ldd", bin).Output()
+		if err != nil {
+			t.Fatalf("ldd %s in the test image: %v", bin, err)
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			f := strings.Fields(line)
+			switch {
+			case len(f) >= 3 && f[1] == "=>" && strings.HasPrefix(f[2], "/"):
+				files[f[2]] = filepath.Join(base, f[2])
+			case len(f) >= 1 && strings.HasPrefix(f[0], "/"):
+				files[f[0]] = filepath.Join(base, f[0])
+			}
+		}
+	}
+	exts, _ := filepath.Glob(filepath.Join(base, "usr/lib/x86_64-linux-gnu/xtables/*.so"))
+	if len(exts) == 0 {
+		t.Fatal("the test image has no xtables extensions")
+	}
+	for _, e := range exts {
+		files[strings.TrimPrefix(e, base)] = e
+	}
+	return files
+}
+
 // hostSysctlKeys are the keys of a node's sysctl.d that are not per network
 // namespace, so reach the host's kernel from a machine.
 func hostSysctlKeys(t *testing.T, dir string) []string {
@@ -366,6 +435,16 @@ func hostSysctlKeys(t *testing.T, dir string) []string {
 		}
 	}
 	return keys
+}
+
+// etcdType is the spec's etcd.type.
+func etcdType(t *testing.T, file string) string {
+	t.Helper()
+	s, _, err := spec.LoadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Cluster.Spec.Etcd.Type
 }
 
 func fileSHA256(t *testing.T, file string) string {

@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -14,6 +17,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ksgen/ksgen/generator/internal/consumers"
+	"github.com/ksgen/ksgen/images"
 )
 
 // ImagePackages are the Debian 12 packages of the test image: what a cloud
@@ -187,10 +193,13 @@ func (img BootImage) Build(cacheDir string, logf func(string, ...any)) (string, 
 		src := filepath.Join(root, "tmp/ksgen-src")
 		var lines []string
 		for _, b := range img.Binaries {
-			if err := copyFile(b.URL, filepath.Join(src, "bin", b.Name), 0o755); err != nil {
+			// The file keeps its name, so install-binaries.sh sees an
+			// archive by its suffix as it would in the URL.
+			name := filepath.Base(b.URL)
+			if err := copyFile(b.URL, filepath.Join(src, "bin", name), 0o755); err != nil {
 				return err
 			}
-			lines = append(lines, strings.Join([]string{b.Name, "file:///tmp/ksgen-src/bin/" + b.Name, b.Dest, b.Strip, b.SHA256}, " "))
+			lines = append(lines, strings.Join([]string{b.Name, "file:///tmp/ksgen-src/bin/" + name, b.Dest, b.Strip, b.SHA256}, " "))
 		}
 		for _, s := range []string{"lib.sh", "install-binaries.sh", "cleanup.sh"} {
 			if err := copyFile(filepath.Join(img.Scripts, s), filepath.Join(src, s), 0o755); err != nil {
@@ -220,6 +229,42 @@ bash /tmp/ksgen-src/cleanup.sh
 		logf("binaries baked by images/packer/scripts in %.0fs:\n%s", time.Since(t0).Seconds(), tailLines(out, 10))
 		return nil
 	})
+}
+
+// etcdReleaseArchive writes etcd and etcdctl as etcd's release archive
+// lays them out (etcd-vX-linux-amd64/etcd), deterministically, so its sha256
+// is a stable pin.
+func etcdReleaseArchive(file string, etcd consumers.Etcd) error {
+	var buf bytes.Buffer
+	gz, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if err != nil {
+		return err
+	}
+	tw := tar.NewWriter(gz)
+	dir := "etcd-" + images.EtcdVersion + "-linux-amd64/"
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir, Mode: 0o755}); err != nil {
+		return err
+	}
+	for _, f := range []struct{ name, src string }{{"etcd", etcd.Server}, {"etcdctl", etcd.Etcdctl}} {
+		name := f.name
+		b, err := os.ReadFile(f.src)
+		if err != nil {
+			return err
+		}
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: dir + name, Mode: 0o755, Size: int64(len(b))}); err != nil {
+			return err
+		}
+		if _, err := tw.Write(b); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	if err := gz.Close(); err != nil {
+		return err
+	}
+	return os.WriteFile(file, buf.Bytes(), 0o644)
 }
 
 func tailLines(b []byte, n int) string {
