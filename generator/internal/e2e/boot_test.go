@@ -309,6 +309,17 @@ func TestBoot(t *testing.T) {
 		return err
 	})
 	checkNodes(t, in.hosts, func() ([]byte, error) { return kubectl("get", "nodes", "-o", "json") })
+	checkSystemPods(t, in, kubectl, machines["node1"])
+	if etcdType(t, in.specFile) == "kubekey" {
+		for _, h := range in.hosts {
+			if h.role != "control-plane" {
+				continue
+			}
+			if out, err := machines[h.name].Run(time.Minute, "systemctl", "is-active", "etcd.service"); err != nil {
+				t.Errorf("%s: etcd.service (kubekey etcd) is not active: %s %v", h.name, out, err)
+			}
+		}
+	}
 	phase("cluster", t0)
 
 	// systemd reaches running on every machine: no failed unit, and the
@@ -375,6 +386,56 @@ func TestBoot(t *testing.T) {
 		return nil
 	})
 	phase("reboot", t0)
+}
+
+// checkSystemPods waits until kube-system's HAProxy pods (one a worker)
+// and, when the spec runs kube-proxy, its pods (one a node) are Running,
+// then checks that kube-proxy programmed its iptables chains on a worker.
+func checkSystemPods(t *testing.T, in bootInputs, kubectl func(...string) ([]byte, error), worker *Machine) {
+	t.Helper()
+	workers := 0
+	for _, h := range in.hosts {
+		if h.role == "worker" {
+			workers++
+		}
+	}
+	want := map[string]int{"haproxy-": workers}
+	b, err := os.ReadFile(in.specFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := !bytes.Contains(b, []byte("disableKubeProxy: true"))
+	if proxy {
+		want["kube-proxy-"] = len(in.hosts)
+	}
+	waitFor(t, bootSettleTimeout, fmt.Sprintf("kube-system pods Running: %v", want), func() error {
+		out, err := kubectl("-n", "kube-system", "get", "pods", "-o", `jsonpath={range .items[*]}{.metadata.name} {.status.phase}{"\n"}{end}`)
+		if err != nil {
+			return err
+		}
+		running := map[string]int{}
+		for _, line := range strings.Split(string(out), "\n") {
+			name, status, _ := strings.Cut(line, " ")
+			for prefix := range want {
+				if strings.HasPrefix(name, prefix) && status == "Running" {
+					running[prefix]++
+				}
+			}
+		}
+		for prefix, n := range want {
+			if running[prefix] != n {
+				return fmt.Errorf("%d %s pods Running, want %d:\n%s", running[prefix], prefix, n, out)
+			}
+		}
+		return nil
+	})
+	if !proxy {
+		return
+	}
+	waitFor(t, bootSettleTimeout, "kube-proxy's iptables chains on "+worker.Name, func() error {
+		_, err := worker.Run(time.Minute, "iptables", "-t", "nat", "-S", "KUBE-SERVICES")
+		return err
+	})
 }
 
 // kubeProxyFiles is kube-proxy plus iptables (nft), ip6tables and
