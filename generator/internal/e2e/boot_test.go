@@ -386,6 +386,73 @@ func TestBoot(t *testing.T) {
 		return nil
 	})
 	phase("reboot", t0)
+
+	// Failover, with 3 control planes: master1's apiserver and etcd member
+	// stop; through each worker's HAProxy the API still answers, the
+	// workers' kubelets renew their Leases, and writes succeed.
+	cps := 0
+	for _, h := range in.hosts {
+		if h.role == "control-plane" {
+			cps++
+		}
+	}
+	if cps < 3 {
+		return
+	}
+	t0 = time.Now()
+	manifests := filepath.Join(m1.Root, "etc/kubernetes/manifests")
+	stopped := []string{"kube-apiserver.yaml"}
+	kubekey := etcdType(t, in.specFile) == "kubekey"
+	if !kubekey {
+		stopped = append(stopped, "etcd.yaml")
+	}
+	for _, f := range stopped {
+		if err := os.Rename(filepath.Join(manifests, f), filepath.Join(m1.Root, "etc/kubernetes", f+".stopped")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if kubekey {
+		if _, err := m1.Run(2*time.Minute, "systemctl", "stop", "etcd.service"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stoppedAt := time.Now()
+	waitFor(t, bootSettleTimeout, "master1's apiserver to stop", func() error {
+		if _, err := m1.Run(10*time.Second, "curl", "-ksf", "--max-time", "2", "https://127.0.0.1:6443/readyz"); err == nil {
+			return fmt.Errorf("still answers")
+		}
+		return nil
+	})
+	time.Sleep(6 * time.Second) // HAProxy marks a server down after two failed checks 2 s apart
+	m2 := machines["master2"]
+	for _, h := range in.hosts {
+		if h.role != "worker" {
+			continue
+		}
+		w := machines[h.name]
+		for i := range 10 {
+			out, err := w.Run(time.Minute, "kubectl", "--kubeconfig", "/etc/kubernetes/kubelet.conf", "get", "--raw", "/readyz")
+			if err != nil || strings.TrimSpace(string(out)) != "ok" {
+				t.Errorf("%s: /readyz %d through HAProxy with master1 down: %q %v", h.name, i+1, out, err)
+				break
+			}
+		}
+		waitFor(t, bootSettleTimeout, h.name+"'s kubelet to renew its Lease with master1 down", func() error {
+			renew := leaseRenewTime(t, func() ([]byte, error) {
+				return m2.Run(time.Minute, "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "-n", "kube-node-lease", "get", "lease", h.name, "-o", "json")
+			})
+			if !renew.After(stoppedAt) {
+				return fmt.Errorf("renewTime %s, master1 stopped at %s", renew, stoppedAt)
+			}
+			return nil
+		})
+	}
+	for i := range 5 {
+		if out, err := m2.Run(time.Minute, "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "-n", "default", "create", "configmap", fmt.Sprintf("failover-%d", i)); err != nil {
+			t.Errorf("write %d with master1 down: %s %v", i+1, out, err)
+		}
+	}
+	phase("failover", t0)
 }
 
 // checkSystemPods waits until kube-system's HAProxy pods (one a worker)
