@@ -336,55 +336,14 @@ func TestBoot(t *testing.T) {
 	}
 	phase("running", t0)
 
-	// Reboot the worker: nspawn exits 133, the machine boots again from its
-	// disk, the bootstrap is skipped by its condition, /etc/kubernetes is
-	// unchanged and the kubelet renews its lease again.
+	// Reboot a worker and a joining control plane, one after the other:
+	// nspawn exits 133, the machine boots again from its disk, the bootstrap
+	// is skipped by its condition, /etc/kubernetes is unchanged and the
+	// kubelet renews its lease again.
 	t0 = time.Now()
-	w := machines["node1"]
-	before := treeSum(t, filepath.Join(w.Root, "etc/kubernetes"))
-	if _, err := w.Run(time.Minute, "systemctl", "reboot"); err != nil {
-		t.Logf("node1: systemctl reboot: %v", err)
+	for _, name := range []string{"node1", "master2"} {
+		rebootMachine(t, machines[name], kubectl)
 	}
-	code, err := w.WaitExit(stopGrace)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if code != 133 {
-		t.Fatalf("node1: nspawn exited %d after a reboot, want 133", code)
-	}
-	rebooted := time.Now()
-	if err := w.Stop(); err != nil { // its cgroups, before they are made again
-		t.Fatal(err)
-	}
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, bootSettleTimeout, "node1 to come back to running", func() error {
-		state, err := w.Run(bootSettleTimeout, "systemctl", "is-system-running", "--wait")
-		if got := strings.TrimSpace(string(state)); got != "running" {
-			return fmt.Errorf("is-system-running %q: %v", got, err)
-		}
-		return nil
-	})
-	journal, err := w.Run(time.Minute, "journalctl", "-b", "-o", "cat", "-u", "ksgen-bootstrap")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Contains(journal, []byte("ConditionPathExists=!/var/lib/ksgen/bootstrapped")) || bytes.Contains(journal, []byte("phase ")) {
-		t.Errorf("node1: after the reboot the bootstrap should be skipped by its condition and run no phase:\n%s", journal)
-	}
-	if after := treeSum(t, filepath.Join(w.Root, "etc/kubernetes")); after != before {
-		t.Errorf("node1: /etc/kubernetes changed across the reboot")
-	}
-	waitFor(t, bootSettleTimeout, "node1's kubelet to renew its lease after the reboot", func() error {
-		renew := leaseRenewTime(t, func() ([]byte, error) {
-			return kubectl("-n", "kube-node-lease", "get", "lease", "node1", "-o", "json")
-		})
-		if !renew.After(rebooted) {
-			return fmt.Errorf("renewTime %s, rebooted at %s", renew, rebooted)
-		}
-		return nil
-	})
 	phase("reboot", t0)
 
 	// Failover, with 3 control planes: master1's apiserver and etcd member
@@ -453,6 +412,61 @@ func TestBoot(t *testing.T) {
 		}
 	}
 	phase("failover", t0)
+}
+
+// rebootMachine reboots m with systemctl reboot and checks it comes back
+// with nothing to do: nspawn exits 133 and starts again on the same disk,
+// systemd reaches running, the bootstrap is skipped by its condition and
+// runs no phase, /etc/kubernetes is unchanged, and the kubelet renews its
+// Lease after the reboot.
+func rebootMachine(t *testing.T, m *Machine, kubectl func(...string) ([]byte, error)) {
+	t.Helper()
+	t0 := time.Now()
+	before := treeSum(t, filepath.Join(m.Root, "etc/kubernetes"))
+	if _, err := m.Run(time.Minute, "systemctl", "reboot"); err != nil {
+		t.Logf("%s: systemctl reboot: %v", m.Name, err)
+	}
+	code, err := m.WaitExit(stopGrace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != 133 {
+		t.Fatalf("%s: nspawn exited %d after a reboot, want 133", m.Name, code)
+	}
+	rebooted := time.Now()
+	if err := m.Stop(); err != nil { // its cgroups, before they are made again
+		t.Fatal(err)
+	}
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, bootSettleTimeout, m.Name+" to come back to running", func() error {
+		state, err := m.Run(bootSettleTimeout, "systemctl", "is-system-running", "--wait")
+		if got := strings.TrimSpace(string(state)); got != "running" {
+			return fmt.Errorf("is-system-running %q: %v", got, err)
+		}
+		return nil
+	})
+	journal, err := m.Run(time.Minute, "journalctl", "-b", "-o", "cat", "-u", "ksgen-bootstrap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(journal, []byte("ConditionPathExists=!/var/lib/ksgen/bootstrapped")) || bytes.Contains(journal, []byte("phase ")) {
+		t.Errorf("%s: after the reboot the bootstrap should be skipped by its condition and run no phase:\n%s", m.Name, journal)
+	}
+	if after := treeSum(t, filepath.Join(m.Root, "etc/kubernetes")); after != before {
+		t.Errorf("%s: /etc/kubernetes changed across the reboot", m.Name)
+	}
+	waitFor(t, bootSettleTimeout, m.Name+"'s kubelet to renew its lease after the reboot", func() error {
+		renew := leaseRenewTime(t, func() ([]byte, error) {
+			return kubectl("-n", "kube-node-lease", "get", "lease", m.Name, "-o", "json")
+		})
+		if !renew.After(rebooted) {
+			return fmt.Errorf("renewTime %s, rebooted at %s", renew, rebooted)
+		}
+		return nil
+	})
+	t.Logf("%s: rebooted and back in %.1fs", m.Name, time.Since(t0).Seconds())
 }
 
 // checkSystemPods waits until kube-system's HAProxy pods (one a worker)
