@@ -1,0 +1,639 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ksgen/ksgen/generator/internal/consumers"
+	"github.com/ksgen/ksgen/generator/spec"
+)
+
+// Budgets of the booted e2e's phases.
+const (
+	bootBootstrapTimeout = 20 * time.Minute
+	bootSettleTimeout    = 5 * time.Minute
+	bootLabGateway       = "10.250.8.1"
+)
+
+// bootEnabled skips unless make e2e-boot asked for the booted e2e.
+func bootEnabled(t *testing.T) {
+	t.Helper()
+	if os.Getenv("KSGEN_E2E_BOOT") == "" {
+		t.Skip("the booted end-to-end test runs with make e2e-boot (KSGEN_E2E_BOOT=1, root, about 15 minutes)")
+	}
+	if os.Geteuid() != 0 {
+		t.Fatal("make e2e-boot needs root: it makes a network namespace, cgroups and nspawn machines")
+	}
+	for _, c := range []string{"mmdebstrap", "systemd-nspawn", "nsenter", "ip", "haproxy", "ldd", "cp"} {
+		if _, err := exec.LookPath(c); err != nil {
+			t.Fatalf("%s not found: apt-get install mmdebstrap systemd-container iproute2 haproxy", c)
+		}
+	}
+}
+
+// bootInputs is what the booted e2e builds and renders before any machine
+// starts.
+type bootInputs struct {
+	work, specFile, out string
+	hosts               []e2eHost
+	image               string
+	sysctls             []string
+}
+
+// prepareBoot builds Kubernetes, etcd, ksgen and pause, renders the boot
+// spec, and builds (or finds cached) the test image with the binaries
+// baked by the project's Packer scripts and the images `ksgen images list`
+// names.
+func prepareBoot(t *testing.T, phase func(string, time.Time)) bootInputs {
+	t.Helper()
+	in := bootInputs{work: t.TempDir()}
+	var err error
+	spec := "testdata/boot/cluster.yaml"
+	if f := os.Getenv("KSGEN_E2E_BOOT_SPEC"); f != "" {
+		spec = f // e.g. testdata/boot/seed.yaml
+	}
+	if in.specFile, err = filepath.Abs(spec); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	version, hosts := loadCluster(t, in.specFile)
+	in.hosts = hosts
+	kube, err := consumers.KubernetesBinaries(version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	etcd, err := consumers.EtcdBinaries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ksgen := filepath.Join(in.work, "ksgen")
+	goBuild(t, ksgen, "github.com/ksgen/ksgen/cmd/ksgen", "")
+	pause := filepath.Join(in.work, "pause")
+	goBuild(t, pause, ".", "testdata/pause")
+	phase("build", t0)
+
+	t0 = time.Now()
+	in.out = filepath.Join(in.work, "out")
+	bundle := filepath.Join(in.work, "ksgen-secrets.yaml")
+	ksgenRun(t, ksgen, "secrets", "gen", "-o", bundle)
+	ksgenRun(t, ksgen, "validate", "-f", in.specFile)
+	ksgenRun(t, ksgen, "render", "-f", in.specFile, "--secrets", bundle, "-o", in.out, "--format", "cloud-init")
+	imageList := strings.Fields(string(ksgenRun(t, ksgen, "images", "list", "-f", in.specFile)))
+	// The sha256 pins of the built kubeadm, kubelet and kubectl, handed to
+	// packer-vars as a user pins a version no public table lists.
+	pinArgs := []string{"images", "packer-vars", "-f", in.specFile}
+	local := map[string]string{}
+	for _, c := range []string{"kubeadm", "kubelet", "kubectl"} {
+		local[c] = filepath.Join(kube, c)
+	}
+	if etcdType(t, in.specFile) == "kubekey" {
+		// etcd's release archive, remade from the built etcd with the
+		// layout the URL packer-vars names has (strip 1).
+		local["etcd"] = filepath.Join(in.work, "etcd-release.tar.gz")
+		if err := etcdReleaseArchive(local["etcd"], etcd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(local)) {
+		pinArgs = append(pinArgs, "--sha256", name+"="+fileSHA256(t, local[name]))
+	}
+	var baked []BakedBinary
+	for _, b := range ParsePackerBinaries(ksgenRun(t, ksgen, pinArgs...)) {
+		if file, ok := local[b.Name]; ok {
+			if b.SHA256 == "" {
+				t.Fatalf("packer-vars left %s unpinned", b.Name)
+			}
+			b.URL = file // served to the build as file://
+			baked = append(baked, b)
+		}
+	}
+	if len(baked) != len(local) {
+		t.Fatalf("packer-vars: want %v, got %v", slices.Sorted(maps.Keys(local)), baked)
+	}
+	for _, h := range in.hosts {
+		in.sysctls = append(in.sysctls, hostSysctlKeys(t, filepath.Join(in.out, h.name, "rootfs/etc/sysctl.d"))...)
+	}
+	phase("render", t0)
+
+	t0 = time.Now()
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache = filepath.Join(cache, "ksgen-test")
+	scripts, err := filepath.Abs("../../../images/packer/scripts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Abs("testdata/boot/image")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := BootImage{Files: files, Scripts: scripts, Binaries: baked, Archives: map[string]string{}}
+	base, err := img.Base(cache, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range packImages(t, in.work, imageList, kube, etcd, pause) {
+		img.Archives[filepath.Base(a)] = a
+	}
+	// kube-proxy runs iptables: its image gets Debian's, taken from the
+	// test image's base with the libraries and extensions it loads.
+	for _, ref := range imageList {
+		if strings.Contains(ref, "/kube-proxy:") {
+			proxy := Image{Ref: ref, Files: kubeProxyFiles(t, base, filepath.Join(kube, "kube-proxy"))}
+			if err := proxy.WriteArchive(img.Archives["kube-proxy.tar"]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if in.image, err = img.Build(cache, t.Logf); err != nil {
+		t.Fatal(err)
+	}
+	phase("image", t0)
+	return in
+}
+
+// TestBootImage only builds (or finds) the booted e2e's test image, so a
+// cache can be warmed without taking the e2e lock: it starts no machine.
+func TestBootImage(t *testing.T) {
+	bootEnabled(t)
+	start := time.Now()
+	in := prepareBoot(t, func(name string, since time.Time) {
+		t.Logf("phase %-10s %6.1fs (total %6.1fs)", name, time.Since(since).Seconds(), time.Since(start).Seconds())
+	})
+	t.Logf("image %s", in.image)
+}
+
+// TestBoot boots every host of testdata/boot/cluster.yaml as an nspawn
+// machine with real systemd as PID 1, whose only input is its own rendered
+// user-data through cloud-init's NoCloud seed: the real ksgen-bootstrap.service
+// runs kubeadm init on master1 and the joins elsewhere, every machine
+// reaches `running`, and a rebooted worker comes back with nothing to do.
+func TestBoot(t *testing.T) {
+	bootEnabled(t)
+	start := time.Now()
+	phase := func(name string, since time.Time) {
+		t.Logf("phase %-10s %6.1fs (total %6.1fs)", name, time.Since(since).Seconds(), time.Since(start).Seconds())
+	}
+	in := prepareBoot(t, phase)
+
+	// Machines: a copy of the image each, seeded with its own user-data.
+	t0 := time.Now()
+	lab, err := NewLab(in.sysctls, bootLabGateway)
+	if err != nil {
+		t.Fatal(err)
+	}
+	machines := map[string]*Machine{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, h := range in.hosts {
+				if m := machines[h.name]; m != nil {
+					dumpMachine(t, m)
+				}
+			}
+		}
+		var wg sync.WaitGroup
+		for _, m := range machines {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := m.Stop(); err != nil {
+					t.Errorf("%s: stop: %v", m.Name, err)
+				}
+			}()
+		}
+		wg.Wait()
+		if err := lab.Close(); err != nil {
+			t.Errorf("lab: %v", err)
+		}
+		if leftMounts(LabDir) {
+			t.Errorf("mounts under %s are left", LabDir)
+		}
+	})
+	for _, h := range in.hosts {
+		m, err := lab.NewMachine(h.name, in.image, filepath.Join(in.out, h.name, "user-data"), h.ip+"/24")
+		if err != nil {
+			t.Fatal(err)
+		}
+		machines[h.name] = m
+	}
+	phase("seed", t0)
+
+	// Boot: every machine at once, as machines powered on together.
+	t0 = time.Now()
+	for _, h := range in.hosts {
+		if err := machines[h.name].Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := map[string]time.Duration{}
+	deadline := time.Now().Add(bootBootstrapTimeout)
+	lastReport := time.Now()
+	for len(done) < len(in.hosts) {
+		for _, h := range in.hosts {
+			m := machines[h.name]
+			if _, ok := done[h.name]; ok {
+				continue
+			}
+			if exited, code := m.Exited(); exited {
+				t.Fatalf("%s: nspawn exited (%d) during first boot", h.name, code)
+			}
+			if _, err := os.Stat(filepath.Join(m.Root, "var/lib/ksgen/bootstrapped")); err == nil {
+				done[h.name] = time.Since(t0)
+				t.Logf("%s: bootstrapped %.1fs after power-on", h.name, done[h.name].Seconds())
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for every bootstrap; done: %v", bootBootstrapTimeout, done)
+		}
+		if time.Since(lastReport) > time.Minute {
+			lastReport = time.Now()
+			for _, h := range in.hosts {
+				if _, ok := done[h.name]; !ok {
+					b, _ := machines[h.name].Run(30*time.Second, "journalctl", "-b", "-o", "cat", "-n", "2", "-u", "ksgen-bootstrap")
+					t.Logf("%s: %s", h.name, strings.Join(strings.Fields(string(b)), " "))
+				}
+			}
+		}
+		time.Sleep(2 * time.Second)
+	}
+	phase("boot", t0)
+
+	// Each bootstrap ran its kubeadm once, under systemd, from the unit.
+	t0 = time.Now()
+	for _, h := range in.hosts {
+		m := machines[h.name]
+		journal, err := m.Run(time.Minute, "journalctl", "-b", "-o", "cat", "-u", "ksgen-bootstrap")
+		if err != nil {
+			t.Fatal(err)
+		}
+		verb := "join"
+		if h.name == "master1" {
+			verb = "init"
+		}
+		if n := bytes.Count(journal, []byte("kubeadm "+verb+" succeeded after")); n != 1 {
+			t.Errorf("%s: want one \"kubeadm %s succeeded\" in the bootstrap's journal, got %d:\n%s", h.name, verb, n, tailLines(journal, 30))
+		}
+		if !bytes.Contains(journal, []byte("done: every phase finished")) {
+			t.Errorf("%s: the bootstrap did not log that every phase finished:\n%s", h.name, tailLines(journal, 30))
+		}
+		status, err := m.Run(time.Minute, "cloud-init", "status", "--long")
+		if err != nil || !bytes.Contains(status, []byte("status: done")) {
+			t.Errorf("%s: cloud-init status: %v\n%s", h.name, err, status)
+		}
+	}
+	m1 := machines["master1"]
+	kubectl := func(args ...string) ([]byte, error) {
+		return m1.Run(time.Minute, append([]string{"kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf"}, args...)...)
+	}
+	// The worker label comes from ksgen-node-roles.timer on the control
+	// planes, a minute after boot and every minute.
+	waitFor(t, bootSettleTimeout, "ksgen-node-roles.timer to label node1 a worker", func() error {
+		out, err := kubectl("get", "node", "node1", "-o", "jsonpath={.metadata.labels}")
+		if err == nil && !bytes.Contains(out, []byte(`"node-role.kubernetes.io/worker"`)) {
+			err = fmt.Errorf("labels %s", out)
+		}
+		return err
+	})
+	checkNodes(t, in.hosts, func() ([]byte, error) { return kubectl("get", "nodes", "-o", "json") })
+	checkSystemPods(t, in, kubectl, machines["node1"])
+	if etcdType(t, in.specFile) == "kubekey" {
+		for _, h := range in.hosts {
+			if h.role != "control-plane" {
+				continue
+			}
+			if out, err := machines[h.name].Run(time.Minute, "systemctl", "is-active", "etcd.service"); err != nil {
+				t.Errorf("%s: etcd.service (kubekey etcd) is not active: %s %v", h.name, out, err)
+			}
+		}
+	}
+	phase("cluster", t0)
+
+	// systemd reaches running on every machine: no failed unit, and the
+	// bootstrap holds no job of multi-user.target.
+	t0 = time.Now()
+	for _, h := range in.hosts {
+		m := machines[h.name]
+		state, err := m.Run(bootSettleTimeout, "systemctl", "is-system-running", "--wait")
+		if got := strings.TrimSpace(string(state)); got != "running" {
+			failed, _ := m.Run(time.Minute, "systemctl", "list-units", "--failed", "--no-legend")
+			jobs, _ := m.Run(time.Minute, "systemctl", "list-jobs", "--no-legend")
+			t.Errorf("%s: is-system-running %q (%v); failed units:\n%s\njobs:\n%s", h.name, got, err, failed, jobs)
+		}
+	}
+	phase("running", t0)
+
+	// Reboot a worker and a joining control plane, one after the other:
+	// nspawn exits 133, the machine boots again from its disk, the bootstrap
+	// is skipped by its condition, /etc/kubernetes is unchanged and the
+	// kubelet renews its lease again.
+	// With 2 stacked etcd members a rebooting master2 takes the quorum
+	// with it, so only with 3 control planes does master2 reboot too.
+	cps := 0
+	for _, h := range in.hosts {
+		if h.role == "control-plane" {
+			cps++
+		}
+	}
+	t0 = time.Now()
+	reboot := []string{"node1"}
+	if cps >= 3 {
+		reboot = append(reboot, "master2")
+	}
+	for _, name := range reboot {
+		rebootMachine(t, machines[name], kubectl)
+	}
+	phase("reboot", t0)
+
+	// Failover, with 3 control planes: master1's apiserver and etcd member
+	// stop; through each worker's HAProxy the API still answers, the
+	// workers' kubelets renew their Leases, and writes succeed.
+	if cps < 3 {
+		return
+	}
+	t0 = time.Now()
+	manifests := filepath.Join(m1.Root, "etc/kubernetes/manifests")
+	stopped := []string{"kube-apiserver.yaml"}
+	kubekey := etcdType(t, in.specFile) == "kubekey"
+	if !kubekey {
+		stopped = append(stopped, "etcd.yaml")
+	}
+	for _, f := range stopped {
+		if err := os.Rename(filepath.Join(manifests, f), filepath.Join(m1.Root, "etc/kubernetes", f+".stopped")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if kubekey {
+		if _, err := m1.Run(2*time.Minute, "systemctl", "stop", "etcd.service"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stoppedAt := time.Now()
+	waitFor(t, bootSettleTimeout, "master1's apiserver to stop", func() error {
+		if _, err := m1.Run(10*time.Second, "curl", "-ksf", "--max-time", "2", "https://127.0.0.1:6443/readyz"); err == nil {
+			return fmt.Errorf("still answers")
+		}
+		return nil
+	})
+	time.Sleep(6 * time.Second) // HAProxy marks a server down after two failed checks 2 s apart
+	m2 := machines["master2"]
+	for _, h := range in.hosts {
+		if h.role != "worker" {
+			continue
+		}
+		w := machines[h.name]
+		for i := range 10 {
+			out, err := w.Run(time.Minute, "kubectl", "--kubeconfig", "/etc/kubernetes/kubelet.conf", "get", "--raw", "/readyz")
+			if err != nil || strings.TrimSpace(string(out)) != "ok" {
+				t.Errorf("%s: /readyz %d through HAProxy with master1 down: %q %v", h.name, i+1, out, err)
+				break
+			}
+		}
+		waitFor(t, bootSettleTimeout, h.name+"'s kubelet to renew its Lease with master1 down", func() error {
+			renew, err := leaseRenewed(m2.Run(time.Minute, "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "-n", "kube-node-lease", "get", "lease", h.name, "-o", "json"))
+			if err != nil {
+				return err
+			}
+			if !renew.After(stoppedAt) {
+				return fmt.Errorf("renewTime %s, master1 stopped at %s", renew, stoppedAt)
+			}
+			return nil
+		})
+	}
+	for i := range 5 {
+		if out, err := m2.Run(time.Minute, "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "-n", "default", "create", "configmap", fmt.Sprintf("failover-%d", i)); err != nil {
+			t.Errorf("write %d with master1 down: %s %v", i+1, out, err)
+		}
+	}
+	phase("failover", t0)
+}
+
+// rebootMachine reboots m with systemctl reboot and checks it comes back
+// with nothing to do: nspawn exits 133 and starts again on the same disk,
+// systemd reaches running, the bootstrap is skipped by its condition and
+// runs no phase, /etc/kubernetes is unchanged, and the kubelet renews its
+// Lease after the reboot.
+func rebootMachine(t *testing.T, m *Machine, kubectl func(...string) ([]byte, error)) {
+	t.Helper()
+	t0 := time.Now()
+	before := treeSum(t, filepath.Join(m.Root, "etc/kubernetes"))
+	if _, err := m.Run(time.Minute, "systemctl", "reboot"); err != nil {
+		t.Logf("%s: systemctl reboot: %v", m.Name, err)
+	}
+	code, err := m.WaitExit(stopGrace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != 133 {
+		t.Fatalf("%s: nspawn exited %d after a reboot, want 133", m.Name, code)
+	}
+	rebooted := time.Now()
+	if err := m.Stop(); err != nil { // its cgroups, before they are made again
+		t.Fatal(err)
+	}
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, bootSettleTimeout, m.Name+" to come back to running", func() error {
+		state, err := m.Run(bootSettleTimeout, "systemctl", "is-system-running", "--wait")
+		if got := strings.TrimSpace(string(state)); got != "running" {
+			return fmt.Errorf("is-system-running %q: %v", got, err)
+		}
+		return nil
+	})
+	journal, err := m.Run(time.Minute, "journalctl", "-b", "-o", "cat", "-u", "ksgen-bootstrap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(journal, []byte("ConditionPathExists=!/var/lib/ksgen/bootstrapped")) || bytes.Contains(journal, []byte("phase ")) {
+		t.Errorf("%s: after the reboot the bootstrap should be skipped by its condition and run no phase:\n%s", m.Name, journal)
+	}
+	if after := treeSum(t, filepath.Join(m.Root, "etc/kubernetes")); after != before {
+		t.Errorf("%s: /etc/kubernetes changed across the reboot", m.Name)
+	}
+	waitFor(t, bootSettleTimeout, m.Name+"'s kubelet to renew its lease after the reboot", func() error {
+		renew, err := leaseRenewed(kubectl("-n", "kube-node-lease", "get", "lease", m.Name, "-o", "json"))
+		if err != nil {
+			return err // the API may be settling after the reboot
+		}
+		if !renew.After(rebooted) {
+			return fmt.Errorf("renewTime %s, rebooted at %s", renew, rebooted)
+		}
+		return nil
+	})
+	t.Logf("%s: rebooted and back in %.1fs", m.Name, time.Since(t0).Seconds())
+}
+
+// leaseRenewed reads a Lease's renewTime from kubectl's JSON output.
+func leaseRenewed(b []byte, err error) (time.Time, error) {
+	var lease struct {
+		Spec struct {
+			RenewTime time.Time `json:"renewTime"`
+		} `json:"spec"`
+	}
+	if err == nil {
+		err = json.Unmarshal(b, &lease)
+	}
+	return lease.Spec.RenewTime, err
+}
+
+// checkSystemPods waits until kube-system's HAProxy pods (one a worker)
+// and, when the spec runs kube-proxy, its pods (one a node) are Running,
+// then checks that kube-proxy programmed its iptables chains on a worker.
+func checkSystemPods(t *testing.T, in bootInputs, kubectl func(...string) ([]byte, error), worker *Machine) {
+	t.Helper()
+	workers := 0
+	for _, h := range in.hosts {
+		if h.role == "worker" {
+			workers++
+		}
+	}
+	want := map[string]int{"haproxy-": workers}
+	b, err := os.ReadFile(in.specFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := !bytes.Contains(b, []byte("disableKubeProxy: true"))
+	if proxy {
+		want["kube-proxy-"] = len(in.hosts)
+	}
+	waitFor(t, bootSettleTimeout, fmt.Sprintf("kube-system pods Running: %v", want), func() error {
+		out, err := kubectl("-n", "kube-system", "get", "pods", "-o", `jsonpath={range .items[*]}{.metadata.name} {.status.phase}{"\n"}{end}`)
+		if err != nil {
+			return err
+		}
+		running := map[string]int{}
+		for _, line := range strings.Split(string(out), "\n") {
+			name, status, _ := strings.Cut(line, " ")
+			for prefix := range want {
+				if strings.HasPrefix(name, prefix) && status == "Running" {
+					running[prefix]++
+				}
+			}
+		}
+		for prefix, n := range want {
+			if running[prefix] != n {
+				return fmt.Errorf("%d %s pods Running, want %d:\n%s", running[prefix], prefix, n, out)
+			}
+		}
+		return nil
+	})
+	if !proxy {
+		return
+	}
+	waitFor(t, bootSettleTimeout, "kube-proxy's iptables chains on "+worker.Name, func() error {
+		_, err := worker.Run(time.Minute, "iptables", "-t", "nat", "-S", "KUBE-SERVICES")
+		return err
+	})
+}
+
+// kubeProxyFiles is kube-proxy plus iptables (nft), ip6tables and
+// conntrack from the Debian root base, with what they load: the shared
+// libraries ldd names (run in base) and the xtables extensions.
+func kubeProxyFiles(t *testing.T, base, kubeProxy string) map[string]string {
+	t.Helper()
+	files := map[string]string{"/usr/local/bin/kube-proxy": kubeProxy}
+	multi := filepath.Join(base, "usr/sbin/xtables-nft-multi")
+	for _, name := range []string{"iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save", "ip6tables-restore",
+		"iptables-nft", "iptables-nft-save", "iptables-nft-restore", "ip6tables-nft", "ip6tables-nft-save", "ip6tables-nft-restore", "xtables-nft-multi"} {
+		files["/usr/sbin/"+name] = multi // it picks its applet by its name
+	}
+	files["/usr/sbin/conntrack"] = filepath.Join(base, "usr/sbin/conntrack")
+	for _, bin := range []string{"/usr/sbin/xtables-nft-multi", "/usr/sbin/conntrack"} {
+		out, err := exec.Command("chroot", base, "ldd", bin).Output()
+		if err != nil {
+			t.Fatalf("ldd %s in the test image: %v", bin, err)
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			f := strings.Fields(line)
+			switch {
+			case len(f) >= 3 && f[1] == "=>" && strings.HasPrefix(f[2], "/"):
+				files[f[2]] = filepath.Join(base, f[2])
+			case len(f) >= 1 && strings.HasPrefix(f[0], "/"):
+				files[f[0]] = filepath.Join(base, f[0])
+			}
+		}
+	}
+	exts, _ := filepath.Glob(filepath.Join(base, "usr/lib/x86_64-linux-gnu/xtables/*.so"))
+	if len(exts) == 0 {
+		t.Fatal("the test image has no xtables extensions")
+	}
+	for _, e := range exts {
+		files[strings.TrimPrefix(e, base)] = e
+	}
+	return files
+}
+
+// hostSysctlKeys are the keys of a node's sysctl.d that are not per network
+// namespace, so reach the host's kernel from a machine.
+func hostSysctlKeys(t *testing.T, dir string) []string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.conf"))
+	var keys []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := bufio.NewScanner(bytes.NewReader(b))
+		for s.Scan() {
+			k, _, ok := strings.Cut(s.Text(), "=")
+			k = strings.TrimSpace(k)
+			if ok && k != "" && !strings.HasPrefix(k, "#") && !strings.HasPrefix(k, "net.") {
+				keys = append(keys, k)
+			}
+		}
+	}
+	return keys
+}
+
+// etcdType is the spec's etcd.type.
+func etcdType(t *testing.T, file string) string {
+	t.Helper()
+	s, _, err := spec.LoadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Cluster.Spec.Etcd.Type
+}
+
+func fileSHA256(t *testing.T, file string) string {
+	t.Helper()
+	h := sha256.New()
+	if err := hashFile(h, file); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// dumpMachine logs what explains a failed machine: cloud-init's status,
+// failed units and the journal of the bootstrap, kubelet and containerd.
+func dumpMachine(t *testing.T, m *Machine) {
+	for _, args := range [][]string{
+		{"cloud-init", "status", "--long"},
+		{"systemctl", "list-units", "--failed", "--no-legend"},
+		{"sh", "-c", "journalctl -b -o short-monotonic --no-pager -u ksgen-bootstrap | tail -60"},
+		{"sh", "-c", "journalctl -b -o short-monotonic --no-pager -u kubelet | tail -30"},
+		{"sh", "-c", "journalctl -b -o short-monotonic --no-pager -u containerd -u ksgen-test-images | tail -20"},
+	} {
+		out, err := m.Run(time.Minute, args...)
+		t.Logf("=== %s: %s (%v)\n%s", m.Name, strings.Join(args, " "), err, out)
+	}
+	if b, err := os.ReadFile(m.Root + ".console"); err == nil {
+		t.Logf("=== %s console (last lines)\n%s", m.Name, tailLines(b, 40))
+	}
+}
