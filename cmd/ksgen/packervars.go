@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 
@@ -85,10 +84,7 @@ image that accepts unchecked downloads.`,
 			}
 			// Written only once complete: a shell redirect would leave an
 			// empty file behind when a pin is missing.
-			if _, err := os.Stat(f.out); err == nil {
-				return tree.Replace(f.out, 0o644, []byte(v.hcl()))
-			}
-			return tree.WriteNew(f.out, 0o644, []byte(v.hcl()))
+			return tree.WriteFile(f.out, 0o644, []byte(v.hcl()))
 		},
 	}
 	cmd.Flags().StringVarP(&f.file, "file", "f", "", "cluster file (KubeKey config-sample.yaml)")

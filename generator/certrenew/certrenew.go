@@ -13,6 +13,7 @@ import (
 	"net"
 	"strconv"
 
+	"github.com/ksgen/ksgen/generator/firstboot"
 	"github.com/ksgen/ksgen/generator/payload"
 	"github.com/ksgen/ksgen/generator/plan"
 	"github.com/ksgen/ksgen/images"
@@ -21,7 +22,7 @@ import (
 
 // Paths and units on control planes.
 const (
-	Script  = "/opt/ksgen/renew-certs"
+	Script  = firstboot.Dir + "/renew-certs"
 	Service = "ksgen-renew-certs.service"
 	Timer   = "ksgen-renew-certs.timer"
 	// DefaultDays is KubeKey's threshold: renew when fewer days remain.

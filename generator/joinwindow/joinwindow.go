@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ksgen/ksgen/generator/firstboot"
 	"github.com/ksgen/ksgen/generator/payload"
 	"github.com/ksgen/ksgen/generator/plan"
 	"github.com/ksgen/ksgen/images"
@@ -19,7 +20,7 @@ import (
 
 // Paths, units and cluster objects of the keeper.
 const (
-	Script  = "/opt/ksgen/join-window"
+	Script  = firstboot.Dir + "/join-window"
 	Service = "ksgen-join-window.service"
 	Timer   = "ksgen-join-window.timer"
 	// TokenPath is a control plane's copy of the bundle's token (0600),

@@ -7,6 +7,7 @@ package roles
 import (
 	"fmt"
 
+	"github.com/ksgen/ksgen/generator/firstboot"
 	"github.com/ksgen/ksgen/generator/payload"
 	"github.com/ksgen/ksgen/generator/plan"
 	"github.com/ksgen/ksgen/images"
@@ -15,7 +16,7 @@ import (
 
 // Paths and units on control planes.
 const (
-	Script  = "/opt/ksgen/node-roles"
+	Script  = firstboot.Dir + "/node-roles"
 	Service = "ksgen-node-roles.service"
 	Timer   = "ksgen-node-roles.timer"
 )

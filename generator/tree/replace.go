@@ -22,13 +22,21 @@ func Replace(path string, mode fs.FileMode, content []byte) error {
 	} else if !fi.Mode().IsRegular() {
 		return fmt.Errorf("%s is not a regular file", path)
 	}
-	dir := filepath.Dir(target)
-	tmp, err := writeTemp(dir, filepath.Base(target), mode, content)
+	return WriteFile(target, mode, content)
+}
+
+// WriteFile puts content at path, with mode, whether or not a file is there:
+// the whole content goes to a synced temporary file beside it, which is
+// renamed over path, and the directory is synced. A failure at any step
+// leaves path as it was.
+func WriteFile(path string, mode fs.FileMode, content []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := writeTemp(dir, filepath.Base(path), mode, content)
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp) // a no-op once renamed
-	if err := os.Rename(tmp, target); err != nil {
+	if err := os.Rename(tmp, path); err != nil {
 		return err
 	}
 	// The rename is durable once the directory is.
