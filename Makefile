@@ -33,7 +33,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./generator
 
 fuzz:
-	$(GO) test ./generator/spec -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME)
+	$(GO) test ./generator/input/spec -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME)
 
 # e2e brings up a real 2 control-plane + 1 worker cluster from ksgen's output
 # on this machine (root; containerd, runc, haproxy, iproute2, curl): see the
@@ -41,7 +41,7 @@ fuzz:
 # proxy once and cached under ~/.cache/ksgen-test. The certificate renewal
 # script runs first against a PKI the real kubeadm writes.
 e2e:
-	KSGEN_E2E=1 $(GO) test -count=1 -timeout 45m -v -run TestRenewalWithKubeadm ./generator/certrenew
+	KSGEN_E2E=1 $(GO) test -count=1 -timeout 45m -v -run TestRenewalWithKubeadm ./generator/internal/render/certrenew
 	KSGEN_E2E=1 $(GO) test -count=1 -timeout 45m -v -run TestCluster ./generator/internal/e2e
 
 # e2e-boot boots every host of generator/internal/e2e/testdata/boot/cluster.yaml

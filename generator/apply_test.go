@@ -18,10 +18,10 @@ import (
 	"time"
 
 	"github.com/ksgen/ksgen/generator"
+	"github.com/ksgen/ksgen/generator/input/pki"
+	"github.com/ksgen/ksgen/generator/input/spec"
 	"github.com/ksgen/ksgen/generator/internal/consumers"
-	"github.com/ksgen/ksgen/generator/pki"
-	"github.com/ksgen/ksgen/generator/spec"
-	"github.com/ksgen/ksgen/generator/tree"
+	"github.com/ksgen/ksgen/generator/output/tree"
 )
 
 const (

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/ksgen/ksgen/generator"
-	"github.com/ksgen/ksgen/generator/pki"
-	"github.com/ksgen/ksgen/generator/spec"
+	"github.com/ksgen/ksgen/generator/input/pki"
+	"github.com/ksgen/ksgen/generator/input/spec"
 )
 
 // clusterSpec is the bundled example grown to n hosts: 3 control-plane/etcd

@@ -7,10 +7,10 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/ksgen/ksgen/generator/clouds"
-	"github.com/ksgen/ksgen/generator/payload"
+	"github.com/ksgen/ksgen/generator/input/spec"
+	"github.com/ksgen/ksgen/generator/internal/fileset"
 	"github.com/ksgen/ksgen/generator/plan"
-	"github.com/ksgen/ksgen/generator/spec"
+	"github.com/ksgen/ksgen/generator/profile/clouds"
 )
 
 // Limit and CloudLimits are the clouds table (package clouds), under the
@@ -53,7 +53,7 @@ type measured struct {
 }
 
 func measure(raw []byte, cloudInit bool) measured {
-	return measured{raw: raw, gz: payload.Gzip(raw), cloudInit: cloudInit}
+	return measured{raw: raw, gz: fileset.Gzip(raw), cloudInit: cloudInit}
 }
 
 // as is the payload as l's cloud receives it, before any base64: cloud-init
@@ -93,7 +93,7 @@ func fits(m measured) map[string]CloudFit {
 
 // check fails when a payload is over budget, naming the files that take the
 // space.
-func (b budget) check(name string, m measured, p *payload.Node) error {
+func (b budget) check(name string, m measured, p *fileset.Set) error {
 	if b.limit.Bytes == 0 {
 		return nil
 	}
@@ -102,7 +102,7 @@ func (b budget) check(name string, m measured, p *payload.Node) error {
 		return nil
 	}
 	files := slices.Clone(p.Files)
-	slices.SortFunc(files, func(x, y payload.File) int { return len(y.Content) - len(x.Content) })
+	slices.SortFunc(files, func(x, y fileset.File) int { return len(y.Content) - len(x.Content) })
 	var largest []string
 	for _, f := range files[:min(5, len(files))] {
 		largest = append(largest, fmt.Sprintf("%s (%d B)", f.Path, len(f.Content)))

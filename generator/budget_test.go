@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/ksgen/ksgen/generator"
-	"github.com/ksgen/ksgen/generator/spec"
+	"github.com/ksgen/ksgen/generator/input/spec"
 )
 
 func loadWithConfig(t *testing.T, config string) *spec.Spec {

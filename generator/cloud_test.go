@@ -12,9 +12,9 @@ import (
 	"testing"
 
 	"github.com/ksgen/ksgen/generator"
-	"github.com/ksgen/ksgen/generator/delivery"
-	"github.com/ksgen/ksgen/generator/spec"
-	"github.com/ksgen/ksgen/generator/tree"
+	"github.com/ksgen/ksgen/generator/input/spec"
+	"github.com/ksgen/ksgen/generator/output/fetch"
+	"github.com/ksgen/ksgen/generator/output/tree"
 )
 
 func files(t *testing.T, tr *tree.Tree) map[string][]byte {
@@ -73,7 +73,7 @@ func TestCloudUserData(t *testing.T) {
 			if fi.Clouds == nil {
 				continue
 			}
-			gzipped := fi.Path == delivery.CloudInitFile
+			gzipped := fi.Path == fetch.CloudInitFile
 			full := out[n.Name+"/"+fi.Path]
 			pointer := out[n.Name+"/"+fi.Path+".pointer"]
 			if pointer == nil {
@@ -135,7 +135,7 @@ func TestIgnitionPointer(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := files(t, tr)
-	tokens, err := delivery.NewTokens(b)
+	tokens, err := fetch.NewTokens(b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func TestIgnitionPointer(t *testing.T) {
 			continue
 		}
 		n++
-		if err := delivery.ParseIgnition(ptr); err != nil {
+		if err := fetch.ParseIgnition(ptr); err != nil {
 			t.Errorf("%s: %v", path, err)
 		}
 		var c struct {
@@ -176,7 +176,7 @@ func TestIgnitionPointer(t *testing.T) {
 			t.Errorf("%s: hash %s does not match config.ign", path, m.Verification.Hash)
 		}
 		ca := c.Ignition.Security.TLS.CertificateAuthorities[0].Source
-		if ca != "data:;base64,"+base64.StdEncoding.EncodeToString(delivery.ServeCA(b).Cert) {
+		if ca != "data:;base64,"+base64.StdEncoding.EncodeToString(fetch.ServeCA(b).Cert) {
 			t.Errorf("%s: CA %s is not the serve CA", path, ca)
 		}
 	}

@@ -9,8 +9,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/ksgen/ksgen/generator"
-	"github.com/ksgen/ksgen/generator/pki"
-	"github.com/ksgen/ksgen/generator/spec"
+	"github.com/ksgen/ksgen/generator/input/pki"
+	"github.com/ksgen/ksgen/generator/input/spec"
 )
 
 // A bundle with an encryption key turns on encryption at rest for Secrets on

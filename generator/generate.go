@@ -1,7 +1,3 @@
-// Package generator compiles a validated spec and a secrets bundle into the
-// output tree: per node, the kubeadm config, the rootfs it receives and its
-// encoded payloads, plus index.json. It only orchestrates; the renderers,
-// encoders and the tree writer do the work.
 package generator
 
 import (
@@ -13,27 +9,27 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/ksgen/ksgen/generator/addons"
-	"github.com/ksgen/ksgen/generator/binaries"
-	"github.com/ksgen/ksgen/generator/certrenew"
-	"github.com/ksgen/ksgen/generator/cloudinit"
-	"github.com/ksgen/ksgen/generator/containerd"
-	"github.com/ksgen/ksgen/generator/delivery"
-	"github.com/ksgen/ksgen/generator/etcd"
-	"github.com/ksgen/ksgen/generator/firstboot"
-	"github.com/ksgen/ksgen/generator/ignition"
-	"github.com/ksgen/ksgen/generator/joinwindow"
-	"github.com/ksgen/ksgen/generator/kubeadm"
-	"github.com/ksgen/ksgen/generator/kubelet"
-	"github.com/ksgen/ksgen/generator/lb"
-	"github.com/ksgen/ksgen/generator/osprep"
-	"github.com/ksgen/ksgen/generator/osprofile"
-	"github.com/ksgen/ksgen/generator/payload"
-	"github.com/ksgen/ksgen/generator/pki"
+	"github.com/ksgen/ksgen/generator/input/pki"
+	"github.com/ksgen/ksgen/generator/input/spec"
+	"github.com/ksgen/ksgen/generator/internal/encode/cloudinit"
+	"github.com/ksgen/ksgen/generator/internal/encode/ignition"
+	"github.com/ksgen/ksgen/generator/internal/fileset"
+	"github.com/ksgen/ksgen/generator/internal/render/addons"
+	"github.com/ksgen/ksgen/generator/internal/render/binaries"
+	"github.com/ksgen/ksgen/generator/internal/render/certrenew"
+	"github.com/ksgen/ksgen/generator/internal/render/containerd"
+	"github.com/ksgen/ksgen/generator/internal/render/etcd"
+	"github.com/ksgen/ksgen/generator/internal/render/firstboot"
+	"github.com/ksgen/ksgen/generator/internal/render/joinwindow"
+	"github.com/ksgen/ksgen/generator/internal/render/kubeadm"
+	"github.com/ksgen/ksgen/generator/internal/render/kubelet"
+	"github.com/ksgen/ksgen/generator/internal/render/lb"
+	"github.com/ksgen/ksgen/generator/internal/render/osprep"
+	"github.com/ksgen/ksgen/generator/internal/render/roles"
+	"github.com/ksgen/ksgen/generator/output/fetch"
+	"github.com/ksgen/ksgen/generator/output/tree"
 	"github.com/ksgen/ksgen/generator/plan"
-	"github.com/ksgen/ksgen/generator/roles"
-	"github.com/ksgen/ksgen/generator/spec"
-	"github.com/ksgen/ksgen/generator/tree"
+	"github.com/ksgen/ksgen/generator/profile/osprofile"
 )
 
 // Options narrow what Generate renders.
@@ -126,7 +122,7 @@ func GeneratePlan(c *plan.Cluster, b *pki.Bundle, opts Options, out tree.Sink) e
 	if err != nil {
 		return err
 	}
-	return out.Put(tree.File{Path: tree.IndexFile, Mode: payload.ModePublic, Content: raw})
+	return out.Put(tree.File{Path: tree.IndexFile, Mode: fileset.ModePublic, Content: raw})
 }
 
 // newRenderer checks the options and prepares what every node's render
@@ -176,19 +172,19 @@ func newRenderer(s *spec.Spec, c *plan.Cluster, b *pki.Bundle, nodes []*plan.Nod
 	if opts.Pointers && opts.ServeURL == "" {
 		return nil, fmt.Errorf("pointer configs need the ksgen serve URL")
 	}
-	var tokens *delivery.Tokens
+	var tokens *fetch.Tokens
 	if opts.ServeURL != "" {
 		if u, err := url.Parse(opts.ServeURL); err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") {
 			return nil, fmt.Errorf("serve URL %q: want https://host:port", opts.ServeURL)
 		}
-		if tokens, err = delivery.NewTokens(b); err != nil {
+		if tokens, err = fetch.NewTokens(b); err != nil {
 			return nil, err
 		}
 	}
 	return &renderer{
 		opts:     opts,
 		tokens:   tokens,
-		pointer:  delivery.Pointer{BaseURL: opts.ServeURL, CA: delivery.ServeCA(b).Cert},
+		pointer:  fetch.Pointer{BaseURL: opts.ServeURL, CA: fetch.ServeCA(b).Cert},
 		cluster:  c,
 		bundle:   b,
 		formats:  formats,
@@ -239,8 +235,8 @@ func parallel(n int, fn func(i int)) {
 
 type renderer struct {
 	opts     Options
-	tokens   *delivery.Tokens // nil without a serve URL
-	pointer  delivery.Pointer
+	tokens   *fetch.Tokens // nil without a serve URL
+	pointer  fetch.Pointer
 	cluster  *plan.Cluster
 	bundle   *pki.Bundle
 	formats  []string
@@ -268,16 +264,16 @@ func (r *renderer) node(n *plan.Node) (nodeOutput, error) {
 	}
 	// addPayload indexes, budgets and delivers a payload, compressing it once.
 	addPayload := func(name string, content []byte) error {
-		m := measure(content, name == delivery.CloudInitFile)
+		m := measure(content, name == fetch.CloudInitFile)
 		if err := r.budget.check(name, m, p); err != nil {
 			return err
 		}
-		out.files = append(out.files, tree.File{Path: n.Name + "/" + name, Mode: payload.ModeSecret, Content: content})
+		out.files = append(out.files, tree.File{Path: n.Name + "/" + name, Mode: fileset.ModeSecret, Content: content})
 		out.index.Files = append(out.index.Files, describePayload(name, m))
 		return r.delivery(n, name, m, &out)
 	}
 	if kcfg != nil {
-		add("kubeadm.yaml", payload.ModeSecret, kcfg)
+		add("kubeadm.yaml", fileset.ModeSecret, kcfg)
 	}
 	// Payloads hold the node's secrets (token, keys): 0600 like them.
 	if slices.Contains(r.formats, FormatIgnition) {
@@ -285,8 +281,8 @@ func (r *renderer) node(n *plan.Node) (nodeOutput, error) {
 		if err != nil {
 			return nodeOutput{}, fmt.Errorf("ignition: %w", err)
 		}
-		add("config.bu", payload.ModeSecret, bu)
-		if err := addPayload(delivery.IgnitionFile, ign); err != nil {
+		add("config.bu", fileset.ModeSecret, bu)
+		if err := addPayload(fetch.IgnitionFile, ign); err != nil {
 			return nodeOutput{}, err
 		}
 	}
@@ -295,7 +291,7 @@ func (r *renderer) node(n *plan.Node) (nodeOutput, error) {
 		if err != nil {
 			return nodeOutput{}, fmt.Errorf("cloud-init: %w", err)
 		}
-		if err := addPayload(delivery.CloudInitFile, ud); err != nil {
+		if err := addPayload(fetch.CloudInitFile, ud); err != nil {
 			return nodeOutput{}, err
 		}
 	}
@@ -312,7 +308,7 @@ func (r *renderer) node(n *plan.Node) (nodeOutput, error) {
 // forced), else the pointer, which must fit.
 func (r *renderer) delivery(n *plan.Node, name string, full measured, out *nodeOutput) error {
 	put := func(path string, content []byte, pointer bool) {
-		out.files = append(out.files, tree.File{Path: n.Name + "/" + path, Mode: payload.ModeSecret, Content: content})
+		out.files = append(out.files, tree.File{Path: n.Name + "/" + path, Mode: fileset.ModeSecret, Content: content})
 		fi := describe(path, content)
 		fi.Pointer = pointer
 		out.index.Files = append(out.index.Files, fi)
@@ -322,10 +318,10 @@ func (r *renderer) delivery(n *plan.Node, name string, full measured, out *nodeO
 		url := r.pointer.URL(n.Name, r.tokens.For(n.Name), name)
 		var raw []byte
 		if full.cloudInit {
-			raw = delivery.CloudInitPointer(url, full.raw, r.pointer.CA)
+			raw = fetch.CloudInitPointer(url, full.raw, r.pointer.CA)
 		} else {
 			var err error
-			if raw, err = delivery.IgnitionPointer(delivery.IgnitionVersion(full.raw), url, full.raw, r.pointer.CA); err != nil {
+			if raw, err = fetch.IgnitionPointer(fetch.IgnitionVersion(full.raw), url, full.raw, r.pointer.CA); err != nil {
 				return err
 			}
 		}
@@ -341,7 +337,7 @@ func (r *renderer) delivery(n *plan.Node, name string, full measured, out *nodeO
 			put(name+"."+cloud, encode(l, full), false)
 		case ptr == nil:
 			hint := ""
-			if name == delivery.IgnitionFile {
+			if name == fetch.IgnitionFile {
 				hint = ", or use cloud-init (--format cloud-init), which the cloud takes gzipped"
 			}
 			return fmt.Errorf("%s is %d bytes as %s counts it, over its limit of %d: render with --serve-url https://HOST:PORT (ksgen serve's address) to write a pointer config instead%s", name, sent, cloud, l.Bytes, hint)
@@ -354,7 +350,7 @@ func (r *renderer) delivery(n *plan.Node, name string, full measured, out *nodeO
 	return nil
 }
 
-// A step adds one concern's files to a node's payload. steps is the one
+// A step adds one concern's files to a node's fileset. steps is the one
 // ordered list every node goes through: the renderers of the plan, and the
 // steps that need what the renderer holds besides it (the bundle's
 // credentials, its CA material, the etcd certificates issued once).
@@ -363,7 +359,7 @@ type step func(r *renderer, n *plan.Node, b *nodeBuild) error
 // nodeBuild is a node's payload while the steps fill it, and its kubeadm
 // config, which is written beside the payload too.
 type nodeBuild struct {
-	payload *payload.Node
+	payload *fileset.Set
 	kubeadm []byte
 }
 
@@ -386,7 +382,7 @@ var steps = []step{
 }
 
 // plain is a renderer that needs nothing beyond the plan.
-func plain(render func(*plan.Cluster, *plan.Node, *payload.Node) error) step {
+func plain(render func(*plan.Cluster, *plan.Node, *fileset.Set) error) step {
 	return func(r *renderer, n *plan.Node, b *nodeBuild) error { return render(r.cluster, n, b.payload) }
 }
 
@@ -437,8 +433,8 @@ func etcdCertificates(r *renderer, n *plan.Node, b *nodeBuild) error {
 
 // payload runs every renderer for the node and returns it with the node's
 // kubeadm config (nil when the node runs no kubeadm).
-func (r *renderer) payload(n *plan.Node) (*payload.Node, []byte, error) {
-	b := &nodeBuild{payload: &payload.Node{Name: n.Name}}
+func (r *renderer) payload(n *plan.Node) (*fileset.Set, []byte, error) {
+	b := &nodeBuild{payload: &fileset.Set{Name: n.Name}}
 	for _, run := range steps {
 		if err := run(r, n, b); err != nil {
 			return nil, nil, err

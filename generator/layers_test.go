@@ -2,6 +2,7 @@ package generator
 
 import (
 	"go/build"
+	"io/fs"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -10,43 +11,65 @@ import (
 
 const module = "github.com/ksgen/ksgen/"
 
-// stages names each package of the pipeline by its stage: input ← plan ←
-// render ← encode ← output, delivery on top. A package may import only
-// packages of its own or an earlier stage, and the tables (templates,
-// images, osprofile, clouds, payload) that every stage shares.
-var stages = map[string]string{
-	"generator/spec":       "input",
-	"generator/plan":       "plan",
-	"generator/addons":     "render",
-	"generator/binaries":   "render",
-	"generator/certrenew":  "render",
-	"generator/containerd": "render",
-	"generator/etcd":       "render",
-	"generator/firstboot":  "render",
-	"generator/joinwindow": "render",
-	"generator/kubeadm":    "render",
-	"generator/kubelet":    "render",
-	"generator/lb":         "render",
-	"generator/osprep":     "render",
-	"generator/pki":        "render",
-	"generator/roles":      "render",
-	"generator/ignition":   "encode",
-	"generator/cloudinit":  "encode",
-	"generator/tree":       "output",
-	"generator":            "output",
-	"generator/delivery":   "output", // pointer configs and fetch tokens, written with the tree
-	"generator/serve":      "delivery",
-	"generator/matchbox":   "delivery",
+// The folder of a package is its stage: input ← plan ← render ← encode ←
+// output, delivery on top. A package may import only packages of its own or
+// an earlier stage, and the tables every stage shares.
+var order = []string{"input", "plan", "render", "encode", "output", "delivery"}
+
+// stageOf names a package's stage by its folder; "shared" for the tables
+// (profiles, the node's file set, templates, images) and "" for test helpers.
+func stageOf(pkg string) string {
+	switch {
+	case pkg == "generator":
+		return "output"
+	case pkg == "generator/plan":
+		return "plan"
+	case pkg == "generator/internal/fileset", pkg == "templates", pkg == "images",
+		strings.HasPrefix(pkg, "generator/profile/"):
+		return "shared"
+	case strings.HasPrefix(pkg, "generator/internal/render/"):
+		return "render"
+	case strings.HasPrefix(pkg, "generator/internal/encode/"):
+		return "encode"
+	}
+	for _, s := range []string{"input", "output", "delivery"} {
+		if strings.HasPrefix(pkg, "generator/"+s+"/") {
+			return s
+		}
+	}
+	return ""
 }
 
-var shared = []string{"templates", "images", "generator/osprofile", "generator/clouds", "generator/payload"}
-
-var order = []string{"input", "plan", "render", "encode", "output", "delivery"}
+// pipelinePackages lists every package under generator/ that has a stage.
+func pipelinePackages(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return err
+		}
+		if d.Name() == "testdata" {
+			return filepath.SkipDir
+		}
+		pkg := filepath.ToSlash(filepath.Join("generator", path))
+		if _, err := build.ImportDir(path, 0); err == nil && stageOf(pkg) != "" {
+			out = append(out, pkg)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
 
 // rendersThroughSpec are the renderers that still read the raw spec rather
 // than typed plan fields. The list may only shrink: a renderer added to it
 // is a step back from "the plan is the renderers' only vocabulary".
-var rendersThroughSpec = []string{"generator/addons", "generator/etcd", "generator/kubeadm", "generator/lb"}
+var rendersThroughSpec = []string{"generator/internal/render/addons", "generator/internal/render/etcd",
+	"generator/internal/render/kubeadm", "generator/internal/render/lb"}
+
+const specPkg = "generator/input/spec"
 
 func imports(t *testing.T, pkg string) []string {
 	t.Helper()
@@ -64,40 +87,37 @@ func imports(t *testing.T, pkg string) []string {
 }
 
 // TestStageRule fails when a package imports one of a later stage (an
-// encoder a renderer, a renderer the output), when a renderer or encoder
-// imports another of its stage's outputs it should not, or when a renderer
-// newly reads the raw spec.
+// encoder a renderer, a renderer the output), when an encoder imports
+// anything but the node's file set, when delivery reaches past the output
+// into the plan, or when a renderer newly reads the raw spec.
 func TestStageRule(t *testing.T) {
-	for pkg, stage := range stages {
+	pkgs := pipelinePackages(t)
+	if len(pkgs) < 20 {
+		t.Fatalf("found only %d pipeline packages: %v", len(pkgs), pkgs)
+	}
+	for _, pkg := range pkgs {
+		stage := stageOf(pkg)
 		for _, imp := range imports(t, pkg) {
-			if slices.Contains(shared, imp) {
-				continue
-			}
-			is, ok := stages[imp]
-			if !ok {
-				t.Errorf("%s imports %s, which has no stage: add it to stages", pkg, imp)
-				continue
-			}
-			if slices.Index(order, is) > slices.Index(order, stage) {
+			is := stageOf(imp)
+			switch {
+			case is == "":
+				t.Errorf("%s imports %s, which has no stage", pkg, imp)
+			case stage == "shared" && is != "shared":
+				t.Errorf("shared table %s imports %s: tables import only tables", pkg, imp)
+			case is == "shared":
+			case slices.Index(order, is) > slices.Index(order, stage):
 				t.Errorf("%s (%s) imports %s (%s): a later stage", pkg, stage, imp, is)
-			}
-			if stage == "encode" && is != "encode" {
-				t.Errorf("encoder %s imports %s: encoders take only the payload", pkg, imp)
-			}
-			if stage == "render" && imp == "generator/spec" && !slices.Contains(rendersThroughSpec, pkg) {
+			case stage == "encode" && is != "encode":
+				t.Errorf("encoder %s imports %s: encoders take only the node's file set", pkg, imp)
+			case stage == "delivery" && (is == "plan" || is == "render" || is == "encode"):
+				t.Errorf("delivery %s imports %s: delivery reads the output, not the pipeline", pkg, imp)
+			case stage == "render" && imp == specPkg && !slices.Contains(rendersThroughSpec, pkg):
 				t.Errorf("renderer %s imports the spec: give it typed plan fields instead", pkg)
 			}
 		}
 	}
-	for _, pkg := range shared {
-		for _, imp := range imports(t, pkg) {
-			if !slices.Contains(shared, imp) {
-				t.Errorf("shared table %s imports %s: tables import only tables", pkg, imp)
-			}
-		}
-	}
 	for _, pkg := range rendersThroughSpec {
-		if !slices.Contains(imports(t, pkg), "generator/spec") {
+		if !slices.Contains(imports(t, pkg), specPkg) {
 			t.Errorf("%s no longer imports the spec: take it off rendersThroughSpec", pkg)
 		}
 	}

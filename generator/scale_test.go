@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/ksgen/ksgen/generator"
-	"github.com/ksgen/ksgen/generator/spec"
-	"github.com/ksgen/ksgen/generator/tree"
+	"github.com/ksgen/ksgen/generator/input/spec"
+	"github.com/ksgen/ksgen/generator/output/tree"
 )
 
 // A worker's output must not depend on how many workers the cluster has:

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/ksgen/ksgen/generator/internal/consumers"
-	"github.com/ksgen/ksgen/generator/payload"
+	"github.com/ksgen/ksgen/generator/internal/fileset"
 )
 
 // TestUnitsVerify has systemd judge every unit and drop-in ksgen writes, on
@@ -33,7 +33,7 @@ func TestUnitsVerify(t *testing.T) {
 		for host, files := range nodes {
 			var units []string
 			for p := range files {
-				if path.Dir(p) == payload.UnitDir {
+				if path.Dir(p) == fileset.UnitDir {
 					units = append(units, path.Base(p))
 				}
 			}

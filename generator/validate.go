@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/ksgen/ksgen/generator/etcd"
-	"github.com/ksgen/ksgen/generator/kubeadm"
+	"github.com/ksgen/ksgen/generator/input/spec"
+	"github.com/ksgen/ksgen/generator/internal/render/etcd"
+	"github.com/ksgen/ksgen/generator/internal/render/kubeadm"
 	"github.com/ksgen/ksgen/generator/plan"
-	"github.com/ksgen/ksgen/generator/spec"
 )
 
 // Validate is ksgen's one full validation. It completes r, the report of

@@ -10,7 +10,7 @@ import (
 
 	kubeadmconstants "k8s.io/kubernetes/cmd/kubeadm/app/constants"
 
-	"github.com/ksgen/ksgen/generator/osprofile"
+	"github.com/ksgen/ksgen/generator/profile/osprofile"
 )
 
 // Kubernetes versions ksgen renders for. kubeadm's v1beta3 API starts at

@@ -11,7 +11,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/ksgen/ksgen/generator/pki"
+	"github.com/ksgen/ksgen/generator/input/pki"
 )
 
 // testBundle is the fixed test bundle, the one the golden trees use.

@@ -7,9 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ksgen/ksgen/generator/payload"
-	"github.com/ksgen/ksgen/generator/spec"
-	"github.com/ksgen/ksgen/generator/tree"
+	"github.com/ksgen/ksgen/generator/input/spec"
+	"github.com/ksgen/ksgen/generator/output/tree"
 	"github.com/ksgen/ksgen/images"
 	"github.com/ksgen/ksgen/templates"
 )
@@ -52,7 +51,7 @@ func newCreateCommand(stdout io.Writer) *cobra.Command {
 			if _, r := spec.Load(raw); r.Err(false) != nil {
 				return fmt.Errorf("sample does not validate: %w", r.Err(false))
 			}
-			if err := tree.WriteNew(f.file, payload.ModePublic, raw); err != nil {
+			if err := tree.WriteNew(f.file, tree.ModePublic, raw); err != nil {
 				return err
 			}
 			_, err = fmt.Fprintf(stdout, "wrote %s\n", f.file)

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ksgen/ksgen/generator/delivery"
-	"github.com/ksgen/ksgen/generator/pki"
+	"github.com/ksgen/ksgen/generator/input/pki"
+	"github.com/ksgen/ksgen/generator/output/fetch"
 )
 
 // renderDelivery renders the matchbox spec with the test bundle and the
@@ -146,13 +146,13 @@ func TestServeCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tokens, _ := delivery.NewTokens(b)
+	tokens, _ := fetch.NewTokens(b)
 	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(delivery.ServeCA(b).Cert)
+	pool.AppendCertsFromPEM(fetch.ServeCA(b).Cert)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	for path, want := range map[string]int{
-		delivery.Path("node1", tokens.For("node1"), "config.ign"):   200,
-		delivery.Path("master1", tokens.For("node1"), "config.ign"): 403,
+		fetch.Path("node1", tokens.For("node1"), "config.ign"):   200,
+		fetch.Path("master1", tokens.For("node1"), "config.ign"): 403,
 	} {
 		resp, err := client.Get("https://" + addr + path)
 		if err != nil {

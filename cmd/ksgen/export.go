@@ -13,8 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ksgen/ksgen/generator"
-	"github.com/ksgen/ksgen/generator/matchbox"
-	"github.com/ksgen/ksgen/generator/tree"
+	"github.com/ksgen/ksgen/generator/delivery/matchbox"
+	"github.com/ksgen/ksgen/generator/output/tree"
 )
 
 // matchboxFlags are the matchbox export's flags, shared by "render

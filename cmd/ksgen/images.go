@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ksgen/ksgen/generator/addons"
+	"github.com/ksgen/ksgen/generator"
 	"github.com/ksgen/ksgen/images"
 )
 
@@ -51,7 +51,7 @@ namespaceOverride when the spec sets them. Sorted, one per line.`,
 			if err != nil {
 				return err
 			}
-			list, err := images.List(addons.Images(c))
+			list, err := images.List(generator.Images(c))
 			if err != nil {
 				return err
 			}

@@ -13,9 +13,9 @@ import (
 	kubeadmconstants "k8s.io/kubernetes/cmd/kubeadm/app/constants"
 	kubeadmimages "k8s.io/kubernetes/cmd/kubeadm/app/images"
 
-	"github.com/ksgen/ksgen/generator/addons"
+	"github.com/ksgen/ksgen/generator"
+	"github.com/ksgen/ksgen/generator/input/spec"
 	"github.com/ksgen/ksgen/generator/plan"
-	"github.com/ksgen/ksgen/generator/spec"
 	"github.com/ksgen/ksgen/images"
 )
 
@@ -77,7 +77,7 @@ func TestImagesListHoldsKubeadmsOwnList(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			list, err := images.List(addons.Images(c))
+			list, err := images.List(generator.Images(c))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -140,7 +140,7 @@ func TestImagesListGrowsByKubeSphereComponents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ic := addons.Images(c)
+	ic := generator.Images(c)
 	with, err := images.List(ic)
 	if err != nil {
 		t.Fatal(err)

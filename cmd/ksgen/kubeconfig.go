@@ -15,10 +15,9 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	kubeadmconstants "k8s.io/kubernetes/cmd/kubeadm/app/constants"
 
-	"github.com/ksgen/ksgen/generator/payload"
-	"github.com/ksgen/ksgen/generator/pki"
+	"github.com/ksgen/ksgen/generator/input/pki"
+	"github.com/ksgen/ksgen/generator/output/tree"
 	"github.com/ksgen/ksgen/generator/plan"
-	"github.com/ksgen/ksgen/generator/tree"
 )
 
 type kubeconfigFlags struct {
@@ -249,12 +248,12 @@ func noteEndpointDomain(c *plan.Cluster, stderr io.Writer) {
 // force, a rename over it.
 func writeSecretFile(path string, content []byte, force bool) error {
 	if !force {
-		if err := tree.WriteNew(path, payload.ModeSecret, content); err != nil {
+		if err := tree.WriteNew(path, tree.ModeSecret, content); err != nil {
 			return fmt.Errorf("write %s: %w (pass --force to replace it)", path, err)
 		}
 		return nil
 	}
-	if err := tree.WriteFile(path, payload.ModeSecret, content); err != nil {
+	if err := tree.WriteFile(path, tree.ModeSecret, content); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil

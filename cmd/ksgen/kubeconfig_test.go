@@ -19,7 +19,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
-	"github.com/ksgen/ksgen/generator/pki"
+	"github.com/ksgen/ksgen/generator/input/pki"
 )
 
 // clientCert reads the client certificate of a kubeconfig's current context.

@@ -10,9 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ksgen/ksgen/generator/addons"
-	"github.com/ksgen/ksgen/generator/osprofile"
-	"github.com/ksgen/ksgen/generator/tree"
+	"github.com/ksgen/ksgen/generator"
+	"github.com/ksgen/ksgen/generator/output/tree"
+	"github.com/ksgen/ksgen/generator/profile/osprofile"
 	"github.com/ksgen/ksgen/images"
 )
 
@@ -57,7 +57,7 @@ image that accepts unchecked downloads.`,
 			if err != nil {
 				return err
 			}
-			ic := addons.Images(c)
+			ic := generator.Images(c)
 			list, err := images.List(ic)
 			if err != nil {
 				return err

@@ -13,8 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ksgen/ksgen/generator"
-	"github.com/ksgen/ksgen/generator/pki"
-	"github.com/ksgen/ksgen/generator/tree"
+	"github.com/ksgen/ksgen/generator/input/pki"
+	"github.com/ksgen/ksgen/generator/output/tree"
 )
 
 type renderFlags struct {

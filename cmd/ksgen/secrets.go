@@ -7,9 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ksgen/ksgen/generator/payload"
-	"github.com/ksgen/ksgen/generator/pki"
-	"github.com/ksgen/ksgen/generator/tree"
+	"github.com/ksgen/ksgen/generator/input/pki"
+	"github.com/ksgen/ksgen/generator/output/tree"
 )
 
 type secretsFlags struct {
@@ -61,7 +60,7 @@ func writeBundle(path string, b *pki.Bundle) error {
 	if err != nil {
 		return err
 	}
-	if err := tree.WriteNew(path, payload.ModeSecret, raw); err != nil {
+	if err := tree.WriteNew(path, tree.ModeSecret, raw); err != nil {
 		return fmt.Errorf("write secrets bundle: %w", err)
 	}
 	return nil

@@ -13,9 +13,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ksgen/ksgen/generator/delivery"
-	"github.com/ksgen/ksgen/generator/pki"
-	"github.com/ksgen/ksgen/generator/serve"
+	"github.com/ksgen/ksgen/generator/delivery/serve"
+	"github.com/ksgen/ksgen/generator/input/pki"
+	"github.com/ksgen/ksgen/generator/output/fetch"
 )
 
 type serveFlags struct {
@@ -81,11 +81,11 @@ func serveTree(ctx context.Context, f *serveFlags, stdout, stderr io.Writer) err
 		}
 		sans = []string{host}
 	}
-	cert, err := delivery.ServeCert(b, sans)
+	cert, err := fetch.ServeCert(b, sans)
 	if err != nil {
 		return err
 	}
-	tokens, err := delivery.NewTokens(b)
+	tokens, err := fetch.NewTokens(b)
 	if err != nil {
 		return err
 	}

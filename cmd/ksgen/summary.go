@@ -10,16 +10,16 @@ import (
 	"text/tabwriter"
 
 	"github.com/ksgen/ksgen/generator"
-	"github.com/ksgen/ksgen/generator/delivery"
+	"github.com/ksgen/ksgen/generator/output/fetch"
 )
 
 // bootPayload is the payload a node's OS boots from: Ignition for Fedora
 // CoreOS and Flatcar, cloud-init for the others.
 func bootPayload(os string) string {
 	if os == "fcos" || os == "flatcar" {
-		return delivery.IgnitionFile
+		return fetch.IgnitionFile
 	}
-	return delivery.CloudInitFile
+	return fetch.CloudInitFile
 }
 
 // printRenderSummary prints one row per rendered node (host, roles, OS,
@@ -45,7 +45,7 @@ func printRenderSummary(w io.Writer, f *renderFlags, rawIndex []byte) error {
 			switch fi := &n.Files[i]; {
 			case fi.Path == want:
 				file = fi
-			case fi.Path == delivery.IgnitionFile || fi.Path == delivery.CloudInitFile:
+			case fi.Path == fetch.IgnitionFile || fi.Path == fetch.CloudInitFile:
 				if file == nil {
 					file = fi // the OS's own format was not rendered
 				}

@@ -10,10 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ksgen/ksgen/generator/joinwindow"
-	"github.com/ksgen/ksgen/generator/payload"
-	"github.com/ksgen/ksgen/generator/pki"
-	"github.com/ksgen/ksgen/generator/tree"
+	"github.com/ksgen/ksgen/generator"
+	"github.com/ksgen/ksgen/generator/input/pki"
+	"github.com/ksgen/ksgen/generator/output/tree"
 )
 
 type tokenFlags struct {
@@ -100,7 +99,7 @@ func rotateToken(f *tokenFlags, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("secrets bundle %s: %w", path, err)
 	}
-	if err := tree.Replace(path, payload.ModeSecret, out); err != nil {
+	if err := tree.Replace(path, tree.ModeSecret, out); err != nil {
 		return fmt.Errorf("write secrets bundle %s (left as it was): %w", path, err)
 	}
 	oldID, newID := (&pki.Bundle{BootstrapToken: oldTok}).TokenID(), (&pki.Bundle{BootstrapToken: newTok}).TokenID()
@@ -124,7 +123,7 @@ func newTokenManifestCommand(stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "manifest [--secrets FILE] [-f FILE]",
 		Short: "Print the Secret that makes the bundle's token the cluster's join token",
-		Long: `manifest prints the Secret kube-system/` + joinwindow.StateSecret + ` holding the bundle's
+		Long: `manifest prints the Secret kube-system/` + generator.JoinWindowSecret + ` holding the bundle's
 bootstrap token. Applied to a running cluster, the control planes' ksgen-join-window
 keeper makes that token valid for the join window and deletes the token it replaces.
 The output holds the token: pipe it, do not store it.`,
@@ -141,7 +140,7 @@ The output holds the token: pipe it, do not store it.`,
 			if err != nil {
 				return fmt.Errorf("secrets bundle %s: %w", path, err)
 			}
-			_, err = stdout.Write(joinwindow.StateManifest(b.BootstrapToken))
+			_, err = stdout.Write(generator.JoinWindowManifest(b.BootstrapToken))
 			return err
 		},
 	}

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ksgen/ksgen/generator/joinwindow"
-	"github.com/ksgen/ksgen/generator/pki"
+	"github.com/ksgen/ksgen/generator"
+	"github.com/ksgen/ksgen/generator/input/pki"
 )
 
 func readBundleFile(t *testing.T, path string) (*pki.Bundle, []byte) {
@@ -86,7 +86,7 @@ func TestTokenRotate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if manifest != string(joinwindow.StateManifest(newTok)) {
+	if manifest != string(generator.JoinWindowManifest(newTok)) {
 		t.Errorf("manifest:\n%s", manifest)
 	}
 
@@ -115,8 +115,8 @@ func TestTokenRotate(t *testing.T) {
 	if worker := second["node1/kubeadm.yaml"]; !strings.Contains(worker, "token: "+newTok) {
 		t.Errorf("node1's join config does not carry the new token:\n%s", worker)
 	}
-	if cp := second["master2/rootfs"+joinwindow.TokenPath]; !strings.HasSuffix(cp, "\n"+newTok) {
-		t.Errorf("master2's %s: %q", joinwindow.TokenPath, cp)
+	if cp := second["master2/rootfs"+generator.JoinTokenPath]; !strings.HasSuffix(cp, "\n"+newTok) {
+		t.Errorf("master2's %s: %q", generator.JoinTokenPath, cp)
 	}
 	if changed == 0 {
 		t.Error("no file carries the token")

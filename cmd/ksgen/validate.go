@@ -7,9 +7,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ksgen/ksgen/generator"
-	"github.com/ksgen/ksgen/generator/osprep"
+	"github.com/ksgen/ksgen/generator/input/spec"
 	"github.com/ksgen/ksgen/generator/plan"
-	"github.com/ksgen/ksgen/generator/spec"
+	"github.com/ksgen/ksgen/generator/profile/osprofile"
 )
 
 type validateFlags struct {
@@ -73,7 +73,7 @@ func warnNoLogin(path string, s *spec.Spec, stderr io.Writer) {
 	}
 	fmt.Fprintf(stderr, "%s: warning: no host can be logged into: the ksgen document gives no SSH key "+
 		"(ksgen.spec.users[].sshAuthorizedKeys, on every host; or ksgen.spec.roles.<role>.sshAuthorizedKeys "+
-		"and ksgen.spec.hosts.<host>.sshAuthorizedKeys, for the user %q); a cloud's key pair may still reach the image's default user\n", path, osprep.LoginUser)
+		"and ksgen.spec.hosts.<host>.sshAuthorizedKeys, for the user %q); a cloud's key pair may still reach the image's default user\n", path, osprofile.LoginUser)
 }
 
 // canLogIn reports whether any host gets an SSH authorized key: a user of

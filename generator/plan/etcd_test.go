@@ -4,8 +4,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/ksgen/ksgen/generator/input/spec"
 	"github.com/ksgen/ksgen/generator/plan"
-	"github.com/ksgen/ksgen/generator/spec"
 )
 
 // The plan's etcd facts are what both the kubeadm config and the etcd

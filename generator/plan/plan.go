@@ -1,7 +1,3 @@
-// Package plan derives per-node facts from a validated spec: roles, whether
-// a node runs kubeadm init or join, its addresses, what the control-plane
-// endpoint resolves to on it, and the cluster-wide values every renderer
-// shares. Renderers read a plan; they never look at the spec's raw form.
 package plan
 
 import (
@@ -17,7 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/version"
 	kubeadmconstants "k8s.io/kubernetes/cmd/kubeadm/app/constants"
 
-	"github.com/ksgen/ksgen/generator/spec"
+	"github.com/ksgen/ksgen/generator/input/spec"
 	"github.com/ksgen/ksgen/images"
 )
 

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ksgen/ksgen/generator/input/spec"
 	"github.com/ksgen/ksgen/generator/plan"
-	"github.com/ksgen/ksgen/generator/spec"
 )
 
 // cluster describes a test spec in a few fields; yaml() writes it out the

@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ksgen/ksgen/generator/input/spec"
 	"github.com/ksgen/ksgen/generator/internal/consumers"
-	"github.com/ksgen/ksgen/generator/spec"
 )
 
 // Budgets of the booted e2e's phases.

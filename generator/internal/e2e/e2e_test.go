@@ -19,10 +19,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ksgen/ksgen/generator/input/pki"
+	"github.com/ksgen/ksgen/generator/input/spec"
 	"github.com/ksgen/ksgen/generator/internal/consumers"
-	"github.com/ksgen/ksgen/generator/pki"
 	"github.com/ksgen/ksgen/generator/plan"
-	"github.com/ksgen/ksgen/generator/spec"
 )
 
 // Budgets of the phases after the build; the whole test is bounded by

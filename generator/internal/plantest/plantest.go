@@ -4,9 +4,9 @@ package plantest
 import (
 	"testing"
 
-	"github.com/ksgen/ksgen/generator/payload"
+	"github.com/ksgen/ksgen/generator/input/spec"
+	"github.com/ksgen/ksgen/generator/internal/fileset"
 	"github.com/ksgen/ksgen/generator/plan"
-	"github.com/ksgen/ksgen/generator/spec"
 )
 
 // Plan loads a spec (which must be valid) and plans it.
@@ -24,17 +24,17 @@ func Plan(t testing.TB, specYAML string) *plan.Cluster {
 }
 
 // Render runs one renderer for the named node and returns its files by path.
-func Render(t testing.TB, c *plan.Cluster, node string, render func(*plan.Cluster, *plan.Node, *payload.Node) error) (*payload.Node, map[string]payload.File) {
+func Render(t testing.TB, c *plan.Cluster, node string, render func(*plan.Cluster, *plan.Node, *fileset.Set) error) (*fileset.Set, map[string]fileset.File) {
 	t.Helper()
 	n := c.NodeByName(node)
 	if n == nil {
 		t.Fatalf("no node %s", node)
 	}
-	p := &payload.Node{Name: node}
+	p := &fileset.Set{Name: node}
 	if err := render(c, n, p); err != nil {
 		t.Fatal(err)
 	}
-	files := map[string]payload.File{}
+	files := map[string]fileset.File{}
 	for _, f := range append(p.Files, p.UnitFiles()...) {
 		files[f.Path] = f
 	}

@@ -1,0 +1,11 @@
+// Package serve is ksgen serve: an HTTPS server, read-only over a rendered
+// tree, that hands each node its own full payload at
+// /<node>/<token>/{config.ign,user-data}, where token is the node's fetch
+// token (fetch.Tokens). Any other node's path, a wrong token or an
+// unknown node is refused with 403, so a node holding its own pointer config
+// learns nothing about the others.
+//
+// Stage: delivery. It takes a rendered output tree and hands it to machines;
+// it imports the output, the secrets bundle and the shared tables, never the
+// plan, a renderer or an encoder.
+package serve

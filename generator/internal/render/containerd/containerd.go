@@ -1,0 +1,125 @@
+package containerd
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/ksgen/ksgen/generator/internal/fileset"
+	"github.com/ksgen/ksgen/generator/plan"
+	"github.com/ksgen/ksgen/generator/profile/osprofile"
+	"github.com/ksgen/ksgen/images"
+	"github.com/ksgen/ksgen/templates"
+)
+
+// CertsDir is containerd's registry host configuration directory.
+const CertsDir = "/etc/containerd/certs.d"
+
+type configData struct {
+	KubernetesVersion string
+	PauseImage        string
+	Auths             []auth
+}
+
+type auth struct {
+	Host, Username, Password, Auth, IdentityToken string
+}
+
+type hostsData struct {
+	Server  string
+	Mirrors []mirror
+}
+
+type mirror struct {
+	URL        string
+	SkipVerify bool
+}
+
+// Render adds containerd's and crictl's configuration to p.
+func Render(c *plan.Cluster, n *plan.Node, p *fileset.Set) error {
+	if !n.Kubelet {
+		return nil
+	}
+	files, err := plan.Shared(c, sharedConfig{}, func(sharedConfig) ([]fileset.File, error) { return configFiles(c) })
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		p.AddFile(f)
+	}
+	unit := fileset.Unit{Name: "containerd.service", Enabled: true}
+	if osprofile.Of(n.OS).ContainerdEnv {
+		unit.DropIns = []fileset.DropIn{{Name: "10-ksgen.conf", Contents: "[Service]\nEnvironment=CONTAINERD_CONFIG=/etc/containerd/config.toml\n"}}
+	}
+	p.AddUnit(unit)
+	return nil
+}
+
+// sharedConfig keys configFiles, which depends on the cluster alone.
+type sharedConfig struct{}
+
+// configFiles renders the files every node shares, sorted by path.
+func configFiles(c *plan.Cluster) ([]fileset.File, error) {
+	reg := c.Spec.Cluster.Spec.Registry
+	data := configData{
+		KubernetesVersion: "v" + c.Version.String(),
+		PauseImage:        images.Repository(reg.PrivateRegistry, reg.NamespaceOverride) + "/pause:" + images.PauseTag(c.Version.Minor()),
+	}
+	for _, host := range slices.Sorted(maps.Keys(reg.Auths)) {
+		a := reg.Auths[host]
+		data.Auths = append(data.Auths, auth{Host: host, Username: a.Username, Password: a.Password, Auth: a.Auth, IdentityToken: a.IdentityToken})
+	}
+	cfg, err := templates.Execute("containerd-config.toml.tmpl", data)
+	if err != nil {
+		return nil, fmt.Errorf("containerd config: %w", err)
+	}
+	mode := fileset.ModePublic
+	if len(data.Auths) > 0 {
+		mode = fileset.ModeSecret // registry credentials
+	}
+	files := []fileset.File{{Path: "/etc/containerd/config.toml", Mode: mode, Content: cfg}}
+	hosts := registryHosts(c)
+	for _, host := range slices.Sorted(maps.Keys(hosts)) {
+		b, err := templates.Execute("hosts.toml.tmpl", hosts[host])
+		if err != nil {
+			return nil, fmt.Errorf("containerd hosts.toml for %s: %w", host, err)
+		}
+		files = append(files, fileset.File{Path: CertsDir + "/" + host + "/hosts.toml", Mode: fileset.ModePublic, Content: b})
+	}
+	socket := c.Spec.Cluster.Spec.Kubernetes.ContainerRuntimeEndpoint
+	files = append(files, fileset.File{Path: "/etc/crictl.yaml", Mode: fileset.ModePublic,
+		Content: fmt.Appendf(nil, "runtime-endpoint: %s\nimage-endpoint: %s\ntimeout: 10\n", socket, socket)})
+	return files, nil
+}
+
+// registryHosts maps each registry host to its hosts.toml: KubeKey's
+// registryMirrors serve docker.io; insecure registries are tried over HTTPS
+// without verification, then plain HTTP; auths may ask for either too.
+func registryHosts(c *plan.Cluster) map[string]hostsData {
+	reg := c.Spec.Cluster.Spec.Registry
+	out := map[string]hostsData{}
+	if len(reg.RegistryMirrors) > 0 {
+		h := hostsData{Server: "https://registry-1.docker.io"}
+		for _, m := range reg.RegistryMirrors {
+			h.Mirrors = append(h.Mirrors, mirror{URL: strings.TrimSuffix(m, "/")})
+		}
+		out["docker.io"] = h
+	}
+	insecure := func(host string, plainHTTP bool) {
+		h := hostsData{Server: "https://" + host, Mirrors: []mirror{{URL: "https://" + host, SkipVerify: true}}}
+		if plainHTTP {
+			h.Mirrors = append(h.Mirrors, mirror{URL: "http://" + host})
+		}
+		out[host] = h
+	}
+	for _, host := range reg.InsecureRegistries {
+		insecure(host, true)
+	}
+	for _, host := range slices.Sorted(maps.Keys(reg.Auths)) {
+		if a := reg.Auths[host]; a.SkipTLSVerify || a.PlainHTTP {
+			insecure(host, a.PlainHTTP)
+		}
+	}
+	return out
+}

@@ -1,0 +1,62 @@
+package containerd_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/ksgen/ksgen/generator/internal/fileset"
+	"github.com/ksgen/ksgen/generator/internal/plantest"
+	"github.com/ksgen/ksgen/generator/internal/render/containerd"
+)
+
+func TestRegistries(t *testing.T) {
+	t.Parallel()
+	c := plantest.Plan(t, plantest.HA(`  kubernetes: {version: v1.28.5}
+  registry:
+    privateRegistry: dockerhub.kubekey.local
+    namespaceOverride: kubesphereio
+    registryMirrors: ["https://mirror.example.com/"]
+    insecureRegistries: ["10.0.0.50:5000"]
+    auths:
+      dockerhub.kubekey.local: {username: admin, password: Harbor12345}
+`))
+	_, files := plantest.Render(t, c, "w1", containerd.Render)
+	cfg := files["/etc/containerd/config.toml"]
+	for _, want := range []string{
+		`sandbox_image = "dockerhub.kubekey.local/kubesphereio/pause:3.9"`, // kubeadm v1.28's pause, through the private registry
+		"SystemdCgroup = true",
+		`config_path = "/etc/containerd/certs.d"`,
+		`[plugins."io.containerd.grpc.v1.cri".registry.configs."dockerhub.kubekey.local".auth]`,
+		`password = "Harbor12345"`,
+	} {
+		if !strings.Contains(string(cfg.Content), want) {
+			t.Errorf("config.toml lacks %q:\n%s", want, cfg.Content)
+		}
+	}
+	if cfg.Mode != fileset.ModeSecret {
+		t.Errorf("config.toml with credentials has mode %v, want 0600", cfg.Mode)
+	}
+	hub := string(files[containerd.CertsDir+"/docker.io/hosts.toml"].Content)
+	if !strings.Contains(hub, `server = "https://registry-1.docker.io"`) || !strings.Contains(hub, `[host."https://mirror.example.com"]`) {
+		t.Errorf("docker.io hosts.toml:\n%s", hub)
+	}
+	insecure := string(files[containerd.CertsDir+"/10.0.0.50:5000/hosts.toml"].Content)
+	if !strings.Contains(insecure, "skip_verify = true") || !strings.Contains(insecure, `[host."http://10.0.0.50:5000"]`) {
+		t.Errorf("insecure registry hosts.toml:\n%s", insecure)
+	}
+	if crictl := string(files["/etc/crictl.yaml"].Content); !strings.Contains(crictl, "runtime-endpoint: unix:///run/containerd/containerd.sock") {
+		t.Errorf("crictl.yaml:\n%s", crictl)
+	}
+}
+
+func TestNoCredentialsMeansPublicConfig(t *testing.T) {
+	t.Parallel()
+	c := plantest.Plan(t, plantest.HA(""))
+	_, files := plantest.Render(t, c, "cp1", containerd.Render)
+	if f := files["/etc/containerd/config.toml"]; f.Mode != fileset.ModePublic || strings.Contains(string(f.Content), ".auth]") {
+		t.Errorf("config.toml mode %v:\n%s", f.Mode, f.Content)
+	}
+	if len(files) != 2 {
+		t.Errorf("files = %v, want config.toml and crictl.yaml only", len(files))
+	}
+}

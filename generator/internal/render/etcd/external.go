@@ -1,0 +1,165 @@
+package etcd
+
+import (
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	certutil "k8s.io/client-go/util/cert"
+	"k8s.io/client-go/util/keyutil"
+
+	"github.com/ksgen/ksgen/generator/input/spec"
+	"github.com/ksgen/ksgen/generator/plan"
+)
+
+// Problems with the external etcd files, each reported as a *spec.EntryError
+// with the field path and line of the spec field that names the file.
+var (
+	ErrFileUnreadable = errors.New("file cannot be read")
+	ErrNotCertificate = errors.New("not a PEM certificate")
+	ErrNotPrivateKey  = errors.New("not a PEM private key")
+	ErrKeyMismatch    = errors.New("key does not match the certificate")
+	ErrNotSignedByCA  = errors.New("certificate is not signed by the CA")
+	ErrExpired        = errors.New("certificate has expired")
+)
+
+// External is the user's external etcd client material, read once per render
+// from the files spec.etcd.external names. Nil fields were not given.
+type External struct {
+	CA, Cert, Key []byte
+}
+
+// ReadExternal reads caFile, certFile and keyFile of spec.etcd.external
+// (relative paths resolve against the spec file's directory) and checks that
+// they belong together: the key is the certificate's, the certificate is
+// signed by the CA and has not expired. It returns nil for other etcd types.
+// Every problem is a *spec.EntryError naming the field and its line.
+func ReadExternal(s *spec.Spec) (*External, error) {
+	return readExternal(s, time.Now())
+}
+
+func readExternal(s *spec.Spec, now time.Time) (*External, error) {
+	e := s.Cluster.Spec.Etcd
+	if e.Type != plan.EtcdExternal {
+		return nil, nil
+	}
+	const p = "spec.etcd.external."
+	fail := func(field string, cause error, format string, args ...any) error {
+		return &spec.EntryError{Entry: spec.Entry{
+			Severity: spec.Error,
+			Path:     p + field,
+			Line:     s.Line(p + field),
+			Err:      &detailed{msg: fmt.Sprintf(format, args...), cause: cause},
+		}}
+	}
+	read := func(field, what, name string) ([]byte, error) {
+		if name == "" {
+			return nil, nil
+		}
+		full := name
+		if !filepath.IsAbs(full) {
+			full = filepath.Join(s.Dir, name)
+		}
+		raw, err := os.ReadFile(full)
+		if err != nil {
+			return nil, fail(field, ErrFileUnreadable, "cannot read %s: %v", what, err)
+		}
+		return raw, nil
+	}
+	x := &External{}
+	var errs []error
+	for _, f := range []struct {
+		field, what, name string
+		dst               *[]byte
+	}{
+		{"caFile", "the external etcd CA", e.External.CAFile, &x.CA},
+		{"certFile", "the external etcd client certificate", e.External.CertFile, &x.Cert},
+		{"keyFile", "the external etcd client key", e.External.KeyFile, &x.Key},
+	} {
+		raw, err := read(f.field, f.what, f.name)
+		errs = append(errs, err)
+		*f.dst = raw
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+
+	var ca []*x509.Certificate
+	if x.CA != nil {
+		certs, err := certutil.ParseCertsPEM(x.CA)
+		if err != nil {
+			errs = append(errs, fail("caFile", ErrNotCertificate, "caFile %s: %v", e.External.CAFile, err))
+		}
+		ca = certs
+	}
+	var leaf *x509.Certificate
+	var chain []*x509.Certificate
+	if x.Cert != nil {
+		certs, err := certutil.ParseCertsPEM(x.Cert)
+		if err != nil {
+			errs = append(errs, fail("certFile", ErrNotCertificate, "certFile %s: %v", e.External.CertFile, err))
+		} else {
+			leaf, chain = certs[0], certs[1:]
+		}
+	}
+	var key crypto.Signer
+	if x.Key != nil {
+		k, err := keyutil.ParsePrivateKeyPEM(x.Key)
+		signer, ok := k.(crypto.Signer)
+		if err != nil || !ok {
+			errs = append(errs, fail("keyFile", ErrNotPrivateKey, "keyFile %s is not a PEM RSA, ECDSA or Ed25519 private key", e.External.KeyFile))
+		}
+		key = signer
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+
+	if leaf != nil && key != nil {
+		if pub, ok := leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(key.Public()) {
+			errs = append(errs, fail("keyFile", ErrKeyMismatch, "keyFile %s is not the key of certFile %s", e.External.KeyFile, e.External.CertFile))
+		}
+	}
+	if leaf != nil && ca != nil {
+		roots := x509.NewCertPool()
+		for _, c := range ca {
+			roots.AddCert(c)
+		}
+		inter := x509.NewCertPool()
+		for _, c := range chain {
+			inter.AddCert(c)
+		}
+		// Checked at the leaf's own start, so that the answer depends on the
+		// files, not on the clock; expiry is checked on its own below.
+		_, err := leaf.Verify(x509.VerifyOptions{
+			Roots:         roots,
+			Intermediates: inter,
+			CurrentTime:   leaf.NotBefore,
+			KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		})
+		if err != nil {
+			errs = append(errs, fail("certFile", ErrNotSignedByCA, "certFile %s is not a client certificate signed by caFile %s: %v", e.External.CertFile, e.External.CAFile, err))
+		}
+	}
+	if leaf != nil && now.After(leaf.NotAfter) {
+		errs = append(errs, fail("certFile", ErrExpired, "certFile %s expired on %s", e.External.CertFile, leaf.NotAfter.UTC().Format(time.DateOnly)))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// detailed is a message that reads on its own and still matches its cause
+// with errors.Is.
+type detailed struct {
+	msg   string
+	cause error
+}
+
+func (e *detailed) Error() string { return e.msg }
+func (e *detailed) Unwrap() error { return e.cause }

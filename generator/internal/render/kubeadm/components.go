@@ -1,0 +1,105 @@
+package kubeadm
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	kubeproxyv1alpha1 "k8s.io/kube-proxy/config/v1alpha1"
+	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
+
+	"github.com/ksgen/ksgen/generator/input/spec"
+	"github.com/ksgen/ksgen/generator/plan"
+)
+
+// componentConfigs renders the KubeletConfiguration and KubeProxyConfiguration
+// the init node uploads for every node: KubeKey's settings, then the spec's
+// raw overrides on top. Only the fields ksgen means are written (the typed
+// structs would print every zero value), only fields that kubelets back to
+// v1.22 know, and the result is checked by strict decoding into the types.
+func componentConfigs(c *plan.Cluster) ([]*document, error) {
+	k := c.Spec.Cluster.Spec.Kubernetes
+	kubelet := map[string]any{
+		"apiVersion":           "kubelet.config.k8s.io/v1beta1",
+		"kind":                 "KubeletConfiguration",
+		"cgroupDriver":         "systemd",
+		"rotateCertificates":   true,
+		"maxPods":              k.MaxPods,
+		"podPidsLimit":         k.PodPidsLimit,
+		"clusterDNS":           []any{c.ClusterDNS},
+		"clusterDomain":        k.DNSDomain,
+		"containerLogMaxSize":  "5Mi",
+		"containerLogMaxFiles": 3,
+		"evictionHard":         map[string]any{"memory.available": "5%", "pid.available": "10%"},
+		"kubeReserved":         map[string]any{"cpu": "200m", "memory": "250Mi"},
+		"systemReserved":       map[string]any{"cpu": "200m", "memory": "250Mi"},
+	}
+	if len(k.FeatureGates) > 0 {
+		kubelet["featureGates"] = k.FeatureGates
+	}
+	kb, err := componentDocument(spec.KindKubeletConfiguration, kubelet, k.KubeletConfiguration, &kubeletv1beta1.KubeletConfiguration{})
+	if err != nil {
+		return nil, fmt.Errorf("spec.kubernetes.kubeletConfiguration (line %d): %w", c.Spec.Line("spec.kubernetes.kubeletConfiguration"), err)
+	}
+	if k.DisableKubeProxy {
+		return []*document{kb}, nil
+	}
+	proxy := map[string]any{
+		"apiVersion":  "kubeproxy.config.k8s.io/v1alpha1",
+		"kind":        "KubeProxyConfiguration",
+		"mode":        k.ProxyMode,
+		"clusterCIDR": c.PodCIDR,
+	}
+	if k.MasqueradeAll {
+		proxy["iptables"] = map[string]any{"masqueradeAll": true}
+	}
+	if len(k.FeatureGates) > 0 {
+		proxy["featureGates"] = k.FeatureGates
+	}
+	if k.ProxyMode == "ipvs" && c.Endpoint.Mode == plan.LBKubeVip {
+		// kube-proxy in ipvs mode would otherwise sweep the VIP off kube-ipvs0.
+		proxy["ipvs"] = map[string]any{"excludeCIDRs": []any{c.Endpoint.Address + hostBits(c.Endpoint.Address)}}
+	}
+	pb, err := componentDocument(spec.KindKubeProxyConfiguration, proxy, k.KubeProxyConfiguration, &kubeproxyv1alpha1.KubeProxyConfiguration{})
+	if err != nil {
+		return nil, fmt.Errorf("spec.kubernetes.kubeProxyConfiguration (line %d): %w", c.Spec.Line("spec.kubernetes.kubeProxyConfiguration"), err)
+	}
+	return []*document{kb, pb}, nil
+}
+
+func hostBits(addr string) string {
+	if strings.Contains(addr, ":") {
+		return "/128"
+	}
+	return "/32"
+}
+
+// componentDocument overlays the user's raw overrides on doc and checks the
+// result decodes strictly into check, so a misspelt override is an error.
+func componentDocument(kind string, doc, overrides map[string]any, check any) (*document, error) {
+	mergeMaps(doc, overrides)
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(check); err != nil {
+		return nil, err
+	}
+	return &document{kind: kind, json: raw, component: true}, nil
+}
+
+// mergeMaps overlays src on dst recursively; src wins on conflicts.
+func mergeMaps(dst, src map[string]any) {
+	for k, v := range src {
+		if sm, ok := v.(map[string]any); ok {
+			if dm, ok := dst[k].(map[string]any); ok {
+				mergeMaps(dm, sm)
+				continue
+			}
+		}
+		dst[k] = v
+	}
+}

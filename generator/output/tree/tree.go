@@ -1,0 +1,225 @@
+package tree
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// Modes of what ksgen writes on the operator's disk: keys, tokens and
+// kubeconfigs only for the operator, everything else readable.
+const (
+	ModeSecret fs.FileMode = 0o600
+	ModePublic fs.FileMode = 0o644
+)
+
+// IndexFile marks a directory as ksgen output: only such a directory is replaced.
+const IndexFile = "index.json"
+
+// File is one output file, at a slash-separated path relative to the tree root.
+type File struct {
+	Path    string
+	Mode    fs.FileMode
+	Content []byte
+}
+
+// Sink receives output files, from several goroutines at once.
+type Sink interface {
+	Put(File) error
+}
+
+// Tree is a whole output directory held in memory (tests, small renders).
+type Tree struct {
+	mu    sync.Mutex
+	Files []File
+}
+
+// Put adds a file.
+func (t *Tree) Put(f File) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.Files = append(t.Files, f)
+	return nil
+}
+
+// Add adds a file.
+func (t *Tree) Add(path string, mode fs.FileMode, content []byte) {
+	_ = t.Put(File{Path: path, Mode: mode, Content: content})
+}
+
+// Sort orders the files by path, so the same render lists them the same way.
+func (t *Tree) Sort() {
+	sort.Slice(t.Files, func(i, j int) bool { return t.Files[i].Path < t.Files[j].Path })
+}
+
+// Write writes an in-memory tree to dir atomically (see Writer).
+func Write(dir string, t *Tree) error {
+	w, err := Create(dir)
+	if err != nil {
+		return err
+	}
+	for _, f := range t.Files {
+		if err := w.Put(f); err != nil {
+			w.Abort()
+			return err
+		}
+	}
+	return w.Commit()
+}
+
+// Writer streams a tree into a temporary directory beside dir; Commit swaps
+// it into place, Abort removes it. Directories are 0700. An existing dir is
+// replaced only when it is a previous ksgen output (it has index.json) or
+// empty; anything else is refused so that no user file is ever lost.
+type Writer struct {
+	dir, tmp string
+	mu       sync.Mutex
+	made     map[string]bool
+}
+
+// Create starts a tree that will replace dir.
+func Create(dir string) (*Writer, error) {
+	dir = filepath.Clean(dir)
+	if err := replaceable(dir); err != nil {
+		return nil, err
+	}
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", parent, err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
+	if err != nil {
+		return nil, fmt.Errorf("create temporary output: %w", err)
+	}
+	return &Writer{dir: dir, tmp: tmp, made: map[string]bool{tmp: true}}, nil
+}
+
+// Put writes one file; a second file at the same path is an error.
+func (w *Writer) Put(f File) error {
+	if f.Path == "" || strings.HasPrefix(f.Path, "/") || strings.Contains("/"+f.Path+"/", "/../") {
+		return fmt.Errorf("output: bad path %q", f.Path)
+	}
+	full := filepath.Join(w.tmp, filepath.FromSlash(f.Path))
+	if err := w.mkdir(filepath.Dir(full)); err != nil {
+		return err
+	}
+	out, err := os.OpenFile(full, os.O_WRONLY|os.O_CREATE|os.O_EXCL, f.Mode.Perm())
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("output: two files at %s", f.Path)
+		}
+		return fmt.Errorf("output: %w", err)
+	}
+	_, err = out.Write(f.Content)
+	if err == nil {
+		err = out.Chmod(f.Mode.Perm()) // the umask may have cleared bits
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("output: %w", err)
+	}
+	return nil
+}
+
+func (w *Writer) mkdir(d string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.made[d] {
+		return nil
+	}
+	if err := os.MkdirAll(d, 0o700); err != nil {
+		return fmt.Errorf("output: %w", err)
+	}
+	w.made[d] = true
+	return nil
+}
+
+// Commit puts the finished tree at dir.
+func (w *Writer) Commit() error {
+	defer os.RemoveAll(w.tmp)
+	if err := os.Chmod(w.tmp, 0o700); err != nil {
+		return err
+	}
+	return swap(w.tmp, w.dir)
+}
+
+// Abort drops the unfinished tree; dir is untouched.
+func (w *Writer) Abort() { _ = os.RemoveAll(w.tmp) }
+
+func replaceable(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("output %s: %w", dir, err)
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(dir, IndexFile)); err != nil {
+		return fmt.Errorf("output %s exists and is not a ksgen output (no %s): refusing to replace it", dir, IndexFile)
+	}
+	return nil
+}
+
+// swap puts tmp at dir. With an existing dir, both are exchanged in one
+// renameat2(RENAME_EXCHANGE), so readers see the old or the new tree, never
+// a mix; the old one is then removed with tmp.
+func swap(tmp, dir string) error {
+	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.Rename(tmp, dir); err != nil {
+			return fmt.Errorf("move output into place: %w", err)
+		}
+		return nil
+	}
+	err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, dir, unix.RENAME_EXCHANGE)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) {
+		return fmt.Errorf("swap output into place: %w", err)
+	}
+	// The filesystem cannot exchange: move the old tree aside, then the new in.
+	old := tmp + ".old"
+	if err := os.Rename(dir, old); err != nil {
+		return fmt.Errorf("move previous output aside: %w", err)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		_ = os.Rename(old, dir)
+		return fmt.Errorf("move output into place: %w", err)
+	}
+	return os.RemoveAll(old)
+}
+
+// WriteNew writes one file that must not exist yet (a secrets bundle, a new
+// spec). The content appears whole or not at all, and an existing file is
+// never replaced: the complete temporary file is hard-linked into place,
+// which fails when the name is taken.
+func WriteNew(path string, mode fs.FileMode, content []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := writeTemp(dir, filepath.Base(path), mode, content)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp)
+	if err := os.Link(tmp, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%s already exists: not overwriting it", path)
+		}
+		return err
+	}
+	return nil
+}
