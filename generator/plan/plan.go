@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/util/version"
 	kubeadmconstants "k8s.io/kubernetes/cmd/kubeadm/app/constants"
@@ -108,11 +109,22 @@ type Endpoint struct {
 	Port   int
 	Mode   LBMode
 	// Proxy is the proxy software of the internal load balancer and of the
-	// keepalived pair: spec.ProxyHAProxy or spec.ProxyNginx.
+	// keepalived pair: ProxyHAProxy or ProxyNginx.
 	Proxy string
 	// Address is the VIP (kube-vip) or the external LB address.
 	Address string
+	// KubeVipBGP announces the VIP over BGP instead of ARP (kube-vip).
+	KubeVipBGP bool
+	// Ports are forwarded from a keepalived pair's VIP to the workers
+	// besides the API.
+	Ports []spec.LoadBalancerPort
 }
+
+// Proxies of Endpoint.Proxy.
+const (
+	ProxyHAProxy = spec.ProxyHAProxy
+	ProxyNginx   = spec.ProxyNginx
+)
 
 // HostPort is "domain:port", what kubeconfigs and join configs point at.
 func (e Endpoint) HostPort() string { return fmt.Sprintf("%s:%d", e.Domain, e.Port) }
@@ -153,6 +165,19 @@ type Cluster struct {
 	// deploy CoreDNS, so it uses kubeadm's address.
 	ClusterDNS string
 	CertSANs   []string
+	// KubeProxy is false when the spec disables kube-proxy (a CNI replaces it).
+	KubeProxy bool
+	// CRISocket is the container runtime's endpoint, as kubelet and kubeadm
+	// name it (spec.kubernetes.containerRuntimeEndpoint).
+	CRISocket string
+	// AutoRenewCerts renews the control planes' certificates on a timer.
+	AutoRenewCerts bool
+	// BootstrapTokenTTL is the bootstrap token's lifetime at init; JoinWindow
+	// how long the control planes keep it valid after that, unless JoinAlways
+	// keeps it valid for as long as one runs.
+	BootstrapTokenTTL time.Duration
+	JoinWindow        time.Duration
+	JoinAlways        bool
 
 	memo sync.Map // key -> *shared
 
@@ -347,8 +372,23 @@ func New(s *spec.Spec) (*Cluster, error) {
 		}
 	}
 	c.CertSANs = c.certSANs()
+	c.KubeProxy = !cs.Kubernetes.DisableKubeProxy
+	c.CRISocket = cs.Kubernetes.ContainerRuntimeEndpoint
+	c.AutoRenewCerts = cs.Kubernetes.AutoRenewCertsEnabled()
+	if c.JoinWindow, c.JoinAlways, err = s.Config.Spec.JoinWindowDuration(); err != nil {
+		return nil, err
+	}
+	// JoinWindowDuration has checked it.
+	c.BootstrapTokenTTL, _ = time.ParseDuration(s.Config.Spec.BootstrapTokenTTL)
 	c.Etcd = c.etcd()
 	return c, nil
+}
+
+// Image is the reference a node pulls name (images' "repo/name:tag") by:
+// from the spec's private registry, in its namespace, when it names one.
+func (c *Cluster) Image(name string) string {
+	reg := c.Spec.Cluster.Spec.Registry
+	return images.Image(name, reg.PrivateRegistry, reg.NamespaceOverride)
 }
 
 // virtualRouterID is the ksgen document's VRRP router ID, or one derived
@@ -367,7 +407,8 @@ func virtualRouterID(s *spec.Spec) int {
 }
 
 func endpoint(ep spec.ControlPlaneEndpoint, lb spec.LoadBalancer) Endpoint {
-	e := Endpoint{Domain: ep.Domain, Port: ep.Port, Address: ep.Address, Mode: LBNone, Proxy: lb.ProxyName()}
+	e := Endpoint{Domain: ep.Domain, Port: ep.Port, Address: ep.Address, Mode: LBNone, Proxy: lb.ProxyName(),
+		KubeVipBGP: ep.KubeVip.Mode == "BGP", Ports: lb.PortList()}
 	switch {
 	case ep.InternalLoadbalancer == string(LBInternal):
 		e.Mode = LBInternal

@@ -58,7 +58,7 @@ type UnitData struct {
 // Render adds the renewal script, its service and its timer to control
 // planes when spec.kubernetes.autoRenewCerts is not false.
 func Render(c *plan.Cluster, n *plan.Node, p *fileset.Set) error {
-	if !n.ControlPlane || n.Action == plan.None || !c.Spec.Cluster.Spec.Kubernetes.AutoRenewCertsEnabled() {
+	if !n.ControlPlane || n.Action == plan.None || !c.AutoRenewCerts {
 		return nil
 	}
 	script, err := templates.Execute("renew-certs.sh.tmpl", scriptData(c, n))

@@ -87,7 +87,7 @@ func configFiles(c *plan.Cluster) ([]fileset.File, error) {
 		}
 		files = append(files, fileset.File{Path: CertsDir + "/" + host + "/hosts.toml", Mode: fileset.ModePublic, Content: b})
 	}
-	socket := c.Spec.Cluster.Spec.Kubernetes.ContainerRuntimeEndpoint
+	socket := c.CRISocket
 	files = append(files, fileset.File{Path: "/etc/crictl.yaml", Mode: fileset.ModePublic,
 		Content: fmt.Appendf(nil, "runtime-endpoint: %s\nimage-endpoint: %s\ntimeout: 10\n", socket, socket)})
 	return files, nil

@@ -146,7 +146,7 @@ func Render(c *plan.Cluster, n *plan.Node, p *fileset.Set) error {
 		Kubeadm:         "join",
 		NodeName:        n.Name,
 		Endpoint:        c.Endpoint.HostPort(),
-		CRISocket:       c.Spec.Cluster.Spec.Kubernetes.ContainerRuntimeEndpoint,
+		CRISocket:       c.CRISocket,
 		BinDir:          images.BinDir(n.OS),
 		Timezone:        c.Spec.Cluster.Spec.System.Timezone,
 		AdminKubeconfig: n.ControlPlane,

@@ -81,14 +81,8 @@ type sharedKey struct{ BinDir string }
 
 func render(c *plan.Cluster, binDir string) (rendered, error) {
 	var r rendered
-	window, always, err := c.Spec.Config.Spec.JoinWindowDuration()
-	if err != nil {
-		return r, err
-	}
-	ttl, err := time.ParseDuration(c.Spec.Config.Spec.BootstrapTokenTTL)
-	if err != nil {
-		return r, fmt.Errorf("bootstrap token ttl: %w", err)
-	}
+	var err error
+	window, always, ttl := c.JoinWindow, c.JoinAlways, c.BootstrapTokenTTL
 	data := templates.JoinWindow{
 		BinDir:           binDir,
 		Kubeconfig:       kubeconfig,

@@ -7,7 +7,6 @@ import (
 	"path"
 	"slices"
 	"strings"
-	"time"
 
 	yamlv3 "go.yaml.in/yaml/v3"
 	corev1 "k8s.io/api/core/v1"
@@ -174,10 +173,7 @@ func initConfiguration(c *plan.Cluster, n *plan.Node, cred Credentials) (*kubead
 	if err != nil {
 		return nil, fmt.Errorf("bootstrap token: %w", err)
 	}
-	ttl, err := time.ParseDuration(c.Spec.Config.Spec.BootstrapTokenTTL)
-	if err != nil {
-		return nil, fmt.Errorf("bootstrap token ttl: %w", err)
-	}
+	ttl := c.BootstrapTokenTTL
 	init := &kubeadmapi.InitConfiguration{
 		BootstrapTokens: []bootstraptokenv1.BootstrapToken{{
 			Token:       token,

@@ -73,7 +73,7 @@ type standaloneDropIn struct {
 // in ManifestDir (keepalived and HAProxy on a load balancer), so that every
 // OS runs them the same way, from the image's containerd and kubelet.
 func standalone(c *plan.Cluster, n *plan.Node, p *fileset.Set) error {
-	endpoint := c.Spec.Cluster.Spec.Kubernetes.ContainerRuntimeEndpoint
+	endpoint := c.CRISocket
 	inConfig := c.Version.AtLeast(runtimeEndpointInConfigSince)
 	cfg, err := templates.Execute("kubelet-standalone.yaml.tmpl", standaloneConfig{
 		StaticPodPath:           ManifestDir,

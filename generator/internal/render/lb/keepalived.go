@@ -57,7 +57,7 @@ func LoadBalancerConfig(c *plan.Cluster) ProxyConfig {
 	if len(targets) == 0 {
 		targets = c.ControlPlanes
 	}
-	for _, port := range c.Spec.Config.Spec.LoadBalancer.PortList() {
+	for _, port := range c.Endpoint.Ports {
 		target := port.TargetPort
 		if target == 0 {
 			target = port.Port
@@ -75,7 +75,7 @@ func LoadBalancerConfig(c *plan.Cluster) ProxyConfig {
 // to the other load balancers, MASTER for the first, BACKUP with
 // descending priority for the others.
 func Keepalived(c *plan.Cluster, n *plan.Node) KeepalivedConfig {
-	proxy := c.Spec.Config.Spec.LoadBalancer.ProxyName()
+	proxy := c.Endpoint.Proxy
 	k := KeepalivedConfig{
 		RouterID:        n.Name,
 		Instance:        "ksgen_apiserver",
@@ -131,14 +131,9 @@ func keepalivedPair(c *plan.Cluster, n *plan.Node, p *fileset.Set) error {
 	if err != nil {
 		return fmt.Errorf("keepalived track script: %w", err)
 	}
-	reg := c.Spec.Cluster.Spec.Registry
-	kpod, err := templates.Execute("keepalived-pod.yaml.tmpl", staticPod{
-		ConfigSHA256: checksum(conf, check),
-		Image:        images.Image(images.KeepalivedImage, reg.PrivateRegistry, reg.NamespaceOverride),
-		ConfigDir:    KeepalivedConfigDir,
-	})
+	kpod, err := encodePod(keepalivedPod(c.Image(images.KeepalivedImage), KeepalivedConfigDir, checksum(conf, check)))
 	if err != nil {
-		return fmt.Errorf("keepalived static pod: %w", err)
+		return err
 	}
 	prep, err := templates.Execute("lb-prep.sh.tmpl", lbPrep{
 		Conf:      KeepalivedConfigDir + "/keepalived.conf",

@@ -9,7 +9,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/version"
 
-	"github.com/ksgen/ksgen/generator/input/spec"
 	"github.com/ksgen/ksgen/generator/internal/fileset"
 	"github.com/ksgen/ksgen/generator/internal/render/firstboot"
 	"github.com/ksgen/ksgen/generator/plan"
@@ -65,7 +64,7 @@ func Render(c *plan.Cluster, n *plan.Node, p *fileset.Set) error {
 	if c.Endpoint.Mode == plan.LBInternal && n.Action == plan.JoinControlPlane {
 		return joiningControlPlane(c, n, p)
 	}
-	if c.Endpoint.Mode == plan.LBInternal && n.Action == plan.Init && !c.Spec.Cluster.Spec.Kubernetes.DisableKubeProxy {
+	if c.Endpoint.Mode == plan.LBInternal && n.Action == plan.Init && c.KubeProxy {
 		return kubeProxyLocal(c, n, p)
 	}
 	switch n.LocalLB {
@@ -216,14 +215,14 @@ func renderEndpointScript(c *plan.Cluster) (fileset.File, error) {
 // proxyFiles are the config and static pod of the proxy the ksgen
 // document selects, for cfg. root is for ports below 1024 (see haproxyPod).
 func proxyFiles(c *plan.Cluster, cfg ProxyConfig, root bool) ([]fileset.File, error) {
-	if c.Endpoint.Proxy == spec.ProxyNginx {
+	if c.Endpoint.Proxy == plan.ProxyNginx {
 		return nginxFiles(c, cfg)
 	}
 	text, err := templates.Execute("haproxy.cfg.tmpl", cfg)
 	if err != nil {
 		return nil, fmt.Errorf("haproxy.cfg: %w", err)
 	}
-	pod, err := proxyPod(c, "haproxy-pod.yaml.tmpl", images.HAProxyImage, HAProxyConfigDir, text, root)
+	pod, err := encodePod(haproxyPod(c.Image(images.HAProxyImage), HAProxyConfigDir, checksum(text), root))
 	if err != nil {
 		return nil, err
 	}
@@ -235,7 +234,7 @@ func proxyFiles(c *plan.Cluster, cfg ProxyConfig, root bool) ([]fileset.File, er
 
 // proxyLabel is the selected proxy's name as the scripts' messages write it.
 func proxyLabel(c *plan.Cluster) string {
-	if c.Endpoint.Proxy == spec.ProxyNginx {
+	if c.Endpoint.Proxy == plan.ProxyNginx {
 		return "nginx"
 	}
 	return "HAProxy"
@@ -248,7 +247,7 @@ func nginxFiles(c *plan.Cluster, cfg ProxyConfig) ([]fileset.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nginx.conf: %w", err)
 	}
-	pod, err := proxyPod(c, "nginx-pod.yaml.tmpl", images.NginxImage, NginxConfigDir, text, false)
+	pod, err := encodePod(nginxPod(c.Image(images.NginxImage), NginxConfigDir, checksum(text)))
 	if err != nil {
 		return nil, err
 	}
@@ -256,33 +255,6 @@ func nginxFiles(c *plan.Cluster, cfg ProxyConfig) ([]fileset.File, error) {
 		{Path: NginxConfigDir + "/nginx.conf", Mode: fileset.ModePublic, Content: text},
 		{Path: ManifestDir + "/nginx.yaml", Mode: fileset.ModeSecret, Content: pod},
 	}, nil
-}
-
-// staticPod is the data of the load balancers' static pod templates
-// (haproxy-pod.yaml.tmpl, nginx-pod.yaml.tmpl, keepalived-pod.yaml.tmpl).
-type staticPod struct {
-	ConfigSHA256, Image, ConfigDir string
-	HealthPort                     int
-	Root                           bool
-}
-
-// proxyPod renders a proxy's static pod template (haproxy-pod.yaml.tmpl,
-// nginx-pod.yaml.tmpl) for its config cfg in configDir. root runs HAProxy as
-// root with only CAP_NET_BIND_SERVICE, for ports below 1024 (its image's
-// user is not root); nginx's master always runs as root.
-func proxyPod(c *plan.Cluster, tmpl, image, configDir string, cfg []byte, root bool) ([]byte, error) {
-	reg := c.Spec.Cluster.Spec.Registry
-	pod, err := templates.Execute(tmpl, staticPod{
-		ConfigSHA256: checksum(cfg),
-		Image:        images.Image(image, reg.PrivateRegistry, reg.NamespaceOverride),
-		HealthPort:   HealthPort,
-		ConfigDir:    configDir,
-		Root:         root,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("static pod %s: %w", tmpl, err)
-	}
-	return pod, nil
 }
 
 // checksum is the config-checksum annotation of a static pod: a changed
@@ -304,7 +276,6 @@ var superAdminSince = version.MustParseSemantic("v1.29.0")
 // default, or BGP to the other control planes) to whichever control plane
 // holds the lease.
 func kubeVip(c *plan.Cluster, n *plan.Node, p *fileset.Set) error {
-	ep := c.Spec.Cluster.Spec.ControlPlaneEndpoint
 	kubeconfig := "/etc/kubernetes/admin.conf"
 	superAdmin := n.Action == plan.Init && c.Version.AtLeast(superAdminSince)
 	if superAdmin {
@@ -320,20 +291,19 @@ func kubeVip(c *plan.Cluster, n *plan.Node, p *fileset.Set) error {
 	if strings.Contains(c.Endpoint.Address, ":") {
 		cidr = "128"
 	}
-	reg := c.Spec.Cluster.Spec.Registry
-	pod, err := templates.Execute("kube-vip.yaml.tmpl", kubeVipPod{
-		Image:      images.Image(images.KubeVipImage, reg.PrivateRegistry, reg.NamespaceOverride),
+	pod, err := encodePod(kubeVipPod(kubeVipSettings{
+		Image:      c.Image(images.KubeVipImage),
 		VIP:        c.Endpoint.Address,
 		Port:       c.Endpoint.Port,
 		Interface:  n.Settings.Interface,
 		CIDR:       cidr,
-		BGP:        ep.KubeVip.Mode == "BGP",
+		BGP:        c.Endpoint.KubeVipBGP,
 		NodeIP:     n.IPv4,
 		BGPPeers:   strings.Join(peers, ","),
 		Kubeconfig: kubeconfig,
-	})
+	}))
 	if err != nil {
-		return fmt.Errorf("kube-vip static pod: %w", err)
+		return err
 	}
 	p.AddFile(fileset.File{Path: ManifestDir + "/kube-vip.yaml", Mode: fileset.ModeSecret, Content: pod})
 	if superAdmin {
@@ -346,13 +316,6 @@ func kubeVip(c *plan.Cluster, n *plan.Node, p *fileset.Set) error {
 		p.AddFile(hook)
 	}
 	return nil
-}
-
-// kubeVipPod is the data of kube-vip.yaml.tmpl.
-type kubeVipPod struct {
-	Image, VIP, Interface, CIDR, NodeIP, BGPPeers, Kubeconfig string
-	Port                                                      int
-	BGP                                                       bool
 }
 
 // endpointData is the data of apiserver-endpoint.sh.tmpl.
