@@ -35,6 +35,7 @@ type example struct {
 	line    string
 	args    []string // after "ksgen"
 	piped   bool     // its output goes to another program
+	stdout  string   // the file its output is redirected to
 }
 
 // commandExamples lists every command's examples, joining lines continued
@@ -60,6 +61,7 @@ func commandExamples(t *testing.T, cmd *cobra.Command) []example {
 			l = strings.TrimSpace(l[:i])
 		}
 		ksgenPart, _, piped := strings.Cut(l, "|")
+		ksgenPart, redirect, _ := strings.Cut(ksgenPart, ">")
 		fields := strings.Fields(ksgenPart)
 		if len(fields) == 0 || fields[0] != "ksgen" {
 			continue
@@ -68,7 +70,7 @@ func commandExamples(t *testing.T, cmd *cobra.Command) []example {
 			t.Errorf("%s: example %q uses quoting, placeholders or shell syntax this test cannot run as written", cmd.CommandPath(), line)
 			continue
 		}
-		out = append(out, example{command: cmd.CommandPath(), line: line, args: fields[1:], piped: piped})
+		out = append(out, example{command: cmd.CommandPath(), line: line, args: fields[1:], piped: piped, stdout: strings.TrimSpace(redirect)})
 	}
 	for _, c := range cmd.Commands() {
 		out = append(out, commandExamples(t, c)...)
@@ -112,8 +114,13 @@ func TestHelpExamples(t *testing.T) {
 			t.Errorf("%s: %v\nstderr:\n%s", ex.line, err, stderr)
 			continue
 		}
-		if ex.piped && stdout == "" {
-			t.Errorf("%s: prints nothing to pipe", ex.line)
+		if (ex.piped || ex.stdout != "") && stdout == "" {
+			t.Errorf("%s: prints nothing to pipe or redirect", ex.line)
+		}
+		if ex.stdout != "" {
+			if err := os.WriteFile(ex.stdout, []byte(stdout), 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 		ran++
 	}
@@ -127,6 +134,7 @@ func TestHelpExamples(t *testing.T) {
 		"ksgen render":             "out/index.json",
 		"ksgen kubeconfig":         "admin.kubeconfig",
 		"ksgen images packer-vars": "dev.pkrvars.hcl",
+		"ksgen schema":             "ksgen.schema.json",
 	} {
 		if _, err := os.Stat(filepath.Join(dirs[command], file)); err != nil {
 			t.Errorf("%s: %v", command, err)

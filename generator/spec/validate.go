@@ -32,8 +32,11 @@ const (
 	RoleLoadBalancer = "loadbalancer"
 )
 
+// RoleNames are the role groups a spec may name, in roleGroups and in the
+// ksgen document's roles.
+var RoleNames = []string{RoleEtcd, RoleControlPlane, RoleMaster, RoleWorker, RoleRegistry, RoleLoadBalancer}
+
 var (
-	knownRoles    = []string{RoleEtcd, RoleControlPlane, RoleMaster, RoleWorker, RoleRegistry, RoleLoadBalancer}
 	knownPlugins  = []string{"calico", "flannel", "cilium", "none"}
 	hostRange     = regexp.MustCompile(`^(.*)\[(\d+):(\d+)\](.*)$`)
 	sha256Pattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -182,8 +185,8 @@ func (v *validator) roles() {
 	}
 	for _, role := range slices.Sorted(maps.Keys(v.s.Cluster.Spec.RoleGroups)) {
 		rp := "spec.roleGroups." + role
-		if !slices.Contains(knownRoles, role) {
-			v.errorf(rp, ErrUnknownField, "unknown role group %q (known: %s)", role, strings.Join(knownRoles, ", "))
+		if !slices.Contains(RoleNames, role) {
+			v.errorf(rp, ErrUnknownField, "unknown role group %q (known: %s)", role, strings.Join(RoleNames, ", "))
 			continue
 		}
 		target := role
@@ -643,8 +646,8 @@ func (v *validator) config() {
 	v.oneOf(p+".os", c.OS, osprofile.Names)
 	for _, role := range slices.Sorted(maps.Keys(c.Roles)) {
 		rp := p + ".roles." + role
-		if !slices.Contains(knownRoles, role) {
-			v.errorf(rp, ErrUnknownField, "unknown role %q (known: %s)", role, strings.Join(knownRoles, ", "))
+		if !slices.Contains(RoleNames, role) {
+			v.errorf(rp, ErrUnknownField, "unknown role %q (known: %s)", role, strings.Join(RoleNames, ", "))
 		}
 		v.nodeSettings(rp, c.Roles[role])
 	}
