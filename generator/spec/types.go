@@ -181,7 +181,7 @@ type Kubernetes struct {
 
 // Toggle is KubeKey's {enabled: bool} switch.
 type Toggle struct {
-	Enabled *bool `json:"enabled,omitempty"`
+	Enabled *bool `json:"enabled,omitempty"` // absent: the default this field's parent names
 }
 
 // Network is the cluster network: CNI plugin and CIDRs. A dual-stack

@@ -239,3 +239,25 @@ func TestSchemaAcceptsCreateConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmeReference fails when the README's ksgen document reference is
+// not what the Go types say: run make docs.
+func TestReadmeReference(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := schema.UpdateReadme(string(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want != string(raw) {
+		t.Error("README.md's ksgen document reference is stale: run make docs")
+	}
+	for _, field := range []string{"`joinWindow`", "`sshAuthorizedKeys`", "`kubeadmPatches`", "`downloads`", "#### ksgen NodeSettings"} {
+		if !strings.Contains(schema.Reference(), field) {
+			t.Errorf("the reference does not show %s", field)
+		}
+	}
+}
