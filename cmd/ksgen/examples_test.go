@@ -159,3 +159,29 @@ func mustRun(t *testing.T, args ...string) {
 		t.Fatalf("ksgen %s: %v\n%s", strings.Join(args, " "), err, stderr)
 	}
 }
+
+// TestFileFlag: every command that reads or writes a spec file takes it as
+// -f/--file (create config also answers to KubeKey's --filename).
+func TestFileFlag(t *testing.T) {
+	t.Parallel()
+	var walk func(*cobra.Command)
+	n := 0
+	walk = func(cmd *cobra.Command) {
+		if f := cmd.Flags().Lookup("file"); f != nil {
+			n++
+			if f.Shorthand != "f" {
+				t.Errorf("%s: --file has shorthand %q, want f", cmd.CommandPath(), f.Shorthand)
+			}
+		}
+		if cmd.Flags().Lookup("filename") != nil && cmd.CommandPath() != "ksgen create config" {
+			t.Errorf("%s: --filename besides --file", cmd.CommandPath())
+		}
+		for _, c := range cmd.Commands() {
+			walk(c)
+		}
+	}
+	walk(newRootCommand(io.Discard, io.Discard))
+	if n < 9 {
+		t.Errorf("%d commands take --file, want the 9 that read or write a spec", n)
+	}
+}
