@@ -28,6 +28,8 @@ type ConfigSample struct {
 	Name              string
 	KubernetesVersion string
 	KubeSphereVersion string // empty: no ClusterConfiguration document
+	// Schema is the JSON Schema file the YAML language server applies, beside the file.
+	Schema string
 }
 
 // Execute renders the named template. data is a named struct, so the

@@ -26,13 +26,20 @@ type corpusFile struct {
 	strict           bool // the finding is a warning: only --strict fails
 }
 
-// fatal is the finding as it stops a run: a warning, under --strict, reads
-// as an error that says why it is fatal.
-func (c corpusFile) fatal() string {
+// wantIn is the header's finding as ksgen prints it for the file at path:
+// the header names the file as in testdata/invalid, ksgen names it as given
+// (path:LINE: …).
+func (c corpusFile) wantIn(path string) string {
+	return strings.TrimSuffix(path, filepath.Base(path)) + c.want
+}
+
+// fatalIn is the finding as it stops a run: a warning, under --strict,
+// reads as an error that says why it is fatal.
+func (c corpusFile) fatalIn(path string) string {
 	if c.strict {
-		return strings.TrimPrefix(c.want, "warning: ") + " [a warning, fatal under --strict]"
+		return strings.Replace(c.wantIn(path), ": warning: ", ": ", 1) + " [a warning, fatal under --strict]"
 	}
-	return c.want
+	return c.wantIn(path)
 }
 
 func invalidCorpus(t *testing.T) []corpusFile {
@@ -59,6 +66,9 @@ func invalidCorpus(t *testing.T) []corpusFile {
 			c.want, c.strict = strings.TrimPrefix(first, "# want-strict: "), true
 		default:
 			t.Fatalf("%s has no want header", f)
+		}
+		if !strings.HasPrefix(c.want, filepath.Base(f)+":") {
+			t.Fatalf("%s: header %q does not start with the file's name", f, c.want)
 		}
 		out = append(out, c)
 	}
@@ -104,8 +114,8 @@ func TestValidateInvalidCorpus(t *testing.T) {
 				if err != nil {
 					t.Fatalf("validate without --strict failed on a warning: %v", err)
 				}
-				if !strings.Contains(stderr, c.want) {
-					t.Errorf("stderr %q does not show the warning %q", stderr, c.want)
+				if !strings.Contains(stderr, c.wantIn(c.path)+"\n") {
+					t.Errorf("stderr %q does not show the warning %q", stderr, c.wantIn(c.path))
 				}
 				if !strings.Contains(stdout, "valid") {
 					t.Errorf("stdout %q does not say valid", stdout)
@@ -115,7 +125,7 @@ func TestValidateInvalidCorpus(t *testing.T) {
 			if err == nil {
 				t.Fatalf("validate passed; want %q", c.want)
 			}
-			if want := c.fatal(); !strings.Contains(err.Error(), want) {
+			if want := c.fatalIn(c.path); !strings.Contains(err.Error()+"\n", "\n"+want+"\n") {
 				t.Errorf("error:\n%v\nwant it to contain:\n%s", err, want)
 			}
 			if !strings.Contains(err.Error(), c.path) {
@@ -147,8 +157,8 @@ func TestRenderInvalidCorpusWritesNothing(t *testing.T) {
 				{"render", "-f", spec, "-o", out},
 			} {
 				_, _, err := ksgen(t, append(args, strict...)...)
-				if err == nil || !strings.Contains(err.Error(), c.fatal()) {
-					t.Errorf("%v: error %v, want it to contain %q", args, err, c.fatal())
+				if want := c.fatalIn(spec); err == nil || !strings.Contains(err.Error()+"\n", "\n"+want+"\n") {
+					t.Errorf("%v: error %v, want a line %q", args, err, want)
 				}
 				want := []string{filepath.Base(spec), filepath.Base(bundle)}
 				sort.Strings(want)

@@ -3,11 +3,13 @@ package main
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ksgen/ksgen/generator/input/spec"
+	"github.com/ksgen/ksgen/generator/input/spec/schema"
 	"github.com/ksgen/ksgen/generator/output/tree"
 	"github.com/ksgen/ksgen/images"
 	"github.com/ksgen/ksgen/templates"
@@ -42,7 +44,7 @@ func newCreateCommand(stdout io.Writer) *cobra.Command {
 				return fmt.Errorf("--with-kubernetes: %w", err)
 			}
 			raw, err := templates.Execute("config-sample.yaml.tmpl", templates.ConfigSample{
-				Name: f.name, KubernetesVersion: f.kubernetes, KubeSphereVersion: f.kubesphere,
+				Name: f.name, KubernetesVersion: f.kubernetes, KubeSphereVersion: f.kubesphere, Schema: schema.FileName,
 			})
 			if err != nil {
 				return err
@@ -54,7 +56,8 @@ func newCreateCommand(stdout io.Writer) *cobra.Command {
 			if err := tree.WriteNew(f.file, tree.ModePublic, raw); err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(stdout, "wrote %s\n", f.file)
+			// Its first line names the schema beside it.
+			_, err = fmt.Fprintf(stdout, "wrote %s (for completion in editors: ksgen schema > %s)\n", f.file, filepath.Join(filepath.Dir(f.file), schema.FileName))
 			return err
 		},
 	}

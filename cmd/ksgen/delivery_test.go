@@ -77,7 +77,7 @@ func TestRenderMatchbox(t *testing.T) {
 	t.Parallel()
 	mb := filepath.Join(t.TempDir(), "matchbox")
 	out, stderr := renderDelivery(t, "--matchbox", mb, "--matchbox-url", "http://10.0.0.2:8080")
-	for _, want := range []string{"warning: host master2: no MAC address", "warning: host node3: OS ubuntu boots cloud-init"} {
+	for _, want := range []string{"\nwarning: 2 hosts get no matchbox group (master2, node2): no MAC address in the ksgen document (spec.hosts.NAME.mac)\n", "\nwarning: host node3 gets no matchbox group: OS ubuntu boots cloud-init, not Ignition\n"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}

@@ -49,7 +49,7 @@ plane's or the load balancer's address.
 An existing -o file is never overwritten unless --force is given. "-o -"
 prints the kubeconfig instead.`,
 		Example: `  ksgen kubeconfig -f config-sample.yaml
-  ksgen kubeconfig -f config-sample.yaml --secrets /secure/prod-secrets.yaml --ttl 2h -o prod.kubeconfig
+  ksgen kubeconfig -f config-sample.yaml --secrets prod-secrets.yaml --ttl 2h -o prod.kubeconfig
   ksgen kubeconfig -f config-sample.yaml --server https://172.16.0.2:6443 -o admin.kubeconfig --force
   kubectl --kubeconfig admin.kubeconfig get nodes`,
 		Args: cobra.NoArgs,

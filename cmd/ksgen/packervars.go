@@ -38,12 +38,11 @@ The sha256 pins come from images/checksums.go (copied from KubeKey's and
 Kubespray's published tables). A download ksgen has no pin for (a Kubernetes
 version outside the table, etcd, the CNI/KubeSphere manifests and charts) is
 an error naming it; supply its sum with --sha256 NAME=SUM (NAME is the binary
-name or the asset path printed), or pass --allow-unpinned for a development
-image that accepts unchecked downloads.`,
-		Example: `  ksgen images packer-vars -f config-sample.yaml -o cluster.pkrvars.hcl
-  ksgen images packer-vars -f cluster.yaml --sha256 etcd=<sum> \
-    --sha256 flannel/v0.25.5/kube-flannel.yml=<sum> -o cluster.pkrvars.hcl
-  packer build -var-file=cluster.pkrvars.hcl -only=qemu.node images/packer`,
+name or the asset path printed: --sha256 etcd=SUM --sha256
+calico/v3.27.3/tigera-operator.yaml=SUM), or pass --allow-unpinned for a
+development image that accepts unchecked downloads.`,
+		Example: `  ksgen images packer-vars -f config-sample.yaml --allow-unpinned -o dev.pkrvars.hcl   # a development image
+  packer build -var-file=dev.pkrvars.hcl -only=qemu.node images/packer`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			if !slices.Contains(images.Arches, f.arch) {

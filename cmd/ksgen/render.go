@@ -49,7 +49,7 @@ output. DIR is replaced atomically, and only when it is a previous ksgen
 output.`,
 		Example: `  ksgen render -f config-sample.yaml -o out
   ksgen render -f config-sample.yaml -o out --format ignition --node node1 --node node2
-  ksgen render -f config-sample.yaml --secrets /secure/prod-secrets.yaml --strict
+  ksgen render -f config-sample.yaml -o prod --secrets prod-secrets.yaml --strict
   ksgen render -f config-sample.yaml -o out --cloud aws --serve-url https://10.0.0.5:8443
   ksgen render -f config-sample.yaml -o out --matchbox /var/lib/matchbox-data --matchbox-url http://10.0.0.2:8080`,
 		Args: cobra.NoArgs,

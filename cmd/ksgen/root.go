@@ -37,6 +37,7 @@ pre-generated PKI, so that every machine configures and joins itself.`,
 		newImagesCommand(stdout, stderr),
 		newKubeconfigCommand(stdout, stderr),
 		newStatusCommand(stdout, stderr),
+		newSchemaCommand(stdout),
 		newVersionCommand(stdout),
 	)
 	return root

@@ -47,7 +47,7 @@ polls every --interval until the cluster is complete, printing progress on
 stderr when it changes, and fails after --timeout naming the failing hosts.`,
 		Example: `  ksgen status -f config-sample.yaml
   ksgen status -f config-sample.yaml --wait --timeout 45m
-  ksgen status -f config-sample.yaml --secrets /secure/prod-secrets.yaml --server https://172.16.0.2:6443 --wait`,
+  ksgen status -f config-sample.yaml --secrets prod-secrets.yaml --server https://172.16.0.2:6443 --wait`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)

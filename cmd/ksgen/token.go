@@ -79,9 +79,9 @@ cluster, with its admin kubeconfig:
 
 Within a minute the control planes' keeper creates the new token and deletes
 the old one: nodes rendered before the rotation can no longer join.`,
-		Example: `  ksgen token rotate -f cluster.yaml
-  ksgen token rotate --secrets /secure/prod-secrets.yaml
-  ksgen token manifest -f cluster.yaml | ssh master1 sudo kubectl --kubeconfig /etc/kubernetes/admin.conf apply --server-side --force-conflicts -f -`,
+		Example: `  ksgen token rotate -f config-sample.yaml
+  ksgen token rotate --secrets prod-secrets.yaml
+  ksgen token manifest -f config-sample.yaml | ssh master1 sudo kubectl --kubeconfig /etc/kubernetes/admin.conf apply --server-side --force-conflicts -f -`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error { return rotateToken(f, stdout) },
 	}
@@ -127,7 +127,7 @@ func newTokenManifestCommand(stdout io.Writer) *cobra.Command {
 bootstrap token. Applied to a running cluster, the control planes' ksgen-join-window
 keeper makes that token valid for the join window and deletes the token it replaces.
 The output holds the token: pipe it, do not store it.`,
-		Example: `  ksgen token manifest -f cluster.yaml | kubectl apply --server-side --force-conflicts -f -
+		Example: `  ksgen token manifest -f config-sample.yaml | kubectl apply --server-side --force-conflicts -f -
   ksgen token manifest --secrets prod-secrets.yaml | ssh master1 sudo kubectl --kubeconfig /etc/kubernetes/admin.conf apply --server-side --force-conflicts -f -`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {

@@ -51,14 +51,14 @@ func loadPlan(path string, strict bool, stderr io.Writer) (*plan.Cluster, error)
 		return nil, err
 	}
 	c, err := generator.Validate(s, r)
-	if rerr := r.Err(strict); rerr != nil {
-		return nil, fmt.Errorf("%s is not valid:\n%w", path, rerr)
+	if rerr := r.ErrIn(path, strict); rerr != nil {
+		return nil, rerr
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	for _, w := range r.Warnings() {
-		fmt.Fprintf(stderr, "%s: %s\n", path, w)
+		fmt.Fprintln(stderr, w.Format(path))
 	}
 	return c, nil
 }

@@ -3,6 +3,7 @@ package matchbox
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strings"
@@ -85,15 +86,11 @@ func Export(idx *generator.Index, ignition func(host string) ([]byte, error), op
 		opts.InstallDev = DefaultInstallDev
 	}
 	var files []tree.File
-	var warnings []string
 	out := Index{Matchbox: opts.URL, Skipped: map[string]string{}}
-	skip := func(host, why string) {
-		out.Skipped[host] = why
-		warnings = append(warnings, fmt.Sprintf("host %s: %s: no matchbox group", host, why))
-	}
+	skip := func(host, why string) { out.Skipped[host] = why }
 	for _, n := range idx.Nodes {
 		if n.MAC == "" {
-			skip(n.Name, "no MAC address in the ksgen document (spec.hosts."+n.Name+".mac)")
+			skip(n.Name, "no MAC address in the ksgen document (spec.hosts.NAME.mac)")
 			continue
 		}
 		mac, err := net.ParseMAC(n.MAC)
@@ -145,9 +142,9 @@ func Export(idx *generator.Index, ignition func(host string) ([]byte, error), op
 		)
 		out.Hosts = append(out.Hosts, n.Name)
 	}
+	warnings := skipped(out.Skipped)
 	if len(out.Hosts) == 0 {
 		// An export that boots nothing is a mistake, not a success.
-		slices.Sort(warnings)
 		return nil, nil, fmt.Errorf("matchbox: no host can boot over PXE:\n%s", strings.Join(warnings, "\n"))
 	}
 	slices.Sort(out.Hosts)
@@ -157,6 +154,29 @@ func Export(idx *generator.Index, ignition func(host string) ([]byte, error), op
 	}
 	files = append(files, tree.File{Path: tree.IndexFile, Mode: fileset.ModePublic, Content: ij})
 	return files, warnings, nil
+}
+
+// skipped says why hosts got no group, one line per reason: a cluster
+// without MACs (or of cloud-init hosts) is one line with a count, not one
+// line per host.
+func skipped(why map[string]string) []string {
+	hosts := map[string][]string{}
+	var reasons []string // in the order of their first host
+	for _, host := range slices.Sorted(maps.Keys(why)) {
+		if hosts[why[host]] == nil {
+			reasons = append(reasons, why[host])
+		}
+		hosts[why[host]] = append(hosts[why[host]], host)
+	}
+	var out []string
+	for _, reason := range reasons {
+		if h := hosts[reason]; len(h) == 1 {
+			out = append(out, fmt.Sprintf("host %s gets no matchbox group: %s", h[0], reason))
+		} else {
+			out = append(out, fmt.Sprintf("%d hosts get no matchbox group (%s): %s", len(h), strings.Join(h, ", "), reason))
+		}
+	}
+	return out
 }
 
 func marshal(v any) ([]byte, error) {

@@ -68,7 +68,7 @@ func TestExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(warnings) != 2 || !strings.Contains(warnings[0], "host master2: no MAC address") || !strings.Contains(warnings[1], "host node2: OS ubuntu") {
+	if len(warnings) != 2 || !strings.Contains(warnings[0], "host master2 gets no matchbox group: no MAC address") || !strings.Contains(warnings[1], "host node2 gets no matchbox group: OS ubuntu") {
 		t.Errorf("warnings: %q", warnings)
 	}
 	got := map[string][]byte{}
@@ -172,8 +172,18 @@ func TestExportThatBootsNothingFails(t *testing.T) {
 	}}
 	_, _, err := matchbox.Export(idx, ignition, matchbox.Options{URL: "http://10.0.0.2:8080"})
 	if err == nil || !strings.Contains(err.Error(), "no host can boot over PXE") ||
-		!strings.Contains(err.Error(), "host master1: no MAC address") || !strings.Contains(err.Error(), "host node1: OS ubuntu") {
+		!strings.Contains(err.Error(), "host master1 gets no matchbox group: no MAC address") || !strings.Contains(err.Error(), "host node1 gets no matchbox group: OS ubuntu") {
 		t.Errorf("err = %v", err)
+	}
+	// Hosts skipped for one reason are one line with their count.
+	idx = &generator.Index{Nodes: []generator.NodeIndex{
+		{Name: "master1", Roles: []string{"control-plane"}, OS: "fcos"},
+		{Name: "node1", Roles: []string{"worker"}, OS: "fcos"},
+		{Name: "node2", Roles: []string{"worker"}, OS: "fcos"},
+	}}
+	_, _, err = matchbox.Export(idx, ignition, matchbox.Options{URL: "http://10.0.0.2:8080"})
+	if want := "matchbox: no host can boot over PXE:\n3 hosts get no matchbox group (master1, node1, node2): no MAC address in the ksgen document (spec.hosts.NAME.mac)"; err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %q", err, want)
 	}
 	if _, _, err := matchbox.Export(testIndex(), ignition, matchbox.Options{}); err == nil || !strings.Contains(err.Error(), "--matchbox-url") {
 		t.Errorf("no URL: err = %v", err)

@@ -17,7 +17,8 @@ const invalidCorpus = "../../../testdata/invalid"
 
 // corpusCase is one file of the invalid corpus: its first line says which
 // report entry it must produce ("# want: …" for an error, "# want-strict: …"
-// for a warning that only --strict makes fatal), as Entry.String prints it.
+// for a warning that only --strict makes fatal), as ksgen validate prints it
+// when run in testdata/invalid: "FILE:LINE: field.path: message".
 type corpusCase struct {
 	name   string
 	data   []byte
@@ -79,9 +80,10 @@ func TestInvalidCorpus(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			s, r := load(t, c.data)
+			file := c.name + ".yaml"
 			var got []string
 			for _, e := range r.Entries {
-				got = append(got, e.String())
+				got = append(got, e.Format(file))
 			}
 			if len(r.Entries) != 1 || got[0] != c.want {
 				t.Fatalf("report:\n  %s\nwant exactly:\n  %s", strings.Join(got, "\n  "), c.want)
@@ -100,17 +102,18 @@ func TestInvalidCorpus(t *testing.T) {
 				if err := r.Err(false); err != nil {
 					t.Errorf("Err(false) = %v, want nil: a warning must not stop a normal run", err)
 				}
-				strictWant := strings.TrimPrefix(c.want, "warning: ") + " [a warning, fatal under --strict]"
-				if err := r.Err(true); err == nil || err.Error() != strictWant {
-					t.Errorf("Err(true) = %v, want %q", err, strictWant)
+				// Under --strict it is printed as an error, in the error block.
+				strictWant := file + " is not valid:\n" + strings.Replace(c.want, ": warning: ", ": ", 1) + " [a warning, fatal under --strict]"
+				if err := r.ErrIn(file, true); err == nil || err.Error() != strictWant {
+					t.Errorf("ErrIn(true) = %v, want %q", err, strictWant)
 				}
 				return
 			}
 			if e.Severity != spec.Error {
 				t.Errorf("severity %s, want error", e.Severity)
 			}
-			if err := r.Err(false); err == nil || err.Error() != c.want {
-				t.Errorf("Err(false) = %v, want %q", err, c.want)
+			if err := r.ErrIn(file, false); err == nil || err.Error() != file+" is not valid:\n"+c.want {
+				t.Errorf("ErrIn(false) = %v, want %q", err, c.want)
 			}
 		})
 	}

@@ -8,10 +8,11 @@ import (
 // Config is the optional ksgen.io/v1alpha1 document: what a KubeKey file
 // cannot say about machines that configure themselves at first boot.
 type Config struct {
-	APIVersion string     `json:"apiVersion"`
-	Kind       string     `json:"kind"`
-	Metadata   ObjectMeta `json:"metadata,omitempty"`
-	Spec       ConfigSpec `json:"spec,omitempty"`
+	APIVersion string `json:"apiVersion"` // ksgen.io/v1alpha1
+	Kind       string `json:"kind"`       // Config
+	// Metadata is accepted and unused.
+	Metadata ObjectMeta `json:"metadata,omitempty"`
+	Spec     ConfigSpec `json:"spec,omitempty"`
 }
 
 // ConfigSpec holds cluster-wide settings, then per-role and per-host ones;
@@ -32,15 +33,16 @@ type ConfigSpec struct {
 	// while the join window is open ("24h"; "0s": never expires).
 	BootstrapTokenTTL string `json:"bootstrapTokenTTL,omitempty"`
 	// JoinWindow is how long nodes rendered from the bundle can join:
-	// JoinWindowAlways (default), JoinWindowNever (the token's TTL after it
-	// is first installed), or a duration ("720h") from that moment.
+	// "always" (JoinWindowAlways, the default), "never" (JoinWindowNever:
+	// the token's TTL after it is first installed), or a duration ("720h")
+	// from that moment.
 	JoinWindow string `json:"joinWindow,omitempty"`
 	// Budget is the user-data size limit every payload must fit.
 	Budget Budget `json:"budget,omitempty"`
 	// LoadBalancer configures keepalived + HAProxy (or nginx) for the
 	// endpoint's VIP, and which proxy the workers' internal LB runs.
 	LoadBalancer LoadBalancer `json:"loadBalancer,omitempty"`
-	// Storage decides the default StorageClass (see storage.go).
+	// Storage decides the default StorageClass.
 	Storage StorageSettings `json:"storage,omitempty"`
 	// KubeadmPatches change the kubeadm configuration of every node that
 	// renders a document of their target kind; role and host patches follow.
@@ -49,19 +51,29 @@ type ConfigSpec struct {
 
 // User is an SSH login user.
 type User struct {
-	Name              string   `json:"name"`
-	Groups            []string `json:"groups,omitempty"`
+	// Name is the login name, created on every machine.
+	Name string `json:"name"`
+	// Groups the user joins besides the OS's admin group.
+	Groups []string `json:"groups,omitempty"`
+	// SSHAuthorizedKeys are the user's public keys ("ssh-ed25519 AAAA…").
 	SSHAuthorizedKeys []string `json:"sshAuthorizedKeys,omitempty"`
 }
 
 // NodeSettings apply to a role or one host.
 type NodeSettings struct {
-	OS                string         `json:"os,omitempty"`
-	MAC               string         `json:"mac,omitempty"`
-	Interface         string         `json:"interface,omitempty"`
-	Network           *StaticNetwork `json:"network,omitempty"`
-	SSHAuthorizedKeys []string       `json:"sshAuthorizedKeys,omitempty"`
-	Snippets          Snippets       `json:"snippets,omitempty"`
+	// OS is the target OS of these machines (see ConfigSpec.OS).
+	OS string `json:"os,omitempty"`
+	// MAC is the host's boot interface address, for PXE (matchbox groups).
+	MAC string `json:"mac,omitempty"`
+	// Interface names the network interface Network configures.
+	Interface string `json:"interface,omitempty"`
+	// Network is a static address instead of DHCP.
+	Network *StaticNetwork `json:"network,omitempty"`
+	// SSHAuthorizedKeys are public keys for the OS's login user.
+	SSHAuthorizedKeys []string `json:"sshAuthorizedKeys,omitempty"`
+	// Snippets are the user's Butane and cloud-config files, merged into
+	// the generated payload.
+	Snippets Snippets `json:"snippets,omitempty"`
 	// Resources declares the machine's size, for validation only.
 	Resources *HostResources `json:"resources,omitempty"`
 	// KubeadmPatches apply after the cluster's (role) or the roles' (host)
@@ -73,23 +85,28 @@ type NodeSettings struct {
 // configuration, like kind's kubeadmConfigPatches: a strategic merge patch
 // (Patch) or RFC 6902 operations (JSONPatch), exactly one of them.
 type KubeadmPatch struct {
-	Target    KubeadmPatchTarget `json:"target"`
-	Patch     map[string]any     `json:"patch,omitempty"`
-	JSONPatch []JSONPatchOp      `json:"jsonPatch,omitempty"`
+	// Target is the document the patch changes.
+	Target KubeadmPatchTarget `json:"target"`
+	// Patch is a strategic merge patch of the document.
+	Patch map[string]any `json:"patch,omitempty"`
+	// JSONPatch are RFC 6902 operations on the document.
+	JSONPatch []JSONPatchOp `json:"jsonPatch,omitempty"`
 }
 
 // KubeadmPatchTarget selects the document by kind; the API version is the
 // one ksgen renders for the cluster's Kubernetes version.
 type KubeadmPatchTarget struct {
+	// Kind is InitConfiguration, ClusterConfiguration, JoinConfiguration,
+	// KubeletConfiguration or KubeProxyConfiguration.
 	Kind string `json:"kind"`
 }
 
 // JSONPatchOp is one RFC 6902 operation.
 type JSONPatchOp struct {
-	Op    string `json:"op"`
-	Path  string `json:"path"`
-	From  string `json:"from,omitempty"`
-	Value any    `json:"value"`
+	Op    string `json:"op"`             // add, remove, replace, move, copy or test
+	Path  string `json:"path"`           // a JSON pointer: /nodeRegistration/kubeletExtraArgs
+	From  string `json:"from,omitempty"` // the source pointer of move and copy
+	Value any    `json:"value"`          // the value of add, replace and test
 }
 
 // Kubeadm document kinds a patch may target.
@@ -115,9 +132,9 @@ var PatchRoles = []string{RoleControlPlane, RoleWorker}
 
 // StaticNetwork is a static address for one interface.
 type StaticNetwork struct {
-	Addresses   []string `json:"addresses,omitempty"` // CIDR form, e.g. 192.168.1.10/24
-	Gateway     string   `json:"gateway,omitempty"`
-	Nameservers []string `json:"nameservers,omitempty"`
+	Addresses   []string `json:"addresses,omitempty"`   // CIDR form, e.g. 192.168.1.10/24
+	Gateway     string   `json:"gateway,omitempty"`     // the default route's next hop
+	Nameservers []string `json:"nameservers,omitempty"` // DNS servers' addresses
 }
 
 // Snippets are user files merged as children of the generated configs.
@@ -143,7 +160,7 @@ type Download struct {
 // Budget is a user-data size limit, by cloud name or in bytes.
 type Budget struct {
 	Cloud string `json:"cloud,omitempty"` // aws, gcp, azure, openstack
-	Bytes int    `json:"bytes,omitempty"`
+	Bytes int    `json:"bytes,omitempty"` // a limit of your own, instead of a cloud's
 }
 
 // LoadBalancer configures the keepalived + HAProxy pair that serves
@@ -152,7 +169,7 @@ type Budget struct {
 type LoadBalancer struct {
 	// Proxy is the TCP proxy ksgen runs wherever it runs a load balancer
 	// (the workers' internal LB and the keepalived pair): ProxyHAProxy
-	// (default) or ProxyNginx.
+	// ("haproxy", the default) or ProxyNginx ("nginx").
 	Proxy string `json:"proxy,omitempty"`
 	// ControlPlanes runs the pair as static pods on the control planes when
 	// there are no loadbalancer hosts. The endpoint's port must then differ
@@ -185,7 +202,8 @@ func (l LoadBalancer) ProxyName() string {
 type LoadBalancerPort struct {
 	// Name names the HAProxy frontend and backend, or nginx's upstream (a DNS label).
 	Name string `json:"name"`
-	Port int    `json:"port"`
+	// Port is the VIP's port.
+	Port int `json:"port"`
 	// TargetPort is the workers' port; 0 means Port.
 	TargetPort int `json:"targetPort,omitempty"`
 }

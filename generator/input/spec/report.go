@@ -48,6 +48,27 @@ func (e Entry) String() string {
 	return b.String()
 }
 
+// Format is the entry as compilers print a finding, so editors can jump to
+// it: "FILE:LINE: field.path: message", "FILE: …" when the line is unknown,
+// and "warning: " after the position for a warning.
+func (e Entry) Format(file string) string {
+	var b strings.Builder
+	b.WriteString(file)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	b.WriteString(": ")
+	if e.Severity == Warning {
+		b.WriteString("warning: ")
+	}
+	if e.Path != "" {
+		b.WriteString(e.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
 // Report collects findings in the order they were made.
 type Report struct {
 	Entries []Entry
@@ -79,23 +100,68 @@ func (r *Report) Warnings() []Entry {
 	return out
 }
 
-// Err returns the findings that stop the run as one error, sorted by line, or nil.
-func (r *Report) Err(strict bool) error {
+// Fatal returns the findings that stop the run, sorted by line: the
+// errors, and under strict the warnings too.
+func (r *Report) Fatal(strict bool) []Entry {
 	var fatal []Entry
 	for _, e := range r.Entries {
 		if e.Severity == Error || strict {
 			fatal = append(fatal, e)
 		}
 	}
+	sort.SliceStable(fatal, func(i, j int) bool { return fatal[i].Line < fatal[j].Line })
+	return fatal
+}
+
+// Err returns the findings that stop the run as one error, sorted by line, or nil.
+func (r *Report) Err(strict bool) error {
+	fatal := r.Fatal(strict)
 	if len(fatal) == 0 {
 		return nil
 	}
-	sort.SliceStable(fatal, func(i, j int) bool { return fatal[i].Line < fatal[j].Line })
-	errs := make([]error, len(fatal))
-	for i, e := range fatal {
+	return errors.Join((&FileError{Errs: entryErrors(fatal)}).Unwrap()...)
+}
+
+// ErrIn is Err for the file the spec was read from: a header naming the
+// file, then one "FILE:LINE: field.path: message" line per finding.
+func (r *Report) ErrIn(file string, strict bool) error {
+	fatal := r.Fatal(strict)
+	if len(fatal) == 0 {
+		return nil
+	}
+	return &FileError{File: file, Errs: entryErrors(fatal)}
+}
+
+func entryErrors(entries []Entry) []*EntryError {
+	errs := make([]*EntryError, len(entries))
+	for i, e := range entries {
 		errs[i] = &EntryError{Entry: e, Strict: e.Severity == Warning}
 	}
-	return errors.Join(errs...)
+	return errs
+}
+
+// FileError is the findings that stop a run on one file.
+type FileError struct {
+	File string
+	Errs []*EntryError
+}
+
+func (e *FileError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s is not valid:", e.File)
+	for _, ee := range e.Errs {
+		b.WriteString("\n")
+		b.WriteString(ee.Format(e.File))
+	}
+	return b.String()
+}
+
+func (e *FileError) Unwrap() []error {
+	errs := make([]error, len(e.Errs))
+	for i, ee := range e.Errs {
+		errs[i] = ee
+	}
+	return errs
 }
 
 // EntryError carries an Entry through error chains so callers can inspect it
@@ -107,12 +173,26 @@ type EntryError struct {
 	Strict bool
 }
 
+// strictNote ends a warning that --strict made fatal.
+const strictNote = " [a warning, fatal under --strict]"
+
 func (e *EntryError) Error() string {
 	if e.Strict {
-		return strings.TrimPrefix(e.Entry.String(), "warning: ") + " [a warning, fatal under --strict]"
+		return strings.TrimPrefix(e.Entry.String(), "warning: ") + strictNote
 	}
 	return e.Entry.String()
 }
+
+// Format is Entry.Format, with a fatal warning printed as an error.
+func (e *EntryError) Format(file string) string {
+	if e.Strict {
+		entry := e.Entry
+		entry.Severity = Error
+		return entry.Format(file) + strictNote
+	}
+	return e.Entry.Format(file)
+}
+
 func (e *EntryError) Unwrap() error { return e.Entry.Err }
 
 // Named causes, so tests and callers can match a finding without parsing text.

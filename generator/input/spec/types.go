@@ -14,10 +14,12 @@ type Cluster struct {
 
 // ObjectMeta is the part of Kubernetes object metadata a spec file may carry.
 type ObjectMeta struct {
-	Name        string            `json:"name,omitempty"`
-	Namespace   string            `json:"namespace,omitempty"`
+	// Name names the document; the Cluster's seeds the VRRP router ID.
+	Name      string `json:"name,omitempty"`
+	Namespace string `json:"namespace,omitempty"` // accepted and unused
+	// Labels: the ClusterConfiguration's "version" picks KubeSphere's.
 	Labels      map[string]string `json:"labels,omitempty"`
-	Annotations map[string]string `json:"annotations,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"` // accepted and unused
 }
 
 // ClusterSpec is KubeKey's ClusterSpec.
@@ -181,7 +183,7 @@ type Kubernetes struct {
 
 // Toggle is KubeKey's {enabled: bool} switch.
 type Toggle struct {
-	Enabled *bool `json:"enabled,omitempty"`
+	Enabled *bool `json:"enabled,omitempty"` // absent: the default this field's parent names
 }
 
 // Network is the cluster network: CNI plugin and CIDRs. A dual-stack

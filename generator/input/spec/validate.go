@@ -32,8 +32,11 @@ const (
 	RoleLoadBalancer = "loadbalancer"
 )
 
+// RoleNames are the role groups a spec may name, in roleGroups and in the
+// ksgen document's roles.
+var RoleNames = []string{RoleEtcd, RoleControlPlane, RoleMaster, RoleWorker, RoleRegistry, RoleLoadBalancer}
+
 var (
-	knownRoles    = []string{RoleEtcd, RoleControlPlane, RoleMaster, RoleWorker, RoleRegistry, RoleLoadBalancer}
 	knownPlugins  = []string{"calico", "flannel", "cilium", "none"}
 	hostRange     = regexp.MustCompile(`^(.*)\[(\d+):(\d+)\](.*)$`)
 	sha256Pattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -43,6 +46,9 @@ var (
 type validator struct {
 	s *Spec
 	r *Report
+	// unknownIn marks the roles whose groups name hosts that spec.hosts
+	// lacks: an empty role there is that finding's echo, not a second one.
+	unknownIn map[string]bool
 }
 
 // NearestLine returns the line of path, or of its nearest ancestor in the file.
@@ -69,7 +75,7 @@ func (v *validator) warnf(path string, cause error, format string, args ...any) 
 }
 
 func (s *Spec) validate(r *Report) {
-	v := &validator{s: s, r: r}
+	v := &validator{s: s, r: r, unknownIn: map[string]bool{}}
 	addrs := v.hosts()
 	v.roles()
 	v.endpoint()
@@ -174,10 +180,13 @@ func (v *validator) roles() {
 		known[h.Name] = true
 	}
 	v.s.Roles = map[string][]string{}
+	if len(known) == 0 && v.namesHosts() {
+		return
+	}
 	for _, role := range slices.Sorted(maps.Keys(v.s.Cluster.Spec.RoleGroups)) {
 		rp := "spec.roleGroups." + role
-		if !slices.Contains(knownRoles, role) {
-			v.errorf(rp, ErrUnknownField, "unknown role group %q (known: %s)", role, strings.Join(knownRoles, ", "))
+		if !slices.Contains(RoleNames, role) {
+			v.errorf(rp, ErrUnknownField, "unknown role group %q (known: %s)", role, strings.Join(RoleNames, ", "))
 			continue
 		}
 		target := role
@@ -206,6 +215,9 @@ func (v *validator) roles() {
 				}
 				v.s.Roles[target] = append(v.s.Roles[target], name)
 			}
+			if len(missing) > 0 {
+				v.unknownIn[target] = true
+			}
 			switch {
 			case len(missing) == 0:
 			case missing[0] == entry:
@@ -221,9 +233,39 @@ func (v *validator) roles() {
 			}
 		}
 	}
-	if len(v.s.Roles[RoleControlPlane]) == 0 {
+	// A control-plane group of unknown hosts is reported above, host by host.
+	if len(v.s.Roles[RoleControlPlane]) == 0 && !v.unknownIn[RoleControlPlane] {
 		v.errorf("spec.roleGroups", ErrNoControlPlane, "roleGroups has no control-plane (or master) host")
 	}
+}
+
+// namesHosts reports the one cause of a cascade: spec.hosts is empty, yet
+// roleGroups names hosts. Every role group's "not in spec.hosts" and "no
+// control-plane host" would only echo it, so it is the one finding.
+func (v *validator) namesHosts() bool {
+	var names []string
+	for _, role := range slices.Sorted(maps.Keys(v.s.Cluster.Spec.RoleGroups)) {
+		for _, entry := range v.s.Cluster.Spec.RoleGroups[role] {
+			if !slices.Contains(names, entry) {
+				names = append(names, entry)
+			}
+		}
+	}
+	if len(names) == 0 {
+		return false
+	}
+	for role := range v.s.Cluster.Spec.RoleGroups {
+		v.unknownIn[role] = true
+		if role == RoleMaster {
+			v.unknownIn[RoleControlPlane] = true
+		}
+	}
+	list := strings.Join(names[:min(4, len(names))], ", ")
+	if len(names) > 4 {
+		list += ", …"
+	}
+	v.errorf("spec.hosts", ErrRequired, "no hosts, but roleGroups names %d (%s): define each here, with its name and addresses", len(names), list)
+	return true
 }
 
 // maxRange bounds the hosts one range may name: Kubernetes supports 5000 nodes.
@@ -296,7 +338,7 @@ func (v *validator) etcd() {
 	members := len(v.s.Roles[RoleEtcd])
 	switch e.Type {
 	case "kubekey":
-		if members == 0 {
+		if members == 0 && !v.unknownIn[RoleEtcd] {
 			v.errorf("spec.roleGroups", ErrNoEtcd, "etcd.type kubekey runs etcd on the etcd role hosts, but roleGroups has no etcd host")
 		}
 		// Two members with one address are reported by hosts(): every
@@ -604,8 +646,8 @@ func (v *validator) config() {
 	v.oneOf(p+".os", c.OS, osprofile.Names)
 	for _, role := range slices.Sorted(maps.Keys(c.Roles)) {
 		rp := p + ".roles." + role
-		if !slices.Contains(knownRoles, role) {
-			v.errorf(rp, ErrUnknownField, "unknown role %q (known: %s)", role, strings.Join(knownRoles, ", "))
+		if !slices.Contains(RoleNames, role) {
+			v.errorf(rp, ErrUnknownField, "unknown role %q (known: %s)", role, strings.Join(RoleNames, ", "))
 		}
 		v.nodeSettings(rp, c.Roles[role])
 	}
