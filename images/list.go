@@ -59,7 +59,7 @@ func List(c Cluster) ([]string, error) {
 	if c.Keepalived {
 		extra = append(extra, KeepalivedImage, proxy)
 	}
-	extra = append(extra, CNIImages(c.CNI)...)
+	extra = append(extra, CNIImages(c)...)
 	if c.KubeSphere != "" {
 		r, ok := KubeSphere(c.KubeSphere)
 		if !ok {

@@ -1,0 +1,48 @@
+// Package upstream finds the reference copies of upstream files (manifests,
+// pin tables) that tests check ksgen's pins and renderers against. They live
+// in ../shared/upstream beside the repository, never inside it; CI has them.
+package upstream
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// Dir returns the absolute path of ../shared/upstream (relative to the
+// repository root). It skips the test when the folder is absent, unless CI
+// is set: there it must be present.
+func Dir(t testing.TB) string {
+	t.Helper()
+	// Tests run in their package's directory: the root is the first
+	// directory above it with a go.mod.
+	root, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil; _, err = os.Stat(filepath.Join(root, "go.mod")) {
+		parent := filepath.Dir(root)
+		if parent == root {
+			t.Fatal("upstream: no go.mod above the test's directory")
+		}
+		root = parent
+	}
+	dir := filepath.Join(root, "..", "shared", "upstream")
+	if _, err := os.Stat(filepath.Join(dir, "PROVENANCE.md")); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("upstream reference files: %v (CI must have ../shared/upstream beside the repository)", err)
+		}
+		t.Skipf("upstream reference files are absent (%v): ../shared/upstream beside the repository holds them", err)
+	}
+	return dir
+}
+
+// File returns the path of a file under Dir, failing the test if it is missing.
+func File(t testing.TB, rel string) string {
+	t.Helper()
+	p := filepath.Join(Dir(t), rel)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("upstream file %s: %v", rel, err)
+	}
+	return p
+}
