@@ -76,25 +76,13 @@ func TestCalicoPairingFollowsTheDocs(t *testing.T) {
 	}
 }
 
-// upstreamAsset is where ../shared/upstream keeps the file of an asset path.
-func upstreamAsset(path string) string {
-	if v, file, ok := strings.Cut(strings.TrimPrefix(path, "calico/"), "/"); ok && strings.HasPrefix(path, "calico/") {
-		return "manifests/calico/calico-" + v + "-" + file
-	}
-	return map[string]string{
-		"flannel/v0.28.9/kube-flannel.yml":            "manifests/flannel-v0.28.9-kube-flannel.yml",
-		"openebs/3.3.0/hostpath-operator.yaml":        "manifests/openebs-3.3.0-hostpath-operator.yaml",
-		"kubesphere/v3.3.1/kubesphere-installer.yaml": "ks-installer-v3.3.1/kubesphere-installer.yaml",
-	}[path]
-}
-
 // TestAssetPinsMatchUpstream recomputes every asset pin from the stored
 // upstream file, and checks that each Calico release's operator tag is the
 // image its tigera-operator.yaml runs and that its CRDs are where
 // SeparateCRDs says.
 func TestAssetPinsMatchUpstream(t *testing.T) {
 	for path, pin := range assetPins {
-		b, err := os.ReadFile(upstream.File(t, upstreamAsset(path)))
+		b, err := os.ReadFile(upstream.File(t, upstream.AssetFile(path)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,7 +91,7 @@ func TestAssetPinsMatchUpstream(t *testing.T) {
 		}
 	}
 	for _, r := range calicoReleases {
-		b, err := os.ReadFile(upstream.File(t, upstreamAsset("calico/"+r.Version+"/tigera-operator.yaml")))
+		b, err := os.ReadFile(upstream.File(t, upstream.AssetFile("calico/"+r.Version+"/tigera-operator.yaml")))
 		if err != nil {
 			t.Fatal(err)
 		}

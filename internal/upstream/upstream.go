@@ -6,6 +6,7 @@ package upstream
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -45,4 +46,23 @@ func File(t testing.TB, rel string) string {
 		t.Fatalf("upstream file %s: %v", rel, err)
 	}
 	return p
+}
+
+// assetFiles are the stored copies of assets outside manifests/calico/.
+var assetFiles = map[string]string{
+	"flannel/v0.28.9/kube-flannel.yml":            "manifests/flannel-v0.28.9-kube-flannel.yml",
+	"openebs/3.3.0/hostpath-operator.yaml":        "manifests/openebs-3.3.0-hostpath-operator.yaml",
+	"kubesphere/v3.3.1/kubesphere-installer.yaml": "ks-installer-v3.3.1/kubesphere-installer.yaml",
+}
+
+// AssetFile names, relative to Dir, the stored copy of an asset the image
+// bakes, by its path under images.AssetDir ("calico/v3.32.1/operator-crds.yaml"),
+// or "" when the folder keeps none.
+func AssetFile(path string) string {
+	if rest, ok := strings.CutPrefix(path, "calico/"); ok {
+		if v, file, ok := strings.Cut(rest, "/"); ok {
+			return "manifests/calico/calico-" + v + "-" + file
+		}
+	}
+	return assetFiles[path]
 }
