@@ -85,6 +85,7 @@ func KubeadmImages(c Cluster, ver *version.Version) []string {
 		KubernetesVersion: "v" + ver.String(),
 		ImageRepository:   Repository(c.PrivateRegistry, c.NamespaceOverride),
 	}
+	cfg.DNS.ImageRepository = DNSRepository(c.PrivateRegistry)
 	cfg.DNS.ImageTag = CoreDNSTag(ver.Minor())
 	cfg.Proxy.Disabled = c.DisableKubeProxy
 	if c.StackedEtcd {

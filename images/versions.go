@@ -38,6 +38,18 @@ func Repository(privateRegistry, namespaceOverride string) string {
 	return repo
 }
 
+// DNSRepository is kubeadm's dns.imageRepository. CoreDNS is published as
+// registry.k8s.io/coredns/coredns, and kubeadm adds that /coredns only when
+// imageRepository is its own default, which before v1.25 is k8s.gcr.io: so
+// ksgen names the repository outright. With a private registry CoreDNS is
+// mirrored like every other image ("": kubeadm uses imageRepository).
+func DNSRepository(privateRegistry string) string {
+	if privateRegistry != "" {
+		return ""
+	}
+	return DefaultRegistry + "/coredns"
+}
+
 // BinDir is where kubeadm, kubelet and kubectl live on a target OS: Flatcar's
 // /usr is read-only, so its binaries go to /opt/bin, as Flatcar documents.
 func BinDir(os string) string { return osprofile.Of(os).BinDir }

@@ -293,6 +293,7 @@ func clusterConfiguration(c *plan.Cluster, cred Credentials) kubeadmapi.ClusterC
 		ControlPlaneEndpoint: c.Endpoint.HostPort(),
 		CertificatesDir:      "/etc/kubernetes/pki",
 		ImageRepository:      imageRepository(s.Registry),
+		DNS:                  kubeadmapi.DNS{ImageMeta: kubeadmapi.ImageMeta{ImageRepository: images.DNSRepository(s.Registry.PrivateRegistry)}},
 		Networking: kubeadmapi.Networking{
 			PodSubnet:     c.PodCIDR,
 			ServiceSubnet: c.ServiceCIDR,
