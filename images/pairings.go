@@ -73,7 +73,7 @@ var pairings = []Pairing{
 func PairingFor(minor uint) (Pairing, error) {
 	i := slices.IndexFunc(pairings, func(p Pairing) bool { return p.Minor == minor })
 	if i < 0 {
-		return Pairing{}, fmt.Errorf("Kubernetes v1.%d: ksgen pairs v1.%d to v1.%d", minor, pairings[0].Minor, pairings[len(pairings)-1].Minor)
+		return Pairing{}, fmt.Errorf("no pairing for Kubernetes v1.%d: ksgen pairs v1.%d to v1.%d", minor, pairings[0].Minor, pairings[len(pairings)-1].Minor)
 	}
 	return pairings[i], nil
 }
