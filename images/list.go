@@ -59,7 +59,7 @@ func List(c Cluster) ([]string, error) {
 	if c.Keepalived {
 		extra = append(extra, KeepalivedImage, proxy)
 	}
-	extra = append(extra, CNIImages(c.CNI)...)
+	extra = append(extra, CNIImages(c)...)
 	if c.KubeSphere != "" {
 		r, ok := KubeSphere(c.KubeSphere)
 		if !ok {
@@ -85,6 +85,7 @@ func KubeadmImages(c Cluster, ver *version.Version) []string {
 		KubernetesVersion: "v" + ver.String(),
 		ImageRepository:   Repository(c.PrivateRegistry, c.NamespaceOverride),
 	}
+	cfg.DNS.ImageRepository = DNSRepository(c.PrivateRegistry)
 	cfg.DNS.ImageTag = CoreDNSTag(ver.Minor())
 	cfg.Proxy.Disabled = c.DisableKubeProxy
 	if c.StackedEtcd {

@@ -8,8 +8,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/version"
 
-	kubeadmconstants "k8s.io/kubernetes/cmd/kubeadm/app/constants"
-
 	"github.com/ksgen/ksgen/generator/profile/osprofile"
 )
 
@@ -23,22 +21,6 @@ const (
 	// V1Beta4Since is the first Kubernetes version whose kubeadm reads v1beta4.
 	V1Beta4Since = "v1.31.0"
 )
-
-// pauseByMinor is the pause image tag each kubeadm release pins (its
-// constants.PauseVersion); the sandbox image containerd uses must match it.
-var pauseByMinor = map[uint]string{
-	22: "3.5", 23: "3.6", 24: "3.7", 25: "3.8", 26: "3.9", 27: "3.9", 28: "3.9",
-	29: "3.9", 30: "3.9", 31: "3.10", 32: "3.10", 33: "3.10", 34: "3.10.1", 35: "3.10.1",
-	36: kubeadmconstants.PauseVersion,
-}
-
-// PauseTag returns the pause image tag for a Kubernetes minor version.
-func PauseTag(minor uint) string {
-	if t, ok := pauseByMinor[minor]; ok {
-		return t
-	}
-	return kubeadmconstants.PauseVersion
-}
 
 // DefaultRegistry is where kubeadm pulls from when no private registry is set.
 const DefaultRegistry = "registry.k8s.io"
@@ -54,6 +36,18 @@ func Repository(privateRegistry, namespaceOverride string) string {
 		repo += "/" + namespaceOverride
 	}
 	return repo
+}
+
+// DNSRepository is kubeadm's dns.imageRepository. CoreDNS is published as
+// registry.k8s.io/coredns/coredns, and kubeadm adds that /coredns only when
+// imageRepository is its own default, which before v1.25 is k8s.gcr.io: so
+// ksgen names the repository outright. With a private registry CoreDNS is
+// mirrored like every other image ("": kubeadm uses imageRepository).
+func DNSRepository(privateRegistry string) string {
+	if privateRegistry != "" {
+		return ""
+	}
+	return DefaultRegistry + "/coredns"
 }
 
 // BinDir is where kubeadm, kubelet and kubectl live on a target OS: Flatcar's
@@ -88,87 +82,13 @@ func Image(ref, privateRegistry, namespaceOverride string) string {
 	return strings.TrimSuffix(privateRegistry, "/") + "/" + ns + "/" + name
 }
 
-// EtcdVersion is the etcd ksgen's kubekey-type members are built and tested
-// with (a baked image ships it; KubeKey runs 3.5, kubeadm 1.36 expects 3.6).
-const EtcdVersion = "v3.6.8"
+// EtcdVersion is the etcd of etcd.type kubekey with the default Kubernetes
+// (its Pairing.Etcd): the one the tests build and run ksgen's members with.
+const EtcdVersion = "v3.6.14"
 
 // EtcdBinDir is where a kubekey-type etcd host finds etcd and etcdctl:
 // KubeKey's /usr/local/bin, or /opt/bin on Flatcar, whose /usr is read-only.
 func EtcdBinDir(os string) string { return osprofile.Of(os).EtcdBinDir }
-
-// etcdByMinor and corednsByMinor are the etcd and CoreDNS tags each kubeadm
-// release pins (its constants.SupportedEtcdVersion and CoreDNSVersion at the
-// release's .0). The kubeadm library ksgen links only knows the versions near
-// its own release, so older minors are pinned here; the image names come from
-// kubeadm's own images code (see List).
-var etcdByMinor = map[uint8]string{
-	22: "3.5.0-0", 23: "3.5.1-0", 24: "3.5.3-0", 25: "3.5.4-0", 26: "3.5.6-0", 27: "3.5.7-0",
-	28: "3.5.9-0", 29: "3.5.10-0", 30: "3.5.12-0", 31: "3.5.15-0", 32: "3.5.16-0", 33: "3.5.21-0",
-	34: "3.6.4-0", 35: "3.6.5-0",
-	36: kubeadmconstants.DefaultEtcdVersion,
-}
-
-var corednsByMinor = map[uint]string{
-	22: "v1.8.4", 23: "v1.8.6", 24: "v1.8.6", 25: "v1.9.3", 26: "v1.9.3", 27: "v1.10.1",
-	28: "v1.10.1", 29: "v1.11.1", 30: "v1.11.1", 31: "v1.11.3", 32: "v1.11.3", 33: "v1.12.0",
-	34: "v1.12.1", 35: "v1.12.1",
-	36: kubeadmconstants.CoreDNSVersion,
-}
-
-// CoreDNSTag returns the CoreDNS tag kubeadm deploys for a Kubernetes minor.
-func CoreDNSTag(minor uint) string {
-	if t, ok := corednsByMinor[minor]; ok {
-		return t
-	}
-	return kubeadmconstants.CoreDNSVersion
-}
-
-// EtcdTag returns the etcd image tag kubeadm runs for a Kubernetes minor
-// (stacked etcd only; KubeKey's etcd runs the etcd binary).
-func EtcdTag(minor uint) string {
-	if t, ok := etcdByMinor[uint8(minor)]; ok {
-		return t
-	}
-	return kubeadmconstants.DefaultEtcdVersion
-}
-
-// CNI plugins ksgen deploys, their pinned versions and the images they run.
-// The manifests or charts of exactly these versions are baked into the image
-// by images/packer (AssetDir) or fetched from the pinned URLs.
-//
-// Tigera operator v1.32.7 is the one Calico v3.27.3 ships
-// (stevehipwell/helm-charts charts/tigera-operator/CHANGELOG.md, v2.9.3).
-// flannel v0.25.5 with flannel-cni-plugin v1.5.1-flannel1 is the pair
-// published install guides pull for v0.25.5; no stored copy of upstream's
-// v0.25.5 kube-flannel.yml confirms it (see README).
-const (
-	CalicoVersion         = "v3.27.3"
-	TigeraOperatorVersion = "v1.32.7"
-	FlannelVersion        = "v0.25.5"
-	FlannelCNIPlugin      = "v1.5.1-flannel1"
-	CiliumVersion         = "1.15.7"
-)
-
-// AssetDir is where the image keeps versioned manifests and charts:
-// AssetDir/<component>/<version>/<file>.
-const AssetDir = "/opt/ksgen/assets"
-
-// CNIImages lists the images a CNI plugin runs ("none": none).
-func CNIImages(plugin string) []string {
-	switch plugin {
-	case "calico":
-		out := []string{"quay.io/tigera/operator:" + TigeraOperatorVersion}
-		for _, name := range []string{"cni", "node", "kube-controllers", "typha", "pod2daemon-flexvol", "csi", "node-driver-registrar"} {
-			out = append(out, "docker.io/calico/"+name+":"+CalicoVersion)
-		}
-		return out
-	case "flannel":
-		return []string{"docker.io/flannel/flannel:" + FlannelVersion, "docker.io/flannel/flannel-cni-plugin:" + FlannelCNIPlugin}
-	case "cilium":
-		return []string{"quay.io/cilium/cilium:v" + CiliumVersion, "quay.io/cilium/operator-generic:v" + CiliumVersion}
-	}
-	return nil
-}
 
 // KubeSphereRelease is one KubeSphere version ksgen installs: how, on which
 // Kubernetes minors, and its core images.
@@ -235,45 +155,6 @@ func KubeSphereVersions() []string {
 	return out
 }
 
-// Asset is a versioned manifest or chart the image bakes under AssetDir,
-// downloaded at build time from its pinned URL. No public table that ksgen
-// could copy lists the sha256 of these files, so they carry no pin:
-// `ksgen images packer-vars --sha256 PATH=SUM` supplies one.
-type Asset struct {
-	URL  string
-	Path string // under AssetDir
-}
-
-// Assets lists what the image needs for the cluster's CNI plugin, storage
-// and KubeSphere version: the files the first-boot script applies.
-func Assets(c Cluster) []Asset {
-	var out []Asset
-	switch c.CNI {
-	case "calico":
-		out = append(out, Asset{"https://raw.githubusercontent.com/projectcalico/calico/" + CalicoVersion + "/manifests/tigera-operator.yaml", "calico/" + CalicoVersion + "/tigera-operator.yaml"})
-	case "flannel":
-		out = append(out, Asset{"https://github.com/flannel-io/flannel/releases/download/" + FlannelVersion + "/kube-flannel.yml", "flannel/" + FlannelVersion + "/kube-flannel.yml"})
-	case "cilium":
-		out = append(out, Asset{"https://helm.cilium.io/cilium-" + CiliumVersion + ".tgz", "cilium/" + CiliumVersion + "/cilium-" + CiliumVersion + ".tgz"})
-	}
-	if c.OpenEBS {
-		out = append(out, openEBSAsset())
-	}
-	if r, ok := KubeSphere(c.KubeSphere); ok {
-		if r.Helm {
-			out = append(out, Asset{"https://charts.kubesphere.io/main/ks-core-" + KSCoreChart + ".tgz", "kubesphere/" + r.Version + "/ks-core.tgz"})
-		} else {
-			out = append(out, Asset{"https://github.com/kubesphere/ks-installer/releases/download/" + r.Version + "/kubesphere-installer.yaml", "kubesphere/" + r.Version + "/kubesphere-installer.yaml"})
-		}
-	}
-	return out
-}
-
-// KSCoreChart is the ks-core chart version that installs KubeSphere v4.1.3:
-// the chart KubeSphere's v4.1 quick start installs; ks-core 1.1.3 carries
-// v4.1.2 (see above), 1.1.4 the next release.
-const KSCoreChart = "1.1.4"
-
 // Binary versions the Packer template installs (images/packer), each with
 // pins in checksums.go. CNI plugins and crictl moved to the nearest releases
 // with a published pin (from v1.5.1 and v1.31.1): crictl talks CRI v1 to
@@ -296,26 +177,28 @@ type Binary struct {
 }
 
 // Binaries lists the node binaries for a cluster, target OS and architecture
-// (amd64, arm64), from their upstream release URLs, with their pins. etcd is
-// there only when KubeKey's etcd runs it (spec.etcd.type kubekey).
+// (amd64, arm64), from their upstream release URLs, with their pins (see
+// Download). etcd is there only when KubeKey's etcd runs it (spec.etcd.type
+// kubekey), at the release paired with the Kubernetes minor.
 func Binaries(c Cluster, os, arch string) []Binary {
 	bin := BinDir(os)
-	k8s := "https://dl.k8s.io/release/" + c.KubernetesVersion + "/bin/linux/" + arch + "/"
 	out := []Binary{
-		{Name: "kubeadm", Version: c.KubernetesVersion, URL: k8s + "kubeadm", Dest: bin + "/kubeadm"},
-		{Name: "kubelet", Version: c.KubernetesVersion, URL: k8s + "kubelet", Dest: bin + "/kubelet"},
-		{Name: "kubectl", Version: c.KubernetesVersion, URL: k8s + "kubectl", Dest: bin + "/kubectl"},
-		{Name: "containerd", Version: ContainerdVersion, URL: "https://github.com/containerd/containerd/releases/download/v" + ContainerdVersion + "/containerd-" + ContainerdVersion + "-linux-" + arch + ".tar.gz", Dest: "/usr/local"},
-		{Name: "runc", Version: RuncVersion, URL: "https://github.com/opencontainers/runc/releases/download/" + RuncVersion + "/runc." + arch, Dest: "/usr/local/sbin/runc"},
-		{Name: "cni-plugins", Version: CNIPluginsVersion, URL: "https://github.com/containernetworking/plugins/releases/download/" + CNIPluginsVersion + "/cni-plugins-linux-" + arch + "-" + CNIPluginsVersion + ".tgz", Dest: "/opt/cni/bin"},
-		{Name: "crictl", Version: CrictlVersion, URL: "https://github.com/kubernetes-sigs/cri-tools/releases/download/" + CrictlVersion + "/crictl-" + CrictlVersion + "-linux-" + arch + ".tar.gz", Dest: "/usr/local/bin"},
+		{Name: "kubeadm", Version: c.KubernetesVersion, Dest: bin + "/kubeadm"},
+		{Name: "kubelet", Version: c.KubernetesVersion, Dest: bin + "/kubelet"},
+		{Name: "kubectl", Version: c.KubernetesVersion, Dest: bin + "/kubectl"},
+		{Name: "containerd", Version: ContainerdVersion, Dest: "/usr/local"},
+		{Name: "runc", Version: RuncVersion, Dest: "/usr/local/sbin/runc"},
+		{Name: "cni-plugins", Version: CNIPluginsVersion, Dest: "/opt/cni/bin"},
+		{Name: "crictl", Version: CrictlVersion, Dest: "/usr/local/bin"},
 	}
 	if c.KubeKeyEtcd {
-		out = append(out, Binary{Name: "etcd", Version: EtcdVersion, URL: "https://github.com/etcd-io/etcd/releases/download/" + EtcdVersion + "/etcd-" + EtcdVersion + "-linux-" + arch + ".tar.gz", Dest: EtcdBinDir(os), Strip: 1})
+		out = append(out, Binary{Name: "etcd", Version: KubeKeyEtcdVersion(c.KubernetesVersion), Dest: EtcdBinDir(os), Strip: 1})
 	}
-	out = append(out, Binary{Name: "helm", Version: HelmVersion, URL: "https://get.helm.sh/helm-" + HelmVersion + "-linux-" + arch + ".tar.gz", Dest: "/usr/local/bin", Strip: 1})
-	for i := range out {
-		out[i].SHA256 = SHA256(out[i].Name, out[i].Version, arch)
+	out = append(out, Binary{Name: "helm", Version: HelmVersion, Dest: "/usr/local/bin", Strip: 1})
+	for i, b := range out {
+		// Every name above is a Download component: only a missing pin errs.
+		p, _ := Download(b.Name, b.Version, arch)
+		out[i].URL, out[i].SHA256 = p.URL, p.SHA256
 	}
 	return out
 }

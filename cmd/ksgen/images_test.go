@@ -28,6 +28,8 @@ var imageCases = []struct{ name, spec string }{
 	{"kubesphere-private-registry", "../../testdata/images/kubesphere-private-registry.yaml"},
 	{"kubesphere-components", "../../testdata/specs/valid-kubesphere-components.yaml"},
 	{"lb-nginx", "../../testdata/specs/valid-lb-nginx.yaml"},
+	{"seed-kubesphere-v3.3.1", "../../testdata/images/seed-kubesphere-v3.3.1.yaml"},
+	{"v1.36-private-registry", "../../testdata/images/v1.36-private-registry.yaml"},
 }
 
 func TestImagesListGolden(t *testing.T) {
@@ -86,6 +88,7 @@ func TestImagesListHoldsKubeadmsOwnList(t *testing.T) {
 				KubernetesVersion: s.Cluster.Spec.Kubernetes.Version,
 				ImageRepository:   images.Repository(reg.PrivateRegistry, reg.NamespaceOverride),
 			}
+			cfg.DNS.ImageRepository = images.DNSRepository(reg.PrivateRegistry)
 			if s.Cluster.Spec.Etcd.Type == "kubeadm" {
 				cfg.Etcd.Local = &kubeadmapi.LocalEtcd{}
 			}

@@ -34,15 +34,16 @@ func newPackerVarsCommand(stdout, stderr io.Writer) *cobra.Command {
 Kubernetes version, every binary with its URL, install path and sha256, the
 images of 'ksgen images list' and the CNI, OpenEBS and KubeSphere assets.
 
-The sha256 pins come from images/checksums.go (copied from KubeKey's and
-Kubespray's published tables). A download ksgen has no pin for (a Kubernetes
-version outside the table, etcd, the CNI/KubeSphere manifests and charts) is
-an error naming it; supply its sum with --sha256 NAME=SUM (NAME is the binary
-name or the asset path printed: --sha256 etcd=SUM --sha256
-calico/v3.27.3/tigera-operator.yaml=SUM), or pass --allow-unpinned for a
-development image that accepts unchecked downloads.`,
-		Example: `  ksgen images packer-vars -f config-sample.yaml --allow-unpinned -o dev.pkrvars.hcl   # a development image
-  packer build -var-file=dev.pkrvars.hcl -only=qemu.node images/packer`,
+The sha256 pins come from images/checksums.go (binaries, copied from KubeKey's
+and Kubespray's published tables) and images/assets.go (the upstream
+manifests ksgen bakes). A download ksgen has no pin for (a Kubernetes version
+outside the table, the Cilium and KubeSphere v4 charts, KubeSphere releases
+other than v3.3.1) is an error naming it; supply its sum with --sha256
+NAME=SUM (NAME is the binary name or the asset path printed), or pass
+--allow-unpinned for a development image that accepts unchecked downloads.`,
+		Example: `  ksgen images packer-vars -f config-sample.yaml -o cluster.pkrvars.hcl
+  ksgen images packer-vars -f config-sample.yaml --allow-unpinned -o dev.pkrvars.hcl   # a development image
+  packer build -var-file=cluster.pkrvars.hcl -only=qemu.node images/packer`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			if !slices.Contains(images.Arches, f.arch) {
@@ -116,14 +117,13 @@ type pinVars struct {
 	images   []string
 	binaries []images.Binary
 	assets   []images.Asset
-	sums     map[string]string // asset path → sha256
 	unpinned bool
 }
 
-// pin applies --sha256 sums: by binary name or asset path. A name that is
-// neither is an error, so a typo cannot leave a download unpinned.
+// pin applies --sha256 sums over ksgen's pins: by binary name or asset
+// path. A name that is neither is an error, so a typo cannot leave a
+// download unpinned.
 func (v *pinVars) pin(sums map[string]string) error {
-	v.sums = map[string]string{}
 	var names []string
 	for i, b := range v.binaries {
 		names = append(names, b.Name)
@@ -132,10 +132,10 @@ func (v *pinVars) pin(sums map[string]string) error {
 			delete(sums, b.Name)
 		}
 	}
-	for _, a := range v.assets {
+	for i, a := range v.assets {
 		names = append(names, a.Path)
 		if s, ok := sums[a.Path]; ok {
-			v.sums[a.Path] = s
+			v.assets[i].SHA256 = s
 			delete(sums, a.Path)
 		}
 	}
@@ -156,7 +156,7 @@ func (v *pinVars) missing() []download {
 		}
 	}
 	for _, a := range v.assets {
-		if v.sums[a.Path] == "" {
+		if a.SHA256 == "" {
 			out = append(out, download{a.Path, "", a.URL})
 		}
 	}
@@ -174,7 +174,7 @@ func missingList(missing []download) string {
 func missingError(missing []download, arch string) error {
 	pinned := images.PinnedKubernetesVersions()
 	return fmt.Errorf("no sha256 pin for %d downloads (linux/%s):\n%s"+
-		"ksgen pins kubeadm, kubelet and kubectl for Kubernetes %s (images/checksums.go), and no CNI or KubeSphere manifest or chart.\n"+
+		"ksgen pins kubeadm, kubelet and kubectl for Kubernetes %s (images/checksums.go) and the manifests in images/assets.go.\n"+
 		"Pin each with --sha256 NAME=SUM (NAME is the first column above; SUM from the upstream release, e.g. the .sha256 file next to each Kubernetes binary),\n"+
 		"or pass --allow-unpinned for a development image",
 		len(missing), arch, missingList(missing), strings.Join(pinned, ", "))
@@ -199,7 +199,7 @@ func (v *pinVars) hcl() string {
 	}
 	b.WriteString("]\n\nassets = [\n")
 	for _, a := range v.assets {
-		fmt.Fprintf(&b, "  { url = %q, path = %q, sha256 = %q },\n", a.URL, a.Path, v.sums[a.Path])
+		fmt.Fprintf(&b, "  { url = %q, path = %q, sha256 = %q },\n", a.URL, a.Path, a.SHA256)
 	}
 	b.WriteString("]\n")
 	return b.String()

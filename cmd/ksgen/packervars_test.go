@@ -4,8 +4,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ksgen/ksgen/images"
 )
 
 // need returns the path of a tool the test runs; it skips when the tool is
@@ -23,10 +26,10 @@ func need(t *testing.T, tool string) string {
 }
 
 // TestPackerTemplateValidates runs packer validate on images/packer with the
-// variables packer-vars writes: -syntax-only, then a full validation with
-// the two values that would otherwise need the network (the qemu base
-// image's checksum file, an AMI id). Every case has some download without a
-// public pin (v1.36 binaries, etcd, manifests), so the vars are written with
+// variables packer-vars writes for every image case: -syntax-only, then a
+// full validation with the two values that would otherwise need the network
+// (the qemu base image's checksum file, an AMI id). Cases with a download
+// ksgen has no pin for (KubeSphere v3.4.1's installer) are written with
 // --allow-unpinned; TestPackerVarsFullyPinned covers the pinned form.
 func TestPackerTemplateValidates(t *testing.T) {
 	t.Parallel()
@@ -34,17 +37,17 @@ func TestPackerTemplateValidates(t *testing.T) {
 	for _, tc := range imageCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			out, _, err := ksgen(t, "images", "packer-vars", "-f", tc.spec, "--allow-unpinned")
+			args := []string{"images", "packer-vars", "-f", tc.spec}
+			if !slices.Contains(fullyPinned, tc.spec) {
+				args = append(args, "--allow-unpinned")
+			}
+			out, stderr, err := ksgen(t, args...)
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("%v\n%s", err, stderr)
 			}
 			packerValidate(t, packer, out)
 		})
 	}
-	t.Run("fully pinned", func(t *testing.T) {
-		t.Parallel()
-		packerValidate(t, packer, fullyPinnedVars(t))
-	})
 }
 
 func packerValidate(t *testing.T, packer, vars string) {
@@ -67,66 +70,102 @@ func packerValidate(t *testing.T, packer, vars string) {
 	}
 }
 
-// assetSums stand in for the sums a user copies from the flannel, OpenEBS
-// and ks-installer releases (ksgen has no pin for manifests); they only need to
-// be well-formed here.
-var assetSums = []string{
-	"--sha256", "flannel/v0.25.5/kube-flannel.yml=" + strings.Repeat("1f", 32),
-	"--sha256", "kubesphere/v3.4.1/kubesphere-installer.yaml=" + strings.Repeat("2e", 32),
-	"--sha256", "openebs/3.3.0/hostpath-operator.yaml=" + strings.Repeat("3d", 32),
+// fullyPinned are the specs whose every download ksgen pins by itself: the
+// bundled example (v1.36.3, Calico, KubeKey's etcd), the seed's KubeSphere
+// v3.3.1 on v1.22.10 as create config writes it, a v1.36 cluster with
+// flannel, OpenEBS and a private registry, and v1.22.10 with Calico.
+var fullyPinned = []string{
+	"../../testdata/config-sample.yaml",
+	"../../testdata/images/seed-kubesphere-v3.3.1.yaml",
+	"../../testdata/images/v1.36-private-registry.yaml",
+	"../../testdata/specs/valid-v1.22.yaml",
 }
 
-// fullyPinnedVars: v1.26.15 with flannel, KubeSphere v3.4.1 and stacked etcd
-// on arm64; the binaries' pins come from images/checksums.go.
-func fullyPinnedVars(t *testing.T) string {
-	t.Helper()
-	args := append([]string{"images", "packer-vars", "-f", "../../testdata/images/kubesphere-private-registry.yaml", "--arch", "arm64"}, assetSums...)
-	out, stderr, err := ksgen(t, args...)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, stderr)
-	}
-	return out
-}
-
+// TestPackerVarsFullyPinned: for those specs, on both architectures,
+// packer-vars succeeds with no --sha256 and no --allow-unpinned, every
+// binary and asset carries ksgen's pin, and packer validate accepts it.
 func TestPackerVarsFullyPinned(t *testing.T) {
 	t.Parallel()
-	vars := fullyPinnedVars(t)
-	if strings.Contains(vars, `sha256 = ""`) || strings.Contains(vars, "allow_unpinned") {
-		t.Errorf("fully pinned vars leave a download unpinned:\n%s", vars)
+	packer, err := exec.LookPath("packer")
+	if err != nil && os.Getenv("CI") != "" {
+		t.Fatal("packer is not installed (.ci/run installs it)")
 	}
-	// Pins as KubeKey's components.json and Kubespray's checksums.yml list them.
-	for _, want := range []string{
-		`url = "https://dl.k8s.io/release/v1.26.15/bin/linux/arm64/kubeadm", dest = "/usr/bin/kubeadm", strip = 0, sha256 = "881a76cc98da0fe91394cb26f909186d0dcbf378262d11803ccf76f2a84a9039"`,
-		`url = "https://github.com/containerd/containerd/releases/download/v1.7.22/containerd-1.7.22-linux-arm64.tar.gz", dest = "/usr/local", strip = 0, sha256 = "48d0a8461ae829b12b07c3663b14b70287d0607a0792719c51b4e4dd700b02ce"`,
-		`path = "flannel/v0.25.5/kube-flannel.yml", sha256 = "` + strings.Repeat("1f", 32) + `"`,
-	} {
-		if !strings.Contains(vars, want) {
-			t.Errorf("vars lack %s:\n%s", want, vars)
+	for _, spec := range fullyPinned {
+		for _, arch := range images.Arches {
+			t.Run(filepath.Base(spec)+"/"+arch, func(t *testing.T) {
+				t.Parallel()
+				vars, stderr, err := ksgen(t, "images", "packer-vars", "-f", spec, "--arch", arch)
+				if err != nil {
+					t.Fatalf("%v\n%s", err, stderr)
+				}
+				if strings.Contains(vars, `sha256 = ""`) || strings.Contains(vars, "allow_unpinned") {
+					t.Errorf("fully pinned vars leave a download unpinned:\n%s", vars)
+				}
+				for _, want := range []string{"/bin/linux/" + arch + "/kubeadm", "containerd-" + images.ContainerdVersion + "-linux-" + arch} {
+					if !strings.Contains(vars, want) {
+						t.Errorf("vars lack %s:\n%s", want, vars)
+					}
+				}
+				if packer != "" {
+					packerValidate(t, packer, vars)
+				}
+			})
 		}
 	}
-	if strings.Contains(vars, `name = "etcd"`) {
-		t.Errorf("stacked etcd cluster bakes the etcd binary:\n%s", vars)
+	// The seed's vars: KubeKey's pins for v1.22.10, KubeKey's etcd v3.4.13,
+	// Calico v3.24.6 and ks-installer v3.3.1 with the upstream files' sums.
+	vars, _, err := ksgen(t, "images", "packer-vars", "-f", "../../testdata/images/seed-kubesphere-v3.3.1.yaml")
+	if err != nil {
+		t.Fatal(err)
 	}
+	for _, want := range []string{
+		`url = "https://dl.k8s.io/release/v1.22.10/bin/linux/amd64/kubeadm", dest = "/usr/bin/kubeadm", strip = 0, sha256 = "df5e090a3c0e24b92b26f22f1d7689b6ea860099ea89b97edf5d4c19fa6da0ca"`,
+		`url = "https://github.com/etcd-io/etcd/releases/download/v3.4.13/etcd-v3.4.13-linux-amd64.tar.gz", dest = "/usr/local/bin", strip = 1, sha256 = "2ac029e47bab752dacdb7b30032f230f49e2f457cbc32e8f555c2210bb5ff107"`,
+		`path = "calico/v3.24.6/tigera-operator.yaml", sha256 = "4f5c9eb0cd0022fe3511d1e23a0412f54cbfcd9ec32f3c0b862c36a28d47f323"`,
+		`path = "kubesphere/v3.3.1/kubesphere-installer.yaml", sha256 = "4a4d361358a2632389c5e0b79c5ac6f195e45389efaccf1d401b2b4cc6644fc4"`,
+		`path = "openebs/3.3.0/hostpath-operator.yaml", sha256 = "1e2634b86470cb57a11e00ba96121e72f8319a8e8bb5851fd50e7e1499852b75"`,
+	} {
+		if !strings.Contains(vars, want) {
+			t.Errorf("seed vars lack %s:\n%s", want, vars)
+		}
+	}
+}
+
+// unpinnedSpec is the bundled example at a Kubernetes patch no table pins.
+func unpinnedSpec(t *testing.T, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile("../../testdata/config-sample.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "unpinned.yaml")
+	if err := os.WriteFile(p, []byte(strings.Replace(string(b), "version: v1.36.3", "version: v1.36.1", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // TestPackerVarsNamesWhatIsUnpinned: without a pin packer-vars writes
 // nothing and names each download, so a user knows which sums to supply.
 func TestPackerVarsNamesWhatIsUnpinned(t *testing.T) {
 	t.Parallel()
-	out, _, err := ksgen(t, "images", "packer-vars", "-f", "../../testdata/config-sample.yaml")
+	out, _, err := ksgen(t, "images", "packer-vars", "-f", unpinnedSpec(t, t.TempDir()))
 	if err == nil || out != "" {
-		t.Fatalf("default v1.36.3 cluster: err %v, output %q", err, out)
+		t.Fatalf("v1.36.1 cluster: err %v, output %q", err, out)
 	}
 	for _, want := range []string{
-		"no sha256 pin for 5 downloads (linux/amd64)",
-		"kubeadm", "v1.36.3", "https://dl.k8s.io/release/v1.36.3/bin/linux/amd64/kubelet",
-		"https://github.com/etcd-io/etcd/releases/download/v3.6.8/etcd-v3.6.8-linux-amd64.tar.gz",
-		"calico/v3.27.3/tigera-operator.yaml",
-		"--sha256 NAME=SUM", "--allow-unpinned", "v1.35.1",
+		"no sha256 pin for 3 downloads (linux/amd64)",
+		"kubeadm", "v1.36.1", "https://dl.k8s.io/release/v1.36.1/bin/linux/amd64/kubelet",
+		"--sha256 NAME=SUM", "--allow-unpinned", "v1.35.8",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
+	}
+	// KubeSphere v3.4.1's installer has no stored copy to pin from.
+	_, _, err = ksgen(t, "images", "packer-vars", "-f", "../../testdata/images/kubesphere-private-registry.yaml")
+	if err == nil || !strings.Contains(err.Error(), "no sha256 pin for 1 downloads") || !strings.Contains(err.Error(), "kubesphere/v3.4.1/kubesphere-installer.yaml") {
+		t.Errorf("KubeSphere v3.4.1: err %v", err)
 	}
 	for _, args := range [][]string{
 		{"--sha256", "kubeadm=abc"},
@@ -137,6 +176,12 @@ func TestPackerVarsNamesWhatIsUnpinned(t *testing.T) {
 		if _, _, err := ksgen(t, append(base, args...)...); err == nil || !strings.Contains(err.Error(), strings.TrimPrefix(args[0], "--")) {
 			t.Errorf("%v: err %v", args, err)
 		}
+	}
+	// A --sha256 pins what ksgen cannot.
+	vars, _, err := ksgen(t, "images", "packer-vars", "-f", "../../testdata/images/kubesphere-private-registry.yaml",
+		"--sha256", "kubesphere/v3.4.1/kubesphere-installer.yaml="+strings.Repeat("2e", 32))
+	if err != nil || !strings.Contains(vars, `path = "kubesphere/v3.4.1/kubesphere-installer.yaml", sha256 = "`+strings.Repeat("2e", 32)+`"`) {
+		t.Errorf("--sha256 for the installer: %v\n%s", err, vars)
 	}
 }
 
@@ -155,12 +200,12 @@ func TestPackerVarsCarryTheImageList(t *testing.T) {
 			t.Errorf("packer vars lack image %s", img)
 		}
 	}
-	for _, want := range []string{`kubernetes_version = "v1.26.15"`, "allow_unpinned = true", "kubesphere/v3.4.1/kubesphere-installer.yaml", "flannel/v0.25.5/kube-flannel.yml", "openebs/3.3.0/hostpath-operator.yaml", "/bin/linux/amd64/kubeadm"} {
+	for _, want := range []string{`kubernetes_version = "v1.26.15"`, "allow_unpinned = true", "kubesphere/v3.4.1/kubesphere-installer.yaml", "flannel/v0.28.9/kube-flannel.yml", "openebs/3.3.0/hostpath-operator.yaml", "/bin/linux/amd64/kubeadm"} {
 		if !strings.Contains(vars, want) {
 			t.Errorf("packer vars lack %s:\n%s", want, vars)
 		}
 	}
-	if !strings.Contains(stderr, "3 downloads are unpinned") {
+	if !strings.Contains(stderr, "1 downloads are unpinned") {
 		t.Errorf("no warning for the unpinned manifests: %q", stderr)
 	}
 }
@@ -182,10 +227,10 @@ func TestPackerScriptsPassShellcheck(t *testing.T) {
 func TestPackerVarsOutputOnlyWhenComplete(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	spec := copyInto(t, "../../testdata/config-sample.yaml", dir)
+	spec := unpinnedSpec(t, dir)
 	out := filepath.Join(dir, "cluster.pkrvars.hcl")
 	if _, _, err := ksgen(t, "images", "packer-vars", "-f", spec, "-o", out); err == nil {
-		t.Skip("every download of the sample is pinned: nothing to refuse")
+		t.Fatal("an unpinned Kubernetes was written")
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Fatalf("a failed packer-vars left %s behind (%v)", out, err)

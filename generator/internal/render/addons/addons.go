@@ -171,7 +171,9 @@ func Env(c *plan.Cluster, n *plan.Node) ([]byte, error) {
 	set("MTU", strconv.Itoa(cs.Network.Calico.VethMTU))
 	switch cs.Network.Plugin {
 	case "calico":
-		set("CALICO_VERSION", images.CalicoVersion)
+		r := images.Calico(cs.Kubernetes.Version)
+		set("CALICO_VERSION", r.Version)
+		set("CALICO_SEPARATE_CRDS", strconv.FormatBool(r.SeparateCRDs))
 		enc, enc6 := calicoEncapsulation(cs.Network.Calico)
 		set("CALICO_ENCAPSULATION", enc)
 		set("CALICO_ENCAPSULATION_V6", enc6)

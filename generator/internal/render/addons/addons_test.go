@@ -3,7 +3,10 @@ package addons_test
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -15,8 +18,11 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer/json"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/yaml"
@@ -26,6 +32,8 @@ import (
 	"github.com/ksgen/ksgen/generator/internal/render/addons"
 	"github.com/ksgen/ksgen/generator/internal/render/firstboot"
 	"github.com/ksgen/ksgen/generator/plan"
+	ksimages "github.com/ksgen/ksgen/images"
+	"github.com/ksgen/ksgen/internal/upstream"
 )
 
 // The fakes stand in for the programs the scripts drive; the names say so.
@@ -68,15 +76,15 @@ exit 0`,
 	"sysctl": `. "$FAKE_DIR/fake-common"; log "$@"`, "timedatectl": `. "$FAKE_DIR/fake-common"; log "$@"`,
 }
 
-// kubesphereDoc turns KubeSphere v3.4.1 on; it needs Kubernetes v1.21 to v1.26.
-const kubesphereDoc = `  kubernetes: {version: v1.26.15}
+// kubesphereDoc is the seed's pairing, KubeSphere v3.3.1 on v1.22.10.
+const kubesphereDoc = `  kubernetes: {version: v1.22.10}
 ---
 apiVersion: installer.kubesphere.io/v1alpha1
 kind: ClusterConfiguration
 metadata:
   name: ks-installer
   namespace: kubesphere-system
-  labels: {version: v3.4.1}
+  labels: {version: v3.3.1}
 spec:
   persistence: {storageClass: ""}
   common:
@@ -100,10 +108,47 @@ const addonsSpec = `  addons:
 `
 
 type sandbox struct {
-	t   *testing.T
-	dir string
-	env []string
-	p   *fileset.Set
+	t      *testing.T
+	dir    string
+	assets string // the image's AssetDir
+	env    []string
+	p      *fileset.Set
+}
+
+// assetDir lays out, under dir, what the image bakes for the cluster
+// (images.Assets): the real upstream file from ../shared/upstream, whose
+// sha256 must be the pin packer-vars bakes it with, or a stand-in from
+// testdata/assets where the folder keeps no copy (Cilium's chart, KubeSphere
+// v3.4.1's installer). An asset with neither is left out: the fakes that
+// read it (helm) do not open it.
+func assetDir(t *testing.T, c *plan.Cluster, dir string) string {
+	t.Helper()
+	for _, a := range ksimages.Assets(addons.Images(c)) {
+		src, err := filepath.Abs(filepath.Join("testdata/assets", a.Path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rel := upstream.AssetFile(a.Path); rel != "" {
+			src = upstream.File(t, rel)
+			b, err := os.ReadFile(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != a.SHA256 {
+				t.Fatalf("%s: the image bakes it pinned to %q, the upstream file's sha256 is %x", a.Path, a.SHA256, sum)
+			}
+		} else if !fileExists(src) {
+			continue
+		}
+		dst := filepath.Join(dir, a.Path)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(src, dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }
 
 // newSandbox renders the init node of specYAML (bootstrap + addons) into a
@@ -135,6 +180,7 @@ func newSandbox(t *testing.T, specYAML string) *sandbox {
 		sb.write("bin/"+name, "#!/bin/bash\n"+body+"\n", 0o755)
 	}
 	sb.write("kube/kubeadm-config.yaml", "config", 0o600)
+	sb.assets = assetDir(t, c, filepath.Join(dir, "assets"))
 	sb.env = []string{
 		"PATH=" + filepath.Join(dir, "bin") + ":/usr/bin:/bin",
 		"FAKE_DIR=" + filepath.Join(dir, "bin"),
@@ -143,7 +189,7 @@ func newSandbox(t *testing.T, specYAML string) *sandbox {
 		"KSGEN_HOOK_DIR=" + filepath.Join(dir, "hooks"),
 		"KSGEN_ROOT_HOME=" + filepath.Join(dir, "roothome"),
 		"KSGEN_FSTAB=" + filepath.Join(dir, "fstab"),
-		"KSGEN_ASSET_DIR=testdata/assets",
+		"KSGEN_ASSET_DIR=" + sb.assets,
 		"KSGEN_ADDONS_ENV=" + filepath.Join(dir, "root", addons.EnvFile),
 	}
 	return sb
@@ -284,11 +330,23 @@ func TestFailedStepFailsTheBootstrapAndResumes(t *testing.T) {
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
-// decodeStrict decodes every document as a known Kubernetes kind, rejecting
-// unknown fields, and returns the objects.
+// strictScheme knows the kinds the upstream manifests hold: client-go's
+// built-in types and CustomResourceDefinitions.
+var strictScheme = func() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(scheme.AddToScheme(s))
+	utilruntime.Must(apiextensionsv1.AddToScheme(s))
+	return s
+}()
+
+// decodeStrict decodes every document into its real Kubernetes type,
+// rejecting unknown fields and duplicate keys, and returns the objects. A
+// kind the scheme does not know (a custom resource) is decoded, as strictly,
+// into an Unstructured: crdServes then checks an applied CRD defines it. A
+// document of comments only is skipped, as kubectl skips it.
 func decodeStrict(t *testing.T, data []byte) []runtime.Object {
 	t.Helper()
-	s := json.NewSerializerWithOptions(json.DefaultMetaFactory, scheme.Scheme, scheme.Scheme, json.SerializerOptions{Yaml: true, Strict: true})
+	s := json.NewSerializerWithOptions(json.DefaultMetaFactory, strictScheme, strictScheme, json.SerializerOptions{Yaml: true, Strict: true})
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	var out []runtime.Object
 	for {
@@ -299,16 +357,44 @@ func decodeStrict(t *testing.T, data []byte) []runtime.Object {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(bytes.TrimSpace(doc)) == 0 || string(bytes.TrimSpace(doc)) == "---" {
+		var probe map[string]any
+		if err := yaml.Unmarshal(doc, &probe); err != nil {
+			t.Fatalf("%.300s: %v", doc, err)
+		}
+		if probe == nil {
 			continue
 		}
 		obj, _, err := s.Decode(doc, nil, nil)
+		if runtime.IsNotRegisteredError(err) {
+			u := &unstructured.Unstructured{}
+			if err = yaml.UnmarshalStrict(doc, &u.Object); err == nil && (u.GetAPIVersion() == "" || u.GetKind() == "" || u.GetName() == "") {
+				err = errors.New("no apiVersion, kind or metadata.name")
+			}
+			obj = u
+		}
 		if err != nil {
-			t.Fatalf("decode %s: %v", doc, err)
+			t.Fatalf("decode %.300s: %v", doc, err)
 		}
 		out = append(out, obj)
 	}
 	return out
+}
+
+// crdServes reports whether one of the CRDs defines obj's group, version and kind.
+func crdServes(crds []runtime.Object, obj runtime.Object) bool {
+	gvk := obj.GetObjectKind().GroupVersionKind()
+	for _, o := range crds {
+		c, ok := o.(*apiextensionsv1.CustomResourceDefinition)
+		if !ok || c.Spec.Group != gvk.Group || c.Spec.Names.Kind != gvk.Kind {
+			continue
+		}
+		for _, v := range c.Spec.Versions {
+			if v.Name == gvk.Version && v.Served {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // installation is the part of operator.tigera.io/v1 Installation ksgen
@@ -417,7 +503,7 @@ func TestFlannelManifestCarriesTheSpec(t *testing.T) {
 	}
 	objs := decodeStrict(t, sb.applied()["kube-flannel.yml"])
 	imgs := images(objs)
-	want := []string{"dockerhub.kubekey.local/mirror/flannel-cni-plugin:v1.5.1-flannel1", "dockerhub.kubekey.local/mirror/flannel:v0.25.5", "dockerhub.kubekey.local/mirror/flannel:v0.25.5"}
+	want := []string{"dockerhub.kubekey.local/mirror/flannel-cni-plugin:v1.9.1-flannel3", "dockerhub.kubekey.local/mirror/flannel:v0.28.9", "dockerhub.kubekey.local/mirror/flannel:v0.28.9"}
 	if !reflect.DeepEqual(imgs, want) {
 		t.Errorf("images %v, want %v", imgs, want)
 	}
@@ -457,7 +543,7 @@ func TestKubeSphereClusterConfigurationArrivesUnchanged(t *testing.T) {
 		t.Errorf("ClusterConfiguration changed on the way:\nwant %v\ngot  %v", want, have)
 	}
 	objs := decodeStrict(t, got["kubesphere-installer.yaml"])
-	if imgs := images(objs); !reflect.DeepEqual(imgs, []string{"kubesphere/ks-installer:v3.4.1"}) {
+	if imgs := images(objs); !reflect.DeepEqual(imgs, []string{"kubesphere/ks-installer:v3.3.1"}) {
 		t.Errorf("installer images %v (no registry override in this spec)", imgs)
 	}
 }
@@ -518,14 +604,18 @@ func TestScriptsPassShellcheck(t *testing.T) {
 	}
 }
 
-// TestAssetsAreWhereTheScriptReadsThem checks that the paths the image bakes
-// (images.Assets) are the paths the apply script reads: the sandbox fixtures
-// sit at those paths and the scripts above found them.
-func TestAssetsAreWhereTheScriptReadsThem(t *testing.T) {
+// TestEveryAssetHasARealCopy: every asset ksgen pins, for every
+// Kubernetes minor, has the upstream file the sandbox tests apply.
+func TestEveryAssetHasARealCopy(t *testing.T) {
 	t.Parallel()
-	for _, a := range append(append(imagesAssets("calico", "v3.4.1", true), imagesAssets("flannel", "", false)...), imagesAssets("cilium", "", false)...) {
-		if !fileExists(filepath.Join("testdata/assets", a)) {
-			t.Errorf("asset %s: no fixture at the path the script reads", a)
+	for m := uint(22); m <= ksimages.MaxKubernetesMinor; m++ {
+		for _, cni := range []string{"calico", "flannel"} {
+			c := ksimages.Cluster{KubernetesVersion: fmt.Sprintf("v1.%d.0", m), CNI: cni, OpenEBS: true, KubeSphere: "v3.3.1"}
+			for _, a := range ksimages.Assets(c) {
+				if a.SHA256 != "" && upstream.AssetFile(a.Path) == "" {
+					t.Errorf("v1.%d: asset %s is pinned but has no upstream copy to test against", m, a.Path)
+				}
+			}
 		}
 	}
 }
@@ -546,8 +636,8 @@ spec: {}
 	}
 	calls := sb.calls()
 	for _, want := range []string{
-		"helm upgrade --install cilium testdata/assets/cilium/1.15.7/cilium-1.15.7.tgz --namespace kube-system --set ipam.mode=kubernetes --set routingMode=tunnel --set tunnelProtocol=vxlan --set mtu=1400 --set image.repository=dockerhub.kubekey.local/mirror/cilium --set image.useDigest=false --set operator.image.repository=dockerhub.kubekey.local/mirror/operator --set operator.image.useDigest=false",
-		"helm upgrade --install ks-core testdata/assets/kubesphere/v4.1.3/ks-core.tgz --namespace kubesphere-system --create-namespace --set global.imageRegistry=dockerhub.kubekey.local",
+		"helm upgrade --install cilium " + sb.assets + "/cilium/1.15.7/cilium-1.15.7.tgz --namespace kube-system --set ipam.mode=kubernetes --set routingMode=tunnel --set tunnelProtocol=vxlan --set mtu=1400 --set image.repository=dockerhub.kubekey.local/mirror/cilium --set image.useDigest=false --set operator.image.repository=dockerhub.kubekey.local/mirror/operator --set operator.image.useDigest=false",
+		"helm upgrade --install ks-core " + sb.assets + "/kubesphere/v4.1.3/ks-core.tgz --namespace kubesphere-system --create-namespace --set global.imageRegistry=dockerhub.kubekey.local",
 	} {
 		if index(calls, want) < 0 {
 			t.Errorf("no call %q in:\n%s", want, strings.Join(calls, "\n"))

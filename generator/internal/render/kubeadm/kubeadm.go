@@ -289,6 +289,7 @@ func clusterConfiguration(c *plan.Cluster, cred Credentials) kubeadmapi.ClusterC
 		ControlPlaneEndpoint: c.Endpoint.HostPort(),
 		CertificatesDir:      "/etc/kubernetes/pki",
 		ImageRepository:      imageRepository(s.Registry),
+		DNS:                  kubeadmapi.DNS{ImageMeta: kubeadmapi.ImageMeta{ImageRepository: images.DNSRepository(s.Registry.PrivateRegistry)}},
 		Networking: kubeadmapi.Networking{
 			PodSubnet:     c.PodCIDR,
 			ServiceSubnet: c.ServiceCIDR,
@@ -331,11 +332,12 @@ func etcd(c *plan.Cluster) kubeadmapi.Etcd {
 	}}
 }
 
-// imageRepository points kubeadm at the private registry when there is one.
+// imageRepository is where kubeadm pulls from: the private registry when
+// there is one, else registry.k8s.io, always written out. kubeadm before
+// v1.25 defaults to k8s.gcr.io, which the baked image, containerd's sandbox
+// image and `ksgen images list` do not name (images.Repository is the one
+// answer for all four).
 func imageRepository(r spec.Registry) string {
-	if r.PrivateRegistry == "" {
-		return ""
-	}
 	return images.Repository(r.PrivateRegistry, r.NamespaceOverride)
 }
 
