@@ -77,7 +77,7 @@ func TestRenderMatchbox(t *testing.T) {
 	t.Parallel()
 	mb := filepath.Join(t.TempDir(), "matchbox")
 	out, stderr := renderDelivery(t, "--matchbox", mb, "--matchbox-url", "http://10.0.0.2:8080")
-	for _, want := range []string{"warning: host master2: no MAC address", "warning: host node3: OS ubuntu boots cloud-init"} {
+	for _, want := range []string{"warning: host master2: no MAC address", "warning: host node3: OS ubuntu has no PXE boot"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}
