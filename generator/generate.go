@@ -352,7 +352,7 @@ func (r *renderer) delivery(n *plan.Node, name string, full measured, out *nodeO
 		case ptr == nil:
 			hint := ""
 			if name == delivery.IgnitionFile {
-				hint = ", or use cloud-init (--format cloud-init), which the cloud takes gzipped"
+				hint = ", or give the host an OS that boots cloud-init (ksgen document os: ubuntu, debian or rhel), whose user-data the cloud takes gzipped"
 			}
 			return fmt.Errorf("%s is %d bytes as %s counts it, over its limit of %d: render with --serve-url https://HOST:PORT (ksgen serve's address) to write a pointer config instead%s", name, sent, cloud, l.Bytes, hint)
 		case size(l, *ptr) > l.Bytes:

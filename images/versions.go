@@ -308,7 +308,7 @@ func Binaries(c Cluster, os, arch string) []Binary {
 		{Name: "containerd", Version: ContainerdVersion, URL: "https://github.com/containerd/containerd/releases/download/v" + ContainerdVersion + "/containerd-" + ContainerdVersion + "-linux-" + arch + ".tar.gz", Dest: "/usr/local"},
 		{Name: "runc", Version: RuncVersion, URL: "https://github.com/opencontainers/runc/releases/download/" + RuncVersion + "/runc." + arch, Dest: "/usr/local/sbin/runc"},
 		{Name: "cni-plugins", Version: CNIPluginsVersion, URL: "https://github.com/containernetworking/plugins/releases/download/" + CNIPluginsVersion + "/cni-plugins-linux-" + arch + "-" + CNIPluginsVersion + ".tgz", Dest: "/opt/cni/bin"},
-		{Name: "crictl", Version: CrictlVersion, URL: "https://github.com/kubernetes-sigs/cri-tools/releases/download/" + CrictlVersion + "/crictl-" + CrictlVersion + "-linux-" + arch + ".tar.gz", Dest: "/usr/local/bin"},
+		{Name: "crictl", Version: CrictlVersion, URL: "https://github.com/kubernetes-sigs/cri-tools/releases/download/" + CrictlVersion + "/crictl-" + CrictlVersion + "-linux-" + arch + ".tar.gz", Dest: bin},
 	}
 	if c.KubeKeyEtcd {
 		out = append(out, Binary{Name: "etcd", Version: EtcdVersion, URL: "https://github.com/etcd-io/etcd/releases/download/" + EtcdVersion + "/etcd-" + EtcdVersion + "-linux-" + arch + ".tar.gz", Dest: EtcdBinDir(os), Strip: 1})
@@ -318,6 +318,22 @@ func Binaries(c Cluster, os, arch string) []Binary {
 		out[i].SHA256 = SHA256(out[i].Name, out[i].Version, arch)
 	}
 	return out
+}
+
+// BinaryNames are the names Binaries gives, in its order.
+var BinaryNames = []string{"kubeadm", "kubelet", "kubectl", "containerd", "runc", "cni-plugins", "crictl", "etcd", "helm"}
+
+// Archive reports whether the download is an archive to unpack into Dest
+// rather than the binary itself.
+func (b Binary) Archive() bool {
+	return strings.HasSuffix(b.URL, ".tar.gz") || strings.HasSuffix(b.URL, ".tgz")
+}
+
+// Mirrored is an upstream URL as a mirror serves it: MIRROR/HOST/PATH, the
+// layout `wget -x URL` writes, so one directory serves every upstream.
+func Mirrored(mirror, upstream string) string {
+	rest := upstream[strings.Index(upstream, "://")+3:]
+	return strings.TrimSuffix(mirror, "/") + "/" + rest
 }
 
 // KubernetesFor returns the newest Kubernetes version a KubeSphere release

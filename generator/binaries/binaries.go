@@ -1,21 +1,156 @@
 // Package binaries adds the files a node downloads at first boot when the
-// ksgen document says binaries are not baked into the image: each is fetched
-// from its pinned URL and refused unless its sha256 matches.
+// ksgen document says binaries.source: download: every binary the node
+// needs that its OS's stock image lacks, from the pinned URL (or the
+// mirror), refused unless its sha256 matches the pin table. Archives are
+// unpacked by ksgen-binaries.service, which the container runtime, the
+// kubelet, etcd and the bootstrap require: a download that failed its check
+// starts none of them.
 package binaries
 
 import (
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/ksgen/ksgen/generator/osprofile"
 	"github.com/ksgen/ksgen/generator/payload"
 	"github.com/ksgen/ksgen/generator/plan"
+	"github.com/ksgen/ksgen/generator/spec"
+	"github.com/ksgen/ksgen/images"
 )
 
-// Render adds the downloads to nodes that run kubelet.
+// Where the downloads land and what checks and unpacks them.
+const (
+	DownloadDir = "/var/lib/ksgen/downloads"
+	SumsFile    = "/opt/ksgen/binaries.sha256"
+	Script      = "/opt/ksgen/install-binaries"
+	Unit        = "ksgen-binaries.service"
+)
+
+// Source values of the ksgen document's binaries.
+const (
+	SourceImage    = "image"
+	SourceDownload = "download"
+)
+
+// dependents are the units that need the downloaded binaries: they
+// Require ksgen-binaries.service (names as the containerd, kubelet, etcd and
+// firstboot renderers give them).
+var dependents = []string{"containerd.service", "etcd.service", "ksgen-bootstrap.service", "kubelet.service"}
+
+// MissingPin is a binary a node would download that has no sha256.
+type MissingPin struct {
+	Binary images.Binary
+	Arch   string
+}
+
+// Needed lists the binaries node n downloads, in images.Binaries' order,
+// with their URLs and sums resolved: a named binaries.downloads entry wins,
+// then the mirror, then the upstream URL, with the pin table's sum. Binaries
+// without a sum are returned in missing as well.
+func Needed(c *plan.Cluster, n *plan.Node) (out []images.Binary, missing []MissingPin) {
+	cfg := c.Spec.Config.Spec.Binaries
+	if cfg.Source != SourceDownload {
+		return nil, nil
+	}
+	prof := osprofile.Of(n.OS)
+	arch := Arch(c, n)
+	ic := images.Cluster{KubernetesVersion: "v" + c.Version.String(), KubeKeyEtcd: c.Etcd.Type == plan.EtcdKubeKey}
+	for _, b := range images.Binaries(ic, n.OS, arch) {
+		if !needs(c, n, b.Name) || prof.Ships(b.Name) {
+			continue
+		}
+		switch i := slices.IndexFunc(cfg.Downloads, func(d spec.Download) bool { return d.Name == b.Name }); {
+		case i >= 0:
+			d := cfg.Downloads[i]
+			b.URL, b.SHA256 = d.URL, d.SHA256
+			if d.Path != "" {
+				b.Dest = d.Path
+			}
+		case cfg.Mirror != "":
+			b.URL = images.Mirrored(cfg.Mirror, b.URL)
+		}
+		if b.SHA256 == "" {
+			missing = append(missing, MissingPin{Binary: b, Arch: arch})
+		}
+		out = append(out, b)
+	}
+	return out, missing
+}
+
+// needs reports whether node n runs what the binary is for.
+func needs(c *plan.Cluster, n *plan.Node, name string) bool {
+	switch name {
+	case osprofile.Etcd:
+		return n.Etcd && c.Etcd.Type == plan.EtcdKubeKey
+	case "helm": // the addons run on the init node
+		return n.Action == plan.Init
+	}
+	return n.Kubelet
+}
+
+// Arch is the node's architecture, from its KubeKey host entry.
+func Arch(c *plan.Cluster, n *plan.Node) string {
+	for _, h := range c.Spec.Cluster.Spec.Hosts {
+		if h.Name == n.Name && h.Arch != "" {
+			return h.Arch
+		}
+	}
+	return "amd64"
+}
+
+// Render adds the node's downloads, the unit that checks and unpacks them,
+// and the extra files of binaries.downloads (on nodes that run a kubelet).
 func Render(c *plan.Cluster, n *plan.Node, p *payload.Node) error {
-	b := c.Spec.Config.Spec.Binaries
-	if b.Source != "download" || !n.Kubelet {
+	cfg := c.Spec.Config.Spec.Binaries
+	if cfg.Source != SourceDownload {
 		return nil
 	}
-	for _, d := range b.Downloads {
-		p.AddFile(payload.File{Path: d.Path, Mode: payload.ModeExec, Source: d.URL, SHA256: d.SHA256})
+	bins, missing := Needed(c, n)
+	if len(missing) > 0 {
+		// Validation refuses this first (generator.Validate); a caller that
+		// skipped it still gets no unchecked download.
+		return fmt.Errorf("binaries: %s %s has no sha256 pin", missing[0].Binary.Name, missing[0].Binary.Version)
+	}
+	if n.Kubelet {
+		for _, d := range cfg.Downloads {
+			if d.Name == "" {
+				p.AddFile(payload.File{Path: d.Path, Mode: payload.ModeExec, Source: d.URL, SHA256: d.SHA256})
+			}
+		}
+	}
+	if len(bins) == 0 {
+		return nil
+	}
+	var sums, unpack strings.Builder
+	for _, b := range bins {
+		dest := b.Dest
+		if b.Archive() {
+			dest = DownloadDir + "/" + path.Base(b.URL)
+			fmt.Fprintf(&unpack, "mkdir -p %s\ntar -C %s --strip-components=%d --no-same-owner -xzf %s\n", b.Dest, b.Dest, b.Strip, dest)
+		}
+		mode := payload.ModeExec
+		if b.Archive() {
+			mode = payload.ModePublic
+		}
+		p.AddFile(payload.File{Path: dest, Mode: mode, Source: b.URL, SHA256: b.SHA256})
+		fmt.Fprintf(&sums, "%s  %s\n", b.SHA256, dest)
+	}
+	p.AddFile(payload.File{Path: SumsFile, Mode: payload.ModePublic, Content: []byte(sums.String())})
+	p.AddFile(payload.File{Path: Script, Mode: payload.ModeExec, Content: []byte(
+		"#!/bin/sh\n# ksgen: check every download against its pinned sha256 again, then unpack the archives.\nset -eu\n" +
+			"sha256sum -c --quiet " + SumsFile + "\n" + unpack.String())})
+	p.AddUnit(payload.Unit{Name: Unit, Enabled: true, Contents: "[Unit]\nDescription=ksgen: check and unpack the downloaded binaries\n" +
+		"Before=" + strings.Join(dependents, " ") + "\nConditionPathExists=!/var/lib/ksgen/binaries.done\n\n" +
+		"[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=" + Script + "\nExecStartPost=/usr/bin/touch /var/lib/ksgen/binaries.done\n\n" +
+		"[Install]\nWantedBy=multi-user.target\n"})
+	for _, u := range dependents {
+		if u == "etcd.service" && !(n.Etcd && c.Etcd.Type == plan.EtcdKubeKey) || u != "etcd.service" && !n.Kubelet {
+			continue
+		}
+		p.AddUnit(payload.Unit{Name: u, DropIns: []payload.DropIn{{Name: "05-ksgen-binaries.conf",
+			Contents: "[Unit]\nRequires=" + Unit + "\nAfter=" + Unit + "\n"}}})
 	}
 	return nil
 }
