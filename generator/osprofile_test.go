@@ -176,3 +176,39 @@ func TestDownloadPinsAndMirror(t *testing.T) {
 		t.Errorf("node1's user-data still downloads from upstream")
 	}
 }
+
+// The kubelet's cgroup driver and containerd's SystemdCgroup agree
+// whichever sets the driver: ksgen's default, the spec's raw
+// kubeletConfiguration, or a kubeadm patch (strategic or JSON).
+func TestCgroupDriverAgreesWithContainerd(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		config, driver, systemd string
+	}{
+		"default":         {"", "systemd", "true"},
+		"strategic patch": {"  kubeadmPatches:\n  - target: {kind: KubeletConfiguration}\n    patch: {cgroupDriver: cgroupfs}\n", "cgroupfs", "false"},
+		"json patch":      {"  kubeadmPatches:\n  - target: {kind: KubeletConfiguration}\n    jsonPatch: [{op: replace, path: /cgroupDriver, value: cgroupfs}]\n", "cgroupfs", "false"},
+		"patched back":    {"  kubeadmPatches:\n  - target: {kind: KubeletConfiguration}\n    patch: {cgroupDriver: cgroupfs}\n  - target: {kind: KubeletConfiguration}\n    patch: {cgroupDriver: systemd}\n", "systemd", "true"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s, r := loadSample(t, "v1.36.3", "apiVersion: ksgen.io/v1alpha1\nkind: Config\nspec:\n  os: ubuntu\n"+tc.config)
+			if err := r.Err(false); err != nil {
+				t.Fatal(err)
+			}
+			out, err := generator.Generate(s, testBundle(t), generator.Options{Formats: []string{generator.FormatNone}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := files(t, out)
+			if kcfg := string(got["master1/kubeadm.yaml"]); !strings.Contains(kcfg, "\ncgroupDriver: "+tc.driver+"\n") {
+				t.Errorf("master1's kubeadm.yaml does not set cgroupDriver: %s", tc.driver)
+			}
+			for _, node := range []string{"master1", "node1"} {
+				if toml := string(got[node+"/rootfs/etc/containerd/config.toml"]); !strings.Contains(toml, "SystemdCgroup = "+tc.systemd+"\n") {
+					t.Errorf("%s's containerd config.toml lacks SystemdCgroup = %s:\n%s", node, tc.systemd, toml)
+				}
+			}
+		})
+	}
+}

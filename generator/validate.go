@@ -31,6 +31,17 @@ func Validate(s *spec.Spec, r *spec.Report) (*plan.Cluster, error) {
 		return nil, fmt.Errorf("plan: %w", err)
 	}
 	r.Entries = append(r.Entries, kubeadm.Check(c)...)
+	if !r.HasErrors(false) {
+		driver, err := kubeadm.CgroupDriver(c)
+		var e *spec.EntryError
+		switch {
+		case errors.As(err, &e):
+			r.Entries = append(r.Entries, e.Entry)
+		case err != nil:
+			return nil, err
+		}
+		c.CgroupDriver = driver
+	}
 	r.Entries = append(r.Entries, checkBinaries(c)...)
 	if _, err := etcd.ReadExternal(s); err != nil {
 		var e *spec.EntryError

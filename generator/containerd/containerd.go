@@ -22,7 +22,9 @@ const CertsDir = "/etc/containerd/certs.d"
 type configData struct {
 	KubernetesVersion string
 	PauseImage        string
-	Auths             []auth
+	// SystemdCgroup agrees with the kubelet's cgroup driver.
+	SystemdCgroup bool
+	Auths         []auth
 }
 
 type auth struct {
@@ -97,6 +99,7 @@ func configFiles(c *plan.Cluster) ([]payload.File, error) {
 	data := configData{
 		KubernetesVersion: "v" + c.Version.String(),
 		PauseImage:        images.Repository(reg.PrivateRegistry, reg.NamespaceOverride) + "/pause:" + images.PauseTag(c.Version.Minor()),
+		SystemdCgroup:     c.CgroupDriver == "" || c.CgroupDriver == "systemd",
 	}
 	for _, host := range slices.Sorted(maps.Keys(reg.Auths)) {
 		a := reg.Auths[host]

@@ -150,6 +150,11 @@ type Cluster struct {
 	ServiceCIDR   string
 	// APIServerIP is the first address of the service network (the kubernetes service).
 	APIServerIP string
+	// CgroupDriver is the kubelet's cgroup driver after the spec's
+	// overrides and kubeadm patches (kubeadm.CgroupDriver, set by
+	// generator.Validate); containerd's SystemdCgroup follows it. ""
+	// means systemd, ksgen's default.
+	CgroupDriver string
 	// ClusterDNS is the kubelet's resolver: the service IP kubeadm gives
 	// CoreDNS (the 10th address of the service network). KubeKey points
 	// kubelet at NodeLocalDNS (169.254.25.10) or at its own CoreDNS on the
