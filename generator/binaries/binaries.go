@@ -10,13 +10,11 @@ package binaries
 import (
 	"fmt"
 	"path"
-	"slices"
 	"strings"
 
 	"github.com/ksgen/ksgen/generator/osprofile"
 	"github.com/ksgen/ksgen/generator/payload"
 	"github.com/ksgen/ksgen/generator/plan"
-	"github.com/ksgen/ksgen/generator/spec"
 	"github.com/ksgen/ksgen/images"
 )
 
@@ -61,13 +59,26 @@ func Needed(c *plan.Cluster, n *plan.Node) (out []images.Binary, missing []Missi
 		if !needs(c, n, b.Name) || prof.Ships(b.Name) {
 			continue
 		}
-		switch i := slices.IndexFunc(cfg.Downloads, func(d spec.Download) bool { return d.Name == b.Name }); {
-		case i >= 0:
-			d := cfg.Downloads[i]
+		named, explicit := -1, false
+		for i, d := range cfg.Downloads {
+			switch {
+			case d.Name == b.Name:
+				named = i
+			case d.Name == "" && path.Base(d.Path) == b.Name:
+				// An unnamed download of the binary itself (its path
+				// ends in the name, like /opt/etcd/etcd) supplies it.
+				explicit = true
+			}
+		}
+		switch {
+		case named >= 0:
+			d := cfg.Downloads[named]
 			b.URL, b.SHA256 = d.URL, d.SHA256
 			if d.Path != "" {
 				b.Dest = d.Path
 			}
+		case explicit:
+			continue
 		case cfg.Mirror != "":
 			b.URL = images.Mirrored(cfg.Mirror, b.URL)
 		}
