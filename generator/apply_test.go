@@ -89,23 +89,19 @@ func requireApplyPrereqs(t *testing.T) {
 	t.Skipf("real consumers cannot run here: %v (set CI=1 to make this a failure)", err)
 }
 
-// applyNode is one node's share of the rendered tree.
+// applyNode is one node's share of the rendered trees: the example as it
+// is (Ubuntu, the default OS: user-data) and with os: fcos (config.ign),
+// each with the rootfs/ its payload must write.
 type applyNode struct {
-	name     string
-	ign      []byte
-	userData []byte
-	rootfs   []tree.File // Path is the absolute path on the machine
+	name      string
+	ign       []byte
+	ignRootfs []tree.File // Path is the absolute path on the machine
+	userData  []byte
+	ciRootfs  []tree.File
 }
 
 func renderApplyNodes(t *testing.T) []*applyNode {
 	t.Helper()
-	s, r, err := spec.LoadFile(applySpec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Err(false); err != nil {
-		t.Fatalf("%s: %v", applySpec, err)
-	}
 	raw, err := os.ReadFile(applySecrets)
 	if err != nil {
 		t.Fatal(err)
@@ -114,39 +110,57 @@ func renderApplyNodes(t *testing.T) []*applyNode {
 	if err != nil {
 		t.Fatalf("%s: %v", applySecrets, err)
 	}
-	out, err := generator.Generate(s, b, generator.Options{})
+	example, err := os.ReadFile(applySpec)
 	if err != nil {
-		t.Fatalf("generate %s: %v", applySpec, err)
+		t.Fatal(err)
 	}
-
 	byName := map[string]*applyNode{}
 	var nodes []*applyNode
-	for _, f := range out.Files {
-		host, rest, ok := strings.Cut(f.Path, "/")
-		if !ok {
-			continue // index.json
+	for _, config := range []string{"", "\n---\napiVersion: ksgen.io/v1alpha1\nkind: Config\nspec:\n  os: fcos\n"} {
+		s, r := spec.Load(append(slices.Clone(example), config...))
+		if err := r.Err(false); err != nil {
+			t.Fatalf("%s: %v", applySpec, err)
 		}
-		n := byName[host]
-		if n == nil {
-			n = &applyNode{name: host}
-			byName[host] = n
-			nodes = append(nodes, n)
+		s.Dir = filepath.Dir(applySpec)
+		out, err := generator.Generate(s, b, generator.Options{})
+		if err != nil {
+			t.Fatalf("generate %s: %v", applySpec, err)
 		}
-		switch {
-		case rest == "config.ign":
-			n.ign = f.Content
-		case rest == "user-data":
-			n.userData = f.Content
-		case strings.HasPrefix(rest, "rootfs/"):
-			n.rootfs = append(n.rootfs, tree.File{Path: strings.TrimPrefix(rest, "rootfs"), Mode: f.Mode, Content: f.Content})
+		rootfs := map[string][]tree.File{}
+		for _, f := range out.Files {
+			host, rest, ok := strings.Cut(f.Path, "/")
+			if !ok {
+				continue // index.json
+			}
+			n := byName[host]
+			if n == nil {
+				n = &applyNode{name: host}
+				byName[host] = n
+				nodes = append(nodes, n)
+			}
+			switch {
+			case rest == "config.ign":
+				n.ign = f.Content
+			case rest == "user-data":
+				n.userData = f.Content
+			case strings.HasPrefix(rest, "rootfs/"):
+				rootfs[host] = append(rootfs[host], tree.File{Path: strings.TrimPrefix(rest, "rootfs"), Mode: f.Mode, Content: f.Content})
+			}
+		}
+		for _, n := range nodes {
+			if config == "" {
+				n.ciRootfs = rootfs[n.name]
+			} else {
+				n.ignRootfs = rootfs[n.name]
+			}
 		}
 	}
 	if len(nodes) == 0 {
 		t.Fatal("the example renders no node")
 	}
 	for _, n := range nodes {
-		if n.ign == nil || n.userData == nil || len(n.rootfs) == 0 {
-			t.Fatalf("node %s: want config.ign, user-data and rootfs/ files in the tree", n.name)
+		if n.ign == nil || n.userData == nil || len(n.ignRootfs) == 0 || len(n.ciRootfs) == 0 {
+			t.Fatalf("node %s: want config.ign (os: fcos), user-data (ubuntu) and rootfs/ files for each", n.name)
 		}
 	}
 	return nodes
@@ -189,8 +203,11 @@ func (n *applyNode) apply(t *testing.T, ignBin string) {
 	for _, w := range ci.Warnings {
 		problems = append(problems, "cloud-init log: "+w)
 	}
-	for _, f := range n.rootfs {
-		for _, c := range []struct{ consumer, root string }{{"ignition", ign.Root}, {"cloud-init", ci.Upper}} {
+	for _, c := range []struct {
+		consumer, root string
+		rootfs         []tree.File
+	}{{"ignition", ign.Root, n.ignRootfs}, {"cloud-init", ci.Upper, n.ciRootfs}} {
+		for _, f := range c.rootfs {
 			if p := compareApplied(c.root, f); p != "" {
 				problems = append(problems, fmt.Sprintf("%s: %s: %s", c.consumer, f.Path, p))
 			}

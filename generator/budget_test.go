@@ -39,6 +39,7 @@ func TestBundledExampleFitsAWS(t *testing.T) {
 	if _, err := generator.Generate(s, testBundle(t), generator.Options{Formats: []string{generator.FormatCloudInit}, Nodes: []string{"master2", "master3", "node1", "node2", "node3"}}); err != nil {
 		t.Fatalf("over the AWS budget: %v", err)
 	}
+	s = loadWithConfig(t, "apiVersion: ksgen.io/v1alpha1\nkind: Config\nspec:\n  os: fcos\n  budget: {cloud: aws}\n")
 	if _, err := generator.Generate(s, testBundle(t), generator.Options{Formats: []string{generator.FormatIgnition}, Nodes: []string{"node1", "node2", "node3"}}); err != nil {
 		t.Fatalf("Ignition workers over the AWS budget: %v", err)
 	}
@@ -98,16 +99,17 @@ spec:
 // "render node node1: ignition: snippet: …".
 func TestEncoderErrorsNameNodeAndFormatOnce(t *testing.T) {
 	t.Parallel()
-	s := loadWithConfig(t, "apiVersion: ksgen.io/v1alpha1\nkind: Config\nspec:\n  roles:\n    worker:\n      snippets: {butane: worker.bu, cloudConfig: worker.yaml}\n")
-	for name, body := range map[string]string{"worker.bu": "variant: flatcar\nversion: 1.1.0\n", "worker.yaml": "packages: [jq]\n"} {
-		if err := os.WriteFile(filepath.Join(s.Dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for format, want := range map[string]string{
-		generator.FormatIgnition:  `render node node1: ignition: snippet: variant "flatcar", want "fcos"`,
-		generator.FormatCloudInit: `render node node1: cloud-init: snippet: first line must be "#cloud-config"`,
+	for format, tc := range map[string]struct{ os, want string }{
+		generator.FormatIgnition:  {"fcos", `render node node1: ignition: snippet: variant "flatcar", want "fcos"`},
+		generator.FormatCloudInit: {"ubuntu", `render node node1: cloud-init: snippet: first line must be "#cloud-config"`},
 	} {
+		s := loadWithConfig(t, "apiVersion: ksgen.io/v1alpha1\nkind: Config\nspec:\n  roles:\n    worker:\n      os: "+tc.os+"\n      snippets: {butane: worker.bu, cloudConfig: worker.yaml}\n")
+		for name, body := range map[string]string{"worker.bu": "variant: flatcar\nversion: 1.1.0\n", "worker.yaml": "packages: [jq]\n"} {
+			if err := os.WriteFile(filepath.Join(s.Dir, name), []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := tc.want
 		_, err := generator.Generate(s, testBundle(t), generator.Options{Formats: []string{format}, Nodes: []string{"node1"}})
 		if err == nil || !strings.HasPrefix(err.Error(), want) || strings.Count(err.Error(), "node1") != 1 || strings.Count(err.Error(), format) != 1 {
 			t.Errorf("%s: error %v, want it to start %q and name the node and the format once", format, err, want)

@@ -34,7 +34,9 @@ import (
 
 // Options narrow what Generate renders.
 type Options struct {
-	// Formats to encode: FormatIgnition, FormatCloudInit. Empty means both.
+	// Formats to encode: FormatIgnition, FormatCloudInit. Each node gets
+	// the payload its OS boots (its osprofile's Format) when that format is
+	// listed, else only kubeadm.yaml and rootfs/. Empty means both.
 	Formats []string
 	// Nodes to render by name. Empty means every node.
 	Nodes []string
@@ -53,13 +55,13 @@ type Options struct {
 // Output formats. FormatNone renders kubeadm configs and rootfs/ only, for
 // pipelines that bring their own payload format.
 const (
-	FormatIgnition  = "ignition"
-	FormatCloudInit = "cloud-init"
+	FormatIgnition  = osprofile.FormatIgnition
+	FormatCloudInit = osprofile.FormatCloudInit
 	FormatNone      = "none"
 )
 
 // Formats lists every payload format.
-var Formats = []string{FormatIgnition, FormatCloudInit}
+var Formats = osprofile.Formats
 
 // Generate renders into memory; see GenerateTo.
 func Generate(s *spec.Spec, b *pki.Bundle, opts Options) (*tree.Tree, error) {
@@ -257,7 +259,8 @@ func (r *renderer) node(n *plan.Node) (nodeOutput, error) {
 	if err != nil {
 		return nodeOutput{}, err
 	}
-	out := nodeOutput{index: NodeIndex{Name: n.Name, Roles: n.Roles, OS: n.OS, MAC: n.Settings.MAC, Action: string(n.Action)}}
+	prof := osprofile.Of(n.OS)
+	out := nodeOutput{index: NodeIndex{Name: n.Name, Roles: n.Roles, OS: n.OS, Format: prof.Format, MAC: n.Settings.MAC, Action: string(n.Action)}}
 	add := func(name string, mode fs.FileMode, content []byte) {
 		out.files = append(out.files, tree.File{Path: n.Name + "/" + name, Mode: mode, Content: content})
 		out.index.Files = append(out.index.Files, describe(name, content))
@@ -275,9 +278,16 @@ func (r *renderer) node(n *plan.Node) (nodeOutput, error) {
 	if kcfg != nil {
 		add("kubeadm.yaml", fileset.ModeSecret, kcfg)
 	}
-	// Payloads hold the node's secrets (token, keys): 0600 like them.
-	if slices.Contains(r.formats, FormatIgnition) {
-		bu, ign, err := ignition.Encode(p, ignition.Options{Variant: ignitionVariant(n.OS), Snippet: r.snippets[n.Settings.Snippets.Butane]})
+	// The one payload the node's OS boots, unless --format leaves its
+	// format out. Payloads hold the node's secrets (token, keys): 0600 like them.
+	format := prof.Format
+	if !slices.Contains(r.formats, format) {
+		format = ""
+	}
+	switch format {
+	case FormatIgnition:
+		out.index.Payload = fetch.IgnitionFile
+		bu, ign, err := ignition.Encode(p, ignition.Options{Variant: prof.IgnitionVariant, Snippet: r.snippets[n.Settings.Snippets.Butane]})
 		if err != nil {
 			return nodeOutput{}, fmt.Errorf("ignition: %w", err)
 		}
@@ -285,8 +295,8 @@ func (r *renderer) node(n *plan.Node) (nodeOutput, error) {
 		if err := addPayload(fetch.IgnitionFile, ign); err != nil {
 			return nodeOutput{}, err
 		}
-	}
-	if slices.Contains(r.formats, FormatCloudInit) {
+	case FormatCloudInit:
+		out.index.Payload = fetch.CloudInitFile
 		ud, err := cloudinit.Encode(p, cloudinit.Options{Snippet: r.snippets[n.Settings.Snippets.CloudConfig]})
 		if err != nil {
 			return nodeOutput{}, fmt.Errorf("cloud-init: %w", err)
@@ -338,7 +348,7 @@ func (r *renderer) delivery(n *plan.Node, name string, full measured, out *nodeO
 		case ptr == nil:
 			hint := ""
 			if name == fetch.IgnitionFile {
-				hint = ", or use cloud-init (--format cloud-init), which the cloud takes gzipped"
+				hint = ", or give the host an OS that boots cloud-init (ksgen document os: ubuntu, debian or rhel), whose user-data the cloud takes gzipped"
 			}
 			return fmt.Errorf("%s is %d bytes as %s counts it, over its limit of %d: render with --serve-url https://HOST:PORT (ksgen serve's address) to write a pointer config instead%s", name, sent, cloud, l.Bytes, hint)
 		case size(l, *ptr) > l.Bytes:
@@ -445,7 +455,3 @@ func (r *renderer) payload(n *plan.Node) (*fileset.Set, []byte, error) {
 	}
 	return b.payload, b.kubeadm, nil
 }
-
-// ignitionVariant is the Butane variant for an OS: Flatcar has its own,
-// everything else that boots Ignition is Fedora CoreOS.
-func ignitionVariant(os string) string { return osprofile.Of(os).IgnitionVariant }

@@ -22,12 +22,17 @@ type Index struct {
 
 // NodeIndex describes one node's output.
 type NodeIndex struct {
-	Name   string      `json:"name"`
-	Roles  []string    `json:"roles"`
-	OS     string      `json:"os"`
-	MAC    string      `json:"mac,omitempty"` // from the ksgen document, for PXE exports
-	Action string      `json:"action"`
-	Files  []FileIndex `json:"files"`
+	Name  string   `json:"name"`
+	Roles []string `json:"roles"`
+	OS    string   `json:"os"`
+	// Format is the payload format the node's OS boots (its osprofile's);
+	// Payload is the file of Files that holds it, "" when --format left
+	// that format out.
+	Format  string      `json:"format"`
+	Payload string      `json:"payload,omitempty"`
+	MAC     string      `json:"mac,omitempty"` // from the ksgen document, for PXE exports
+	Action  string      `json:"action"`
+	Files   []FileIndex `json:"files"`
 }
 
 // FileIndex describes one written file. Payloads (what a machine is booted

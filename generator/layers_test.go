@@ -131,11 +131,10 @@ func TestStageRule(t *testing.T) {
 // that needs a new fact gets a typed plan field instead.
 var specReads = map[string]int{
 	"generator/internal/render/addons":     13,
-	"generator/internal/render/binaries":   1,
 	"generator/internal/render/containerd": 2,
-	"generator/internal/render/etcd":       3,
+	"generator/internal/render/etcd":       2,
 	"generator/internal/render/firstboot":  1,
-	"generator/internal/render/kubeadm":    13,
+	"generator/internal/render/kubeadm":    14,
 	"generator/internal/render/osprep":     4,
 }
 

@@ -3,11 +3,16 @@ package generator
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/ksgen/ksgen/generator/input/spec"
+	"github.com/ksgen/ksgen/generator/internal/render/binaries"
 	"github.com/ksgen/ksgen/generator/internal/render/etcd"
 	"github.com/ksgen/ksgen/generator/internal/render/kubeadm"
 	"github.com/ksgen/ksgen/generator/plan"
+	"github.com/ksgen/ksgen/generator/profile/osprofile"
 )
 
 // Validate is ksgen's one full validation. It completes r, the report of
@@ -26,6 +31,18 @@ func Validate(s *spec.Spec, r *spec.Report) (*plan.Cluster, error) {
 		return nil, fmt.Errorf("plan: %w", err)
 	}
 	r.Entries = append(r.Entries, kubeadm.Check(c)...)
+	if !r.HasErrors(false) {
+		driver, err := kubeadm.CgroupDriver(c)
+		var e *spec.EntryError
+		switch {
+		case errors.As(err, &e):
+			r.Entries = append(r.Entries, e.Entry)
+		case err != nil:
+			return nil, err
+		}
+		c.CgroupDriver = driver
+	}
+	r.Entries = append(r.Entries, checkBinaries(c)...)
 	if _, err := etcd.ReadExternal(s); err != nil {
 		var e *spec.EntryError
 		if !errors.As(err, &e) {
@@ -34,4 +51,44 @@ func Validate(s *spec.Spec, r *spec.Report) (*plan.Cluster, error) {
 		r.Entries = append(r.Entries, e.Entry)
 	}
 	return c, nil
+}
+
+// checkBinaries says whether the OSes, the binaries source and the image
+// recipe agree, and what the user must provide when they do not: with
+// source download, every binary a node fetches needs a sha256 (an error
+// naming the binary, its version and the way out); with source image, a
+// node whose OS images/packer does not bake and whose stock image has no
+// kubeadm needs an image the user bakes (a warning: they may have one).
+func checkBinaries(c *plan.Cluster) []spec.Entry {
+	const path = "ksgen.spec.binaries.source"
+	type key struct{ name, version, arch string }
+	hosts := map[key][]string{}
+	var keys []key
+	var unbaked = map[string][]string{}
+	for _, n := range c.Nodes {
+		_, missing := binaries.Needed(c, n)
+		for _, m := range missing {
+			k := key{m.Binary.Name, m.Binary.Version, m.Arch}
+			if hosts[k] == nil {
+				keys = append(keys, k)
+			}
+			hosts[k] = append(hosts[k], n.Name)
+		}
+		prof := osprofile.Of(n.OS)
+		if c.Spec.Config.Spec.Binaries.Source == binaries.SourceImage && n.Kubelet && !prof.Bake && !prof.Ships(osprofile.Kubeadm) {
+			unbaked[n.OS] = append(unbaked[n.OS], n.Name)
+		}
+	}
+	var out []spec.Entry
+	for _, k := range keys {
+		out = append(out, spec.NewEntry(c.Spec, spec.Error, path, spec.ErrNoPin,
+			"%s %s (linux/%s), which hosts %s download, has no sha256 in ksgen's pin table (images/checksums.go): add {name: %s, url: URL, sha256: SUM} to ksgen.spec.binaries.downloads (the sum from the upstream release), or choose a pinned version",
+			k.name, k.version, k.arch, strings.Join(hosts[k], ", "), k.name))
+	}
+	for _, os := range slices.Sorted(maps.Keys(unbaked)) {
+		out = append(out, spec.NewEntry(c.Spec, spec.Warning, path, spec.ErrNoBinaries,
+			"hosts %s run %s, whose stock image has no kubeadm, kubelet or kubectl and whose image images/packer does not bake: set binaries.source: download (pinned URLs, or binaries.mirror offline), or boot an image you baked with them in %s",
+			strings.Join(unbaked[os], ", "), os, osprofile.Of(os).BinDir))
+	}
+	return out
 }

@@ -189,7 +189,7 @@ func Binaries(c Cluster, os, arch string) []Binary {
 		{Name: "containerd", Version: ContainerdVersion, Dest: "/usr/local"},
 		{Name: "runc", Version: RuncVersion, Dest: "/usr/local/sbin/runc"},
 		{Name: "cni-plugins", Version: CNIPluginsVersion, Dest: "/opt/cni/bin"},
-		{Name: "crictl", Version: CrictlVersion, Dest: "/usr/local/bin"},
+		{Name: "crictl", Version: CrictlVersion, Dest: bin},
 	}
 	if c.KubeKeyEtcd {
 		out = append(out, Binary{Name: "etcd", Version: KubeKeyEtcdVersion(c.KubernetesVersion), Dest: EtcdBinDir(os), Strip: 1})
@@ -201,6 +201,22 @@ func Binaries(c Cluster, os, arch string) []Binary {
 		out[i].URL, out[i].SHA256 = p.URL, p.SHA256
 	}
 	return out
+}
+
+// BinaryNames are the names Binaries gives, in its order.
+var BinaryNames = []string{"kubeadm", "kubelet", "kubectl", "containerd", "runc", "cni-plugins", "crictl", "etcd", "helm"}
+
+// Archive reports whether the download is an archive to unpack into Dest
+// rather than the binary itself.
+func (b Binary) Archive() bool {
+	return strings.HasSuffix(b.URL, ".tar.gz") || strings.HasSuffix(b.URL, ".tgz")
+}
+
+// Mirrored is an upstream URL as a mirror serves it: MIRROR/HOST/PATH, the
+// layout `wget -x URL` writes, so one directory serves every upstream.
+func Mirrored(mirror, upstream string) string {
+	rest := upstream[strings.Index(upstream, "://")+3:]
+	return strings.TrimSuffix(mirror, "/") + "/" + rest
 }
 
 // KubernetesFor returns the newest Kubernetes version a KubeSphere release

@@ -12,13 +12,13 @@ import (
 
 	"github.com/ksgen/ksgen/generator"
 	"github.com/ksgen/ksgen/generator/output/tree"
+	"github.com/ksgen/ksgen/generator/plan"
 	"github.com/ksgen/ksgen/generator/profile/osprofile"
 	"github.com/ksgen/ksgen/images"
 )
 
 type packerVarsFlags struct {
 	file          string
-	os            string
 	arch          string
 	sums          []string
 	allowUnpinned bool
@@ -33,6 +33,8 @@ func newPackerVarsCommand(stdout, stderr io.Writer) *cobra.Command {
 		Long: `packer-vars prints a .pkrvars.hcl file for images/packer/node.pkr.hcl: the
 Kubernetes version, every binary with its URL, install path and sha256, the
 images of 'ksgen images list' and the CNI, OpenEBS and KubeSphere assets.
+The image's OS, which decides where kubeadm, kubelet and kubectl go, is the
+OS of the spec's nodes (the ksgen document's os; ubuntu without one).
 
 The sha256 pins come from images/checksums.go (binaries, copied from KubeKey's
 and Kubespray's published tables) and images/assets.go (the upstream
@@ -57,6 +59,10 @@ NAME=SUM (NAME is the binary name or the asset path printed), or pass
 			if err != nil {
 				return err
 			}
+			os, err := imageOS(c)
+			if err != nil {
+				return fmt.Errorf("%s: %w", f.file, err)
+			}
 			ic := generator.Images(c)
 			list, err := images.List(ic)
 			if err != nil {
@@ -65,7 +71,7 @@ NAME=SUM (NAME is the binary name or the asset path printed), or pass
 			v := pinVars{
 				cluster:  ic,
 				images:   list,
-				binaries: images.Binaries(ic, f.os, f.arch),
+				binaries: images.Binaries(ic, os, f.arch),
 				assets:   images.Assets(ic),
 			}
 			if err := v.pin(sums); err != nil {
@@ -88,13 +94,41 @@ NAME=SUM (NAME is the binary name or the asset path printed), or pass
 		},
 	}
 	cmd.Flags().StringVarP(&f.file, "file", "f", "", "cluster file (KubeKey config-sample.yaml)")
-	cmd.Flags().StringVar(&f.os, "os", osprofile.Debian, "OS of the image (decides where kubeadm, kubelet and kubectl go)")
 	cmd.Flags().StringVar(&f.arch, "arch", "amd64", "architecture: amd64 or arm64")
 	cmd.Flags().StringArrayVar(&f.sums, "sha256", nil, "NAME=SUM: the sha256 of a download ksgen has no pin for (repeatable)")
 	cmd.Flags().BoolVar(&f.allowUnpinned, "allow-unpinned", false, "write unpinned downloads with allow_unpinned = true (development images only)")
 	cmd.Flags().StringVarP(&f.out, "output", "o", "-", "write the variables to this file, only once they are complete (- for stdout)")
 	_ = cmd.MarkFlagRequired("file")
 	return cmd
+}
+
+// imageOS is the OS the image is baked for: the OS of the nodes that run a
+// kubelet, as the spec's ksgen document sets it (the default OS without
+// one). It decides where the binaries go, so nodes whose OSes lay them out
+// differently, or an OS images/packer does not bake, are errors.
+func imageOS(c *plan.Cluster) (string, error) {
+	byOS := map[string][]string{}
+	for _, n := range c.Nodes {
+		if n.Kubelet {
+			byOS[n.OS] = append(byOS[n.OS], n.Name)
+		}
+	}
+	oses := slices.Sorted(maps.Keys(byOS))
+	for _, os := range oses {
+		if !osprofile.Of(os).Bake {
+			return "", fmt.Errorf("hosts %s run %s, whose image images/packer does not bake (it bakes %s): give them binaries.source: download in the ksgen document, or another os",
+				strings.Join(byOS[os], ", "), os, strings.Join(osprofile.Baked(), ", "))
+		}
+	}
+	for _, os := range oses[1:] {
+		if a, b := osprofile.Of(oses[0]), osprofile.Of(os); a.BinDir != b.BinDir || a.EtcdBinDir != b.EtcdBinDir {
+			return "", fmt.Errorf("hosts run %s and %s, which keep their binaries in different directories: bake one image per OS from a spec for each", oses[0], os)
+		}
+	}
+	if len(oses) == 0 {
+		return osprofile.Default, nil
+	}
+	return oses[0], nil
 }
 
 // parseSums reads --sha256 NAME=SUM flags.

@@ -242,3 +242,48 @@ func TestPackerVarsOutputOnlyWhenComplete(t *testing.T) {
 		t.Fatalf("-o wrote %q, %v", b, err)
 	}
 }
+
+// The image's OS comes from the spec (the ksgen document's os): it decides
+// where the binaries go; an OS images/packer does not bake is refused with
+// what to do instead.
+func TestPackerVarsTakesTheOSFromTheSpec(t *testing.T) {
+	t.Parallel()
+	base, err := os.ReadFile("../../testdata/images/kubesphere-private-registry.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		config string
+		want   []string
+		err    string
+	}{
+		{config: "", want: []string{`dest = "/usr/bin/kubeadm"`, `name = "crictl", url = "https://github.com/kubernetes-sigs/cri-tools/releases/download/v1.35.0/crictl-v1.35.0-linux-amd64.tar.gz", dest = "/usr/bin"`}},
+		{config: "spec: {os: rhel}", want: []string{`dest = "/usr/bin/kubelet"`}},
+		{config: "spec: {roles: {worker: {os: flatcar}}}", err: "hosts worker1 run flatcar, whose image images/packer does not bake (it bakes ubuntu, debian, rhel): give them binaries.source: download"},
+	} {
+		dir := t.TempDir()
+		spec := filepath.Join(dir, "cluster.yaml")
+		doc := string(base)
+		if tc.config != "" {
+			doc += "\n---\napiVersion: ksgen.io/v1alpha1\nkind: Config\n" + tc.config + "\n"
+		}
+		if err := os.WriteFile(spec, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		vars, stderr, err := ksgen(t, "images", "packer-vars", "-f", spec, "--allow-unpinned")
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: err %v, want %q", tc.config, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%q: %v\n%s", tc.config, err, stderr)
+		}
+		for _, want := range tc.want {
+			if !strings.Contains(vars, want) {
+				t.Errorf("%q: vars lack %s:\n%s", tc.config, want, vars)
+			}
+		}
+	}
+}

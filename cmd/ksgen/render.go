@@ -38,7 +38,10 @@ func newRenderCommand(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "render -f FILE [-o DIR]",
 		Short: "Write every machine's first-boot payload, kubeadm config and files",
 		Long: `render validates FILE, then writes DIR/index.json and, per host,
-DIR/<host>/{kubeadm.yaml,config.bu,config.ign,user-data,rootfs/}.
+DIR/<host>/{kubeadm.yaml,rootfs/} and the payload the host's OS boots:
+config.bu and config.ign (Ignition: fcos, flatcar) or user-data (cloud-init:
+ubuntu, debian, rhel). --format filters: a host whose OS reads a format left
+out gets kubeadm.yaml and rootfs/ only.
 
 Without --secrets, the bundle ksgen-secrets.yaml beside FILE is used: reused
 when present, never overwritten, and created (mode 0600, once the render has
@@ -62,7 +65,7 @@ output.`,
 	cmd.Flags().StringArrayVar(&f.nodes, "node", nil, "render only this host (repeatable)")
 	cmd.Flags().BoolVar(&f.strict, "strict", false, "treat warnings as errors")
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "print no per-node summary and next step")
-	cmd.Flags().StringSliceVar(&f.clouds, "cloud", nil, "also write DIR/<host>/{user-data,config.ign}.<cloud>, the exact user-data to pass: "+strings.Join(generator.Clouds, ", "))
+	cmd.Flags().StringSliceVar(&f.clouds, "cloud", nil, "also write DIR/<host>/<payload>.<cloud>, the exact user-data to pass: "+strings.Join(generator.Clouds, ", "))
 	cmd.Flags().StringVar(&f.serveURL, "serve-url", "", "ksgen serve's URL (https://host:port): write pointer configs, used for cloud user-data over its limit")
 	cmd.Flags().BoolVar(&f.pointers, "pointer", false, "cloud user-data always holds the pointer config (needs --serve-url)")
 	f.matchbox.register(cmd, "matchbox", "")

@@ -10,17 +10,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/ksgen/ksgen/generator"
-	"github.com/ksgen/ksgen/generator/output/fetch"
+	"github.com/ksgen/ksgen/generator/profile/osprofile"
 )
-
-// bootPayload is the payload a node's OS boots from: Ignition for Fedora
-// CoreOS and Flatcar, cloud-init for the others.
-func bootPayload(os string) string {
-	if os == "fcos" || os == "flatcar" {
-		return fetch.IgnitionFile
-	}
-	return fetch.CloudInitFile
-}
 
 // printRenderSummary prints one row per rendered node (host, roles, OS,
 // kubeadm action, the payload its OS boots, relative to the output
@@ -36,25 +27,21 @@ func printRenderSummary(w io.Writer, f *renderFlags, rawIndex []byte) error {
 	// Payload paths are relative to f.out, which the line above names, so
 	// the table does not widen with the output directory's path.
 	fmt.Fprintln(tw, "\nHOST\tROLES\tOS\tACTION\tPAYLOAD\tSIZE\tFITS USER-DATA OF")
-	pointers, payloads := false, false
+	pointers, payloads, pxe := false, false, false
 	for _, n := range idx.Nodes {
 		path, size, fits := "-", "-", "-"
-		want := bootPayload(n.OS)
 		var file *generator.FileIndex
 		for i := range n.Files {
 			switch fi := &n.Files[i]; {
-			case fi.Path == want:
+			case n.Payload != "" && fi.Path == n.Payload:
 				file = fi
-			case fi.Path == fetch.IgnitionFile || fi.Path == fetch.CloudInitFile:
-				if file == nil {
-					file = fi // the OS's own format was not rendered
-				}
 			case strings.HasSuffix(fi.Path, ".pointer"):
 				pointers = true
 			}
 		}
 		if file != nil {
 			payloads = true
+			pxe = pxe || osprofile.Of(n.OS).PXE
 			path = n.Name + "/" + file.Path
 			size = humanBytes(file.Bytes)
 			var ok []string
@@ -76,7 +63,7 @@ func printRenderSummary(w io.Writer, f *renderFlags, rawIndex []byte) error {
 	if _, err := io.WriteString(w, trimLines(table.String())); err != nil {
 		return err
 	}
-	how := "with its PAYLOAD as user-data (or PXE: ksgen export matchbox)"
+	how := "with its PAYLOAD as user-data"
 	switch {
 	case f.matchbox.dir != "":
 		how = "by PXE through matchbox (" + f.matchbox.dir + "), or with its PAYLOAD as user-data"
@@ -84,6 +71,8 @@ func printRenderSummary(w io.Writer, f *renderFlags, rawIndex []byte) error {
 		how = "with a first-boot config you build from its <host>/rootfs/ (no payload format was rendered)"
 	case pointers:
 		how = "with its .pointer config as user-data, while ksgen serve runs at --serve-url"
+	case pxe:
+		how += " (or PXE: ksgen export matchbox)"
 	}
 	_, err := fmt.Fprintf(w, "\nnext: boot every machine %s, in any order (the others wait for %s's API); then: ksgen status -f %s --wait\n", how, firstInit(&idx), f.file)
 	return err

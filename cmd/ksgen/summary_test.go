@@ -21,7 +21,7 @@ func TestRenderSummary(t *testing.T) {
 	}
 	checkGolden(t, "render-summary.golden", strings.ReplaceAll(stdout, dir+string(filepath.Separator), ""))
 	for _, line := range strings.Split(stdout, "\n") {
-		if f := strings.Fields(line); len(f) > 4 && strings.HasSuffix(f[4], "/config.ign") {
+		if f := strings.Fields(line); len(f) > 4 && strings.HasSuffix(f[4], "/user-data") {
 			if _, err := os.Stat(filepath.Join(out, f[4])); err != nil {
 				t.Errorf("the summary names %s: %v", f[4], err)
 			}
@@ -48,7 +48,9 @@ func TestRenderSummaryFormats(t *testing.T) {
 		format, want string
 	}{
 		{"cloud-init", "master1/user-data"},
-		{"none", "master1  control-plane,etcd  fcos  init                -"},
+		// Ubuntu nodes boot cloud-init: with Ignition alone they get rootfs/ only.
+		{"ignition", "master1  control-plane,etcd  ubuntu  init                -"},
+		{"none", "master1  control-plane,etcd  ubuntu  init                -"},
 		{"none", "next: boot every machine with a first-boot config you build from its <host>/rootfs/"},
 	} {
 		stdout, stderr, err := ksgen(t, "render", "-f", spec, "-o", out, "--secrets", testBundle, "--format", tc.format)

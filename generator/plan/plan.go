@@ -71,6 +71,8 @@ type Node struct {
 	Worker       bool
 	Etcd         bool
 	Action       Action
+	// Arch is the host's architecture (spec.hosts[].arch), amd64 by default.
+	Arch string
 	// Address is the host's external address; IPv4 and IPv6 its internal ones.
 	Address string
 	IPv4    string
@@ -158,6 +160,11 @@ type Cluster struct {
 	ServiceCIDR   string
 	// APIServerIP is the first address of the service network (the kubernetes service).
 	APIServerIP string
+	// CgroupDriver is the kubelet's cgroup driver after the spec's
+	// overrides and kubeadm patches (kubeadm.CgroupDriver, set by
+	// generator.Validate); containerd's SystemdCgroup follows it. ""
+	// means systemd, ksgen's default.
+	CgroupDriver string
 	// ClusterDNS is the kubelet's resolver: the service IP kubeadm gives
 	// CoreDNS (the 10th address of the service network). KubeKey points
 	// kubelet at NodeLocalDNS (169.254.25.10) or at its own CoreDNS on the
@@ -165,6 +172,9 @@ type Cluster struct {
 	// deploy CoreDNS, so it uses kubeadm's address.
 	ClusterDNS string
 	CertSANs   []string
+	// Binaries says where nodes get kubeadm, kubelet and friends: baked into
+	// the image or downloaded (the ksgen document's binaries).
+	Binaries spec.Binaries
 	// KubeProxy is false when the spec disables kube-proxy (a CNI replaces it).
 	KubeProxy bool
 	// CRISocket is the container runtime's endpoint, as kubelet and kubeadm
@@ -308,7 +318,10 @@ func New(s *spec.Spec) (*Cluster, error) {
 		if len(roles[h.Name]) == 0 {
 			continue // KubeKey ignores hosts in no role group; so does ksgen
 		}
-		n := &Node{Name: h.Name, Index: i, Roles: roles[h.Name], Address: h.Address, Labels: h.Labels}
+		n := &Node{Name: h.Name, Index: i, Roles: roles[h.Name], Address: h.Address, Labels: h.Labels, Arch: h.Arch}
+		if n.Arch == "" {
+			n.Arch = "amd64"
+		}
 		slices.Sort(n.Roles)
 		n.ControlPlane = n.Has(spec.RoleControlPlane)
 		n.Worker = n.Has(spec.RoleWorker)
@@ -373,6 +386,7 @@ func New(s *spec.Spec) (*Cluster, error) {
 	}
 	c.CertSANs = c.certSANs()
 	c.KubeProxy = !cs.Kubernetes.DisableKubeProxy
+	c.Binaries = s.Config.Spec.Binaries
 	c.CRISocket = cs.Kubernetes.ContainerRuntimeEndpoint
 	c.AutoRenewCerts = cs.Kubernetes.AutoRenewCertsEnabled()
 	if c.JoinWindow, c.JoinAlways, err = s.Config.Spec.JoinWindowDuration(); err != nil {

@@ -97,8 +97,8 @@ func Export(idx *generator.Index, ignition func(host string) ([]byte, error), op
 		if err != nil {
 			return nil, nil, fmt.Errorf("host %s: mac %q: %w", n.Name, n.MAC, err)
 		}
-		if !osprofile.Of(n.OS).Ignition {
-			skip(n.Name, "OS "+n.OS+" boots cloud-init, not Ignition")
+		if !osprofile.Of(n.OS).PXE {
+			skip(n.Name, "OS "+n.OS+" has no PXE boot (matchbox boots Fedora CoreOS and Flatcar)")
 			continue
 		}
 		ign, err := ignition(n.Name)

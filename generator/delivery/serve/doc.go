@@ -1,6 +1,7 @@
 // Package serve is ksgen serve: an HTTPS server, read-only over a rendered
 // tree, that hands each node its own full payload at
-// /<node>/<token>/{config.ign,user-data}, where token is the node's fetch
+// /<node>/<token>/<payload> (config.ign or user-data, whichever the node's OS
+// boots; the other is 404), where token is the node's fetch
 // token (fetch.Tokens). Any other node's path, a wrong token or an
 // unknown node is refused with 403, so a node holding its own pointer config
 // learns nothing about the others.

@@ -39,7 +39,8 @@ type fixture struct {
 	dir    string
 	base   string
 	files  map[string][]byte
-	nodes  []string
+	nodes  []string // nodes whose OS boots Ignition (config.ign)
+	ci     []string // nodes whose OS boots cloud-init (user-data)
 	client *http.Client
 	logs   *syncBuffer
 }
@@ -112,8 +113,15 @@ func newFixture(t *testing.T) *fixture {
 		if node, ok := strings.CutSuffix(file.Path, "/"+fetch.IgnitionFile); ok {
 			f.nodes = append(f.nodes, node)
 		}
+		if node, ok := strings.CutSuffix(file.Path, "/"+fetch.CloudInitFile); ok {
+			f.ci = append(f.ci, node)
+		}
 	}
 	slices.Sort(f.nodes)
+	slices.Sort(f.ci)
+	if len(f.nodes) < 2 || len(f.ci) < 2 {
+		t.Fatalf("the ksgen-doc spec renders Ignition for %v and cloud-init for %v, want two of each", f.nodes, f.ci)
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -195,13 +203,14 @@ func TestFollowIgnitionPointer(t *testing.T) {
 func TestRefusals(t *testing.T) {
 	f := newFixture(t)
 	tokens, _ := fetch.NewTokens(f.bundle)
-	a, b := f.nodes[0], f.nodes[1]
+	a, b, c := f.nodes[0], f.nodes[1], f.ci[0]
 	for name, tc := range map[string]struct {
 		path string
 		want int
 	}{
 		"own payload":          {fetch.Path(a, tokens.For(a), "config.ign"), 200},
-		"own user-data":        {fetch.Path(a, tokens.For(a), "user-data"), 200},
+		"own user-data":        {fetch.Path(c, tokens.For(c), "user-data"), 200},
+		"format its OS lacks":  {fetch.Path(a, tokens.For(a), "user-data"), 404},
 		"other node's payload": {fetch.Path(b, tokens.For(a), "config.ign"), 403},
 		"wrong token":          {fetch.Path(a, strings.Repeat("0", 64), "config.ign"), 403},
 		"kubeadm config":       {fetch.Path(a, tokens.For(a), "kubeadm.yaml"), 403},
@@ -289,7 +298,7 @@ func TestCloudInitPointerScript(t *testing.T) {
 		}
 	}
 	f := newFixture(t)
-	node := f.nodes[0]
+	node := f.ci[0]
 	script := string(f.files[node+"/user-data.pointer"])
 	scratch := t.TempDir()
 	bin := filepath.Join(scratch, "bin")
@@ -330,7 +339,7 @@ func TestCloudInitPointerScript(t *testing.T) {
 		t.Errorf("cloud-init calls:\n%s", log)
 	}
 	// A payload that does not match the pinned sha256 is never applied.
-	other := f.nodes[1]
+	other := f.ci[1]
 	tokens, _ := fetch.NewTokens(f.bundle)
 	bad := strings.Replace(script, fetch.Path(node, tokens.For(node), "user-data"), fetch.Path(other, tokens.For(other), "user-data"), 1)
 	if err := os.Remove(filepath.Join(scratch, "run", "user-data")); err != nil {

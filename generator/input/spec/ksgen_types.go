@@ -146,15 +146,25 @@ type Snippets struct {
 // Binaries selects baked binaries (the image built by images/) or downloads
 // pinned by sha256.
 type Binaries struct {
-	Source    string     `json:"source,omitempty"` // image (default) or download
+	Source string `json:"source,omitempty"` // image (default) or download
+	// Mirror, with source download, replaces every upstream URL
+	// https://HOST/PATH by MIRROR/HOST/PATH (the layout `wget -x` makes),
+	// for sites without internet access. The pinned sums stay.
+	Mirror string `json:"mirror,omitempty"`
+	// Downloads are extra files, or, with a name, a binary's URL and sum
+	// for a version the pin table lacks.
 	Downloads []Download `json:"downloads,omitempty"`
 }
 
 // Download is one file fetched at first boot and checked against its sha256.
 type Download struct {
+	// Name, when set, replaces the pinned download of that binary (kubeadm,
+	// kubelet, kubectl, containerd, runc, cni-plugins, crictl, etcd, helm);
+	// Path is then optional.
+	Name   string `json:"name,omitempty"`
 	URL    string `json:"url"`
 	SHA256 string `json:"sha256"`
-	Path   string `json:"path"`
+	Path   string `json:"path,omitempty"`
 }
 
 // Budget is a user-data size limit, by cloud name or in bytes.

@@ -73,7 +73,7 @@ func TestDefaults(t *testing.T) {
 		{"storage.openebs.basePath", c.Storage.OpenEBS.BasePath, "/var/openebs/local"},
 		{"hosts[1].address (from internalAddress)", c.Hosts[1].Address, "192.168.0.3"},
 		{"hosts[0].arch", c.Hosts[0].Arch, "amd64"},
-		{"ksgen os", s.Config.Spec.OS, "fcos"},
+		{"ksgen os", s.Config.Spec.OS, "ubuntu"},
 		{"ksgen binaries.source", s.Config.Spec.Binaries.Source, "image"},
 		{"ksgen bootstrapTokenTTL", s.Config.Spec.BootstrapTokenTTL, "24h0m0s"},
 		{"ksgen joinWindow", s.Config.Spec.JoinWindow, "always"},

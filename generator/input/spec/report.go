@@ -228,6 +228,8 @@ var (
 	ErrTooSmall          = errors.New("hosts smaller than the components request")
 	ErrPatch             = errors.New("kubeadm patch failed")
 	ErrNoTarget          = errors.New("kubeadm patch matches no document")
+	ErrNoPin             = errors.New("download has no sha256 pin")
+	ErrNoBinaries        = errors.New("no Kubernetes binaries on the OS's image")
 )
 
 // detailed is a message that reads on its own yet still matches its named
@@ -243,4 +245,10 @@ func (e *detailed) Unwrap() error { return e.cause }
 // fail states a finding in full words, tagged with its named cause.
 func fail(cause error, format string, args ...any) error {
 	return &detailed{msg: fmt.Sprintf(format, args...), cause: cause}
+}
+
+// NewEntry is a finding made outside this package (on the plan), at the
+// line of path or of its nearest parent in s.
+func NewEntry(s *Spec, sev Severity, path string, cause error, format string, args ...any) Entry {
+	return Entry{Severity: sev, Path: path, Line: s.NearestLine(path), Err: fail(cause, format, args...)}
 }

@@ -684,8 +684,22 @@ func (v *validator) config() {
 		if !sha256Pattern.MatchString(d.SHA256) {
 			v.errorf(dp+".sha256", ErrInvalidValue, "sha256 %q must be 64 lowercase hex digits", d.SHA256)
 		}
+		if d.Name != "" && !slices.Contains(images.BinaryNames, d.Name) {
+			v.errorf(dp+".name", ErrInvalidValue, "name %q is not a binary ksgen downloads (%s)", d.Name, strings.Join(images.BinaryNames, ", "))
+		}
+		if d.Name != "" && d.Path == "" {
+			continue
+		}
 		if !safePath.MatchString(d.Path) || path.Clean(d.Path) != d.Path {
 			v.errorf(dp+".path", ErrInvalidValue, "path %q must be a clean absolute path of letters, digits and ._+@-", d.Path)
+		}
+	}
+	if m := c.Binaries.Mirror; m != "" {
+		if u, err := url.Parse(m); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || hasControl(m) {
+			v.errorf(p+".binaries.mirror", ErrInvalidValue, "mirror %q must be an http(s):// base URL", m)
+		}
+		if c.Binaries.Source != "download" {
+			v.errorf(p+".binaries.mirror", ErrInvalidValue, "a mirror serves downloads: set binaries.source: download")
 		}
 	}
 	if c.Budget.Cloud != "" {

@@ -234,6 +234,19 @@ var skeleton = map[string]struct {
 // directories above it are made traversable (o+x), because Ignition writes
 // SSH keys as their user.
 func ApplyIgnition(ctx context.Context, bin string, config []byte, dir string) (*IgnitionResult, error) {
+	return applyIgnition(ctx, bin, config, dir, false)
+}
+
+// ApplyIgnitionOnline is ApplyIgnition for a config with remote resources
+// (downloads): when stage fetch-offline says the config needs the network,
+// stage fetch runs, as the initramfs does once the network is up, and stage
+// files then fetches each file and checks its verification.hash. Tests
+// serve the resources on loopback.
+func ApplyIgnitionOnline(ctx context.Context, bin string, config []byte, dir string) (*IgnitionResult, error) {
+	return applyIgnition(ctx, bin, config, dir, true)
+}
+
+func applyIgnition(ctx context.Context, bin string, config []byte, dir string, online bool) (*IgnitionResult, error) {
 	if err := requireRoot("Ignition's files stage writes root-owned files"); err != nil {
 		return nil, err
 	}
@@ -278,7 +291,9 @@ func ApplyIgnition(ctx context.Context, bin string, config []byte, dir string) (
 		"-neednet", neednet,
 		"-log-to-stdout",
 	}
-	for _, stage := range []string{"fetch-offline", "files"} {
+	stages := []string{"fetch-offline", "files"}
+	for i := 0; i < len(stages); i++ {
+		stage := stages[i]
 		cmd := exec.CommandContext(ctx, bin, append([]string{"-stage", stage}, args...)...)
 		cmd.Env = env
 		cmd.Dir = run
@@ -287,8 +302,11 @@ func ApplyIgnition(ctx context.Context, bin string, config []byte, dir string) (
 		if err != nil {
 			return res, fmt.Errorf("ignition stage %s: %w", stage, err)
 		}
-		if _, err := os.Stat(neednet); err == nil {
-			return res, fmt.Errorf("ignition stage %s: the config needs the network (remote resources); this run is offline", stage)
+		if _, err := os.Stat(neednet); err == nil && stage == "fetch-offline" {
+			if !online {
+				return res, fmt.Errorf("ignition stage %s: the config needs the network (remote resources); this run is offline", stage)
+			}
+			stages = []string{"fetch-offline", "fetch", "files"}
 		}
 	}
 	return res, nil

@@ -597,17 +597,18 @@ func haproxyFiles(t *testing.T) map[string]string {
 func cgroupRoot(node string) string { return "/ksgen-e2e-" + node }
 
 // startContainerd runs containerd with the node's own config.toml, changed
-// only where this machine differs: no systemd to manage cgroups, and no
-// CAP_SYS_RESOURCE for the sandbox's OOM score.
+// only where this machine differs: no CAP_SYS_RESOURCE for the sandbox's
+// OOM score. Its cgroupfs driver (no systemd manages cgroups here) is the
+// rendered one: the spec's kubeadm patch sets the kubelet's, and ksgen's
+// containerd config follows it.
 func startContainerd(t *testing.T, n *Node) {
 	t.Helper()
 	cfg, err := os.ReadFile(n.Path("/etc/containerd/config.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	adapted := bytes.Replace(cfg, []byte("SystemdCgroup = true"), []byte("SystemdCgroup = false"), 1)
 	cri := []byte(`[plugins."io.containerd.grpc.v1.cri"]` + "\n")
-	adapted = bytes.Replace(adapted, cri, append(slices.Clone(cri), "  restrict_oom_score_adj = true\n"...), 1)
+	adapted := bytes.Replace(cfg, cri, append(slices.Clone(cri), "  restrict_oom_score_adj = true\n"...), 1)
 	if bytes.Count(adapted, []byte("SystemdCgroup = false")) != 1 || !bytes.Contains(adapted, []byte("restrict_oom_score_adj")) {
 		t.Fatalf("%s: containerd's config.toml changed shape; adapt startContainerd:\n%s", n.Name, cfg)
 	}

@@ -14,58 +14,120 @@ const (
 // LoginUser is the user that gets the node's SSH keys on every OS.
 const LoginUser = "core"
 
-// Default is the OS of a node the ksgen document says nothing about.
-const Default = FCOS
+// Default is the OS of a node the ksgen document says nothing about:
+// Ubuntu, the OS most KubeKey hosts run, whose stock cloud images boot
+// cloud-init user-data and for which images/packer bakes the image.
+const Default = Ubuntu
+
+// Payload formats: what an OS's first boot reads.
+const (
+	FormatIgnition  = "ignition"
+	FormatCloudInit = "cloud-init"
+)
+
+// Binaries a node may need, by the names of the pin table (images).
+const (
+	Kubeadm    = "kubeadm"
+	Kubelet    = "kubelet"
+	Kubectl    = "kubectl"
+	Containerd = "containerd"
+	Runc       = "runc"
+	CNIPlugins = "cni-plugins"
+	Crictl     = "crictl"
+	Etcd       = "etcd"
+)
+
+// Time daemons.
+const (
+	Chronyd   = "chronyd"
+	Timesyncd = "systemd-timesyncd"
+)
 
 // Profile is what ksgen needs to know about one OS.
 type Profile struct {
 	Name string
 	// Display is the OS's name for people (PXE profiles, messages).
 	Display string
-	// Ignition is true for OSes that boot an Ignition config; the others
-	// boot cloud-init user-data.
-	Ignition bool
-	// IgnitionVariant is the Butane variant of the node's config.ign.
+	// Format is the payload the OS boots: FormatIgnition or FormatCloudInit.
+	Format string
+	// IgnitionVariant is the Butane variant of an Ignition OS's config.ign.
 	IgnitionVariant string
-	// BinDir holds kubeadm, kubelet and kubectl; EtcdBinDir etcd and etcdctl
-	// on a kubekey-type etcd host. Flatcar's /usr is read-only: /opt/bin, as
-	// Flatcar documents.
+	// BinDir holds kubeadm, kubelet, kubectl and crictl; EtcdBinDir etcd
+	// and etcdctl on a kubekey-type etcd host. Flatcar's /usr is read-only:
+	// /opt/bin, as Flatcar documents.
 	BinDir, EtcdBinDir string
-	// Chrony is chrony's config file; "" means the OS syncs time with
-	// systemd-timesyncd.
-	Chrony string
+	// TimeDaemon syncs the clock on the stock image; Chrony is chronyd's
+	// config file when TimeDaemon is Chronyd.
+	TimeDaemon, Chrony string
 	// AdminGroup is the group of users who may use sudo.
 	AdminGroup string
 	// ContainerdEnv is true when the OS's containerd reads its own config
 	// unless CONTAINERD_CONFIG points it at /etc/containerd/config.toml.
 	ContainerdEnv bool
+	// PXE is true when ksgen export matchbox can boot the OS over the
+	// network (a live kernel and initramfs that read Ignition).
+	PXE bool
+	// Bake is true when images/packer bakes the OS's image: its source
+	// cloud image boots the recipe's cloud-init seed, and /usr is writable.
+	Bake bool
+	// Stock lists the binaries the OS's stock image ships, in its own
+	// paths; the others come from the baked image or from downloads.
+	Stock []string
 }
 
+// Ignition reports whether the OS boots an Ignition config.
+func (p Profile) Ignition() bool { return p.Format == FormatIgnition }
+
+// Ships reports whether the stock image has the binary.
+func (p Profile) Ships(binary string) bool { return slices.Contains(p.Stock, binary) }
+
+// Stock images, as their vendors publish them: Fedora CoreOS and Flatcar
+// ship containerd and runc (not crictl, and CNI plugins not in /opt/cni/bin:
+// Flatcar's kubeadm guide downloads both); Ubuntu, Debian and RHEL-family
+// cloud images ship no container runtime. Ubuntu's and Debian's cloud
+// images sync time with systemd-timesyncd, RHEL-family and Fedora CoreOS
+// with chronyd.
 var profiles = map[string]Profile{
-	FCOS: {Name: FCOS, Display: "Fedora CoreOS", Ignition: true, IgnitionVariant: "fcos",
-		BinDir: "/usr/local/bin", EtcdBinDir: "/usr/local/bin", Chrony: "/etc/chrony.conf", AdminGroup: "wheel"},
-	Flatcar: {Name: Flatcar, Display: "Flatcar", Ignition: true, IgnitionVariant: "flatcar",
-		BinDir: "/opt/bin", EtcdBinDir: "/opt/bin", AdminGroup: "wheel", ContainerdEnv: true},
-	Ubuntu: {Name: Ubuntu, Display: "Ubuntu", IgnitionVariant: "fcos",
-		BinDir: "/usr/bin", EtcdBinDir: "/usr/local/bin", Chrony: "/etc/chrony/chrony.conf", AdminGroup: "sudo"},
-	Debian: {Name: Debian, Display: "Debian", IgnitionVariant: "fcos",
-		BinDir: "/usr/bin", EtcdBinDir: "/usr/local/bin", Chrony: "/etc/chrony/chrony.conf", AdminGroup: "sudo"},
-	RHEL: {Name: RHEL, Display: "RHEL-family", IgnitionVariant: "fcos",
-		BinDir: "/usr/bin", EtcdBinDir: "/usr/local/bin", Chrony: "/etc/chrony.conf", AdminGroup: "wheel"},
+	FCOS: {Name: FCOS, Display: "Fedora CoreOS", Format: FormatIgnition, IgnitionVariant: "fcos",
+		BinDir: "/usr/local/bin", EtcdBinDir: "/usr/local/bin", TimeDaemon: Chronyd, Chrony: "/etc/chrony.conf",
+		AdminGroup: "wheel", PXE: true, Stock: []string{Containerd, Runc}},
+	Flatcar: {Name: Flatcar, Display: "Flatcar", Format: FormatIgnition, IgnitionVariant: "flatcar",
+		BinDir: "/opt/bin", EtcdBinDir: "/opt/bin", TimeDaemon: Timesyncd,
+		AdminGroup: "wheel", ContainerdEnv: true, PXE: true, Stock: []string{Containerd, Runc}},
+	Ubuntu: {Name: Ubuntu, Display: "Ubuntu", Format: FormatCloudInit,
+		BinDir: "/usr/bin", EtcdBinDir: "/usr/local/bin", TimeDaemon: Timesyncd, AdminGroup: "sudo", Bake: true},
+	Debian: {Name: Debian, Display: "Debian", Format: FormatCloudInit,
+		BinDir: "/usr/bin", EtcdBinDir: "/usr/local/bin", TimeDaemon: Timesyncd, AdminGroup: "sudo", Bake: true},
+	RHEL: {Name: RHEL, Display: "RHEL-family", Format: FormatCloudInit,
+		BinDir: "/usr/bin", EtcdBinDir: "/usr/local/bin", TimeDaemon: Chronyd, Chrony: "/etc/chrony.conf", AdminGroup: "wheel", Bake: true},
 }
 
 // Names lists every OS, in the order the ksgen document's docs give them.
 var Names = []string{FCOS, Flatcar, Ubuntu, Debian, RHEL}
 
+// Formats lists every payload format.
+var Formats = []string{FormatIgnition, FormatCloudInit}
+
 // Of is the profile of an OS; an unknown name (which validation refuses)
-// gets the RHEL-family's layout, the most common one.
+// gets the default OS's layout.
 func Of(name string) Profile {
 	if p, ok := profiles[name]; ok {
 		return p
 	}
-	p := profiles[RHEL]
+	p := profiles[Default]
 	p.Name, p.Display = name, name
 	return p
+}
+
+// Baked lists the OSes images/packer bakes.
+func Baked() []string {
+	var out []string
+	for _, name := range Names {
+		if profiles[name].Bake {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // Known reports whether name is an OS ksgen renders for.

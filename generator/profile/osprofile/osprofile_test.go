@@ -12,7 +12,7 @@ import (
 func TestEveryOSHasAWholeProfile(t *testing.T) {
 	for _, name := range osprofile.Names {
 		p := osprofile.Of(name)
-		if p.Name != name || p.Display == "" || p.AdminGroup == "" || p.IgnitionVariant == "" {
+		if p.Name != name || p.Display == "" || p.AdminGroup == "" || (p.Ignition() != (p.IgnitionVariant != "")) {
 			t.Errorf("%s: incomplete profile %+v", name, p)
 		}
 		for _, dir := range []string{p.BinDir, p.EtcdBinDir} {
@@ -20,11 +20,11 @@ func TestEveryOSHasAWholeProfile(t *testing.T) {
 				t.Errorf("%s: binary directory %q is not absolute", name, dir)
 			}
 		}
-		if p.Chrony != "" && !path.IsAbs(p.Chrony) {
-			t.Errorf("%s: chrony config %q", name, p.Chrony)
+		if (p.TimeDaemon == osprofile.Chronyd) != path.IsAbs(p.Chrony) || (p.TimeDaemon != osprofile.Chronyd && p.TimeDaemon != osprofile.Timesyncd) {
+			t.Errorf("%s: time daemon %q, chrony config %q", name, p.TimeDaemon, p.Chrony)
 		}
-		if p.Ignition != (name == osprofile.FCOS || name == osprofile.Flatcar) {
-			t.Errorf("%s: Ignition = %t", name, p.Ignition)
+		if p.Ignition() != (name == osprofile.FCOS || name == osprofile.Flatcar) || p.PXE != p.Ignition() {
+			t.Errorf("%s: format %s, PXE %t", name, p.Format, p.PXE)
 		}
 	}
 	if !osprofile.Known(osprofile.Default) || osprofile.Known("windows") {

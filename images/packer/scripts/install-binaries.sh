@@ -24,6 +24,32 @@ while read -r name url dest strip sum; do
   esac
 done <<< "${KSGEN_BINARIES:-}"
 
-# containerd from its release archive lands in /usr/local/bin; its unit and
-# the kubelet unit come from the payload's drop-ins and units.
+# containerd from its release archive lands in /usr/local/bin. Its unit is
+# the one containerd publishes (the payload writes the same one at first
+# boot); pull-images.sh starts it to pre-pull the images. The kubelet unit
+# comes from the payload.
 mkdir -p /etc/containerd /etc/cni/net.d /opt/cni/bin /var/lib/ksgen
+if [ -x /usr/local/bin/containerd ] && [ ! -e /etc/systemd/system/containerd.service ]; then
+  cat > /etc/systemd/system/containerd.service <<'UNIT'
+[Unit]
+Description=containerd container runtime
+Documentation=https://containerd.io
+After=network.target local-fs.target dbus.service
+
+[Service]
+ExecStartPre=-/sbin/modprobe overlay
+ExecStart=/usr/local/bin/containerd
+Type=notify
+Delegate=yes
+KillMode=process
+Restart=always
+RestartSec=5
+LimitNPROC=infinity
+LimitCORE=infinity
+TasksMax=infinity
+OOMScoreAdjust=-999
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+fi

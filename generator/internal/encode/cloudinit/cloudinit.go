@@ -246,13 +246,30 @@ func generated(n *fileset.Set, files []writeFile) *yaml.Node {
 	return doc
 }
 
-// downloadScript fetches $2 to $1 with retries, installs it with mode $4
-// only if its sha256 is $3; cloud-init has no verified download of its own.
-const downloadScript = `set -eu; mkdir -p "$(dirname "$1")"; ` +
-	`curl -fsSL --retry 10 --retry-delay 5 --retry-all-errors -o "$1.ksgen-download" "$2"; ` +
-	`echo "$3  $1.ksgen-download" | sha256sum -c -; chmod "$4" "$1.ksgen-download"; mv "$1.ksgen-download" "$1"`
+// downloadScript fetches every remote file (its arguments, four per file:
+// path, URL, sha256, mode) to PATH.ksgen-download with retries and checks
+// each sum; only when all match are they installed, so a wrong sum installs
+// nothing. cloud-init has no verified download of its own.
+const downloadScript = `set -eu
+fetch() {
+  while [ $# -ge 4 ]; do
+    mkdir -p "$(dirname "$1")"
+    curl -fsSL --retry 10 --retry-delay 5 --retry-all-errors -o "$1.ksgen-download" "$2" || return 1
+    echo "$3  $1.ksgen-download" | sha256sum -c --quiet - || { echo "ksgen: $2 does not match its pinned sha256" >&2; return 1; }
+    shift 4
+  done
+}
+place() {
+  action=$1; shift
+  while [ $# -ge 4 ]; do
+    if [ "$action" = install ]; then chmod "$4" "$1.ksgen-download"; mv "$1.ksgen-download" "$1"; else rm -f "$1.ksgen-download"; fi
+    shift 4
+  done
+}
+if fetch "$@"; then place install "$@"; else place discard "$@"; echo "ksgen: downloads refused, nothing installed" >&2; exit 1; fi
+`
 
-// downloads returns the runcmd steps for remote files, sorted by path, before
+// downloads returns the runcmd step for remote files, sorted by path, before
 // any unit starts.
 func downloads(n *fileset.Set) *yaml.Node {
 	cmds := sequence()
@@ -262,10 +279,15 @@ func downloads(n *fileset.Set) *yaml.Node {
 			remote = append(remote, f)
 		}
 	}
-	sort.Slice(remote, func(i, j int) bool { return remote[i].Path < remote[j].Path })
-	for _, f := range remote {
-		cmds.Content = append(cmds.Content, argv("sh", "-c", downloadScript, "ksgen-download", f.Path, f.Source, f.SHA256, fmt.Sprintf("%04o", uint32(f.Mode.Perm()))))
+	if len(remote) == 0 {
+		return cmds
 	}
+	sort.Slice(remote, func(i, j int) bool { return remote[i].Path < remote[j].Path })
+	args := []string{"sh", "-c", downloadScript, "ksgen-download"}
+	for _, f := range remote {
+		args = append(args, f.Path, f.Source, f.SHA256, fmt.Sprintf("%04o", uint32(f.Mode.Perm())))
+	}
+	cmds.Content = append(cmds.Content, argv(args...))
 	return cmds
 }
 

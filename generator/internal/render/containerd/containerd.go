@@ -19,7 +19,9 @@ const CertsDir = "/etc/containerd/certs.d"
 type configData struct {
 	KubernetesVersion string
 	PauseImage        string
-	Auths             []auth
+	// SystemdCgroup agrees with the kubelet's cgroup driver.
+	SystemdCgroup bool
+	Auths         []auth
 }
 
 type auth struct {
@@ -49,12 +51,41 @@ func Render(c *plan.Cluster, n *plan.Node, p *fileset.Set) error {
 		p.AddFile(f)
 	}
 	unit := fileset.Unit{Name: "containerd.service", Enabled: true}
+	if !osprofile.Of(n.OS).Ships(osprofile.Containerd) {
+		unit.Contents = releaseUnit
+	}
 	if osprofile.Of(n.OS).ContainerdEnv {
 		unit.DropIns = []fileset.DropIn{{Name: "10-ksgen.conf", Contents: "[Service]\nEnvironment=CONTAINERD_CONFIG=/etc/containerd/config.toml\n"}}
 	}
 	p.AddUnit(unit)
 	return nil
 }
+
+// releaseUnit runs containerd from its release archive, which the baked
+// image (images/packer) and binaries.source: download unpack into
+// /usr/local on OSes whose stock image has no containerd: the unit
+// containerd publishes with the archive (containerd.service).
+const releaseUnit = `[Unit]
+Description=containerd container runtime
+Documentation=https://containerd.io
+After=network.target local-fs.target dbus.service
+
+[Service]
+ExecStartPre=-/sbin/modprobe overlay
+ExecStart=/usr/local/bin/containerd
+Type=notify
+Delegate=yes
+KillMode=process
+Restart=always
+RestartSec=5
+LimitNPROC=infinity
+LimitCORE=infinity
+TasksMax=infinity
+OOMScoreAdjust=-999
+
+[Install]
+WantedBy=multi-user.target
+`
 
 // sharedConfig keys configFiles, which depends on the cluster alone.
 type sharedConfig struct{}
@@ -65,6 +96,7 @@ func configFiles(c *plan.Cluster) ([]fileset.File, error) {
 	data := configData{
 		KubernetesVersion: "v" + c.Version.String(),
 		PauseImage:        images.Repository(reg.PrivateRegistry, reg.NamespaceOverride) + "/pause:" + images.PauseTag(c.Version.Minor()),
+		SystemdCgroup:     c.CgroupDriver == "" || c.CgroupDriver == "systemd",
 	}
 	for _, host := range slices.Sorted(maps.Keys(reg.Auths)) {
 		a := reg.Auths[host]

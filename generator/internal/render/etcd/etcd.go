@@ -131,7 +131,7 @@ func Render(c *plan.Cluster, n *plan.Node, p *fileset.Set) error {
 func binaries(c *plan.Cluster, n *plan.Node, p *fileset.Set) (etcd, etcdctl string) {
 	dir := images.EtcdBinDir(n.OS)
 	etcd, etcdctl = dir+"/etcd", dir+"/etcdctl"
-	b := c.Spec.Config.Spec.Binaries
+	b := c.Binaries
 	if b.Source != "download" {
 		return etcd, etcdctl
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ksgen/ksgen/generator"
 	"github.com/ksgen/ksgen/generator/internal/render/etcd"
+	"github.com/ksgen/ksgen/generator/output/tree"
 )
 
 // threeMembers is KubeKey's usual layout: three control-plane/etcd hosts
@@ -216,14 +217,16 @@ spec:
     downloads:
     - {url: "https://example.invalid/etcd", sha256: "` + strings.Repeat("a", 64) + `", path: /opt/etcd/etcd}
     - {url: "https://example.invalid/kubelet", sha256: "` + strings.Repeat("b", 64) + `", path: /usr/local/bin/kubelet}
+    - {name: kubeadm, url: "https://example.invalid/kubeadm", sha256: "` + strings.Repeat("c", 64) + `"}
+    - {name: kubectl, url: "https://example.invalid/kubectl", sha256: "` + strings.Repeat("d", 64) + `"}
 `
-	r := render(t, load(t, t.TempDir(), c.yaml()), generator.FormatIgnition)
+	r := render(t, load(t, t.TempDir(), c.yaml()), generator.FormatIgnition, generator.FormatCloudInit)
 	for _, n := range []string{"etcd1", "etcd2"} {
 		unit := string(r.file(t, n, "/etc/systemd/system/etcd.service").Content)
 		if !strings.Contains(unit, "ExecStart=/opt/etcd/etcd\n") {
 			t.Errorf("%s: etcd.service does not run the downloaded etcd:\n%s", n, unit)
 		}
-		bu := string(r[n]["config.bu"].Content)
+		bu := string(r[n]["config.bu"].Content) + string(r[n]["user-data"].Content) // flatcar's, ubuntu's
 		if !strings.Contains(bu, "https://example.invalid/etcd") {
 			t.Errorf("%s: the etcd download is not in the payload", n)
 		}
@@ -536,9 +539,12 @@ func TestDeterministic(t *testing.T) {
 func TestEncodes(t *testing.T) {
 	t.Parallel()
 	r := render(t, load(t, t.TempDir(), dedicated.yaml()), generator.FormatIgnition, generator.FormatCloudInit)
-	for _, name := range []string{"config.ign", "user-data"} {
-		if f, ok := r["etcd1"][name]; !ok || f.Mode != fs.FileMode(0o600) {
-			t.Errorf("etcd1/%s missing or not 0600", name)
+	c := dedicated
+	c.config = "apiVersion: ksgen.io/v1alpha1\nkind: Config\nspec:\n  hosts:\n    etcd1: {os: fcos}\n"
+	ign := render(t, load(t, t.TempDir(), c.yaml()), generator.FormatIgnition, generator.FormatCloudInit)
+	for name, f := range map[string]tree.File{"user-data (ubuntu)": r["etcd1"]["user-data"], "config.ign (fcos)": ign["etcd1"]["config.ign"]} {
+		if len(f.Content) == 0 || f.Mode != fs.FileMode(0o600) {
+			t.Errorf("etcd1's %s missing or not 0600", name)
 		}
 	}
 	if !bytes.Contains(r["etcd1"]["user-data"].Content, []byte("etcd.service")) {

@@ -3,6 +3,7 @@ package kubeadm
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -102,4 +103,36 @@ func mergeMaps(dst, src map[string]any) {
 		}
 		dst[k] = v
 	}
+}
+
+// CgroupDriver is the kubelet's cgroup driver on every node: the
+// KubeletConfiguration's cgroupDriver after the spec's raw overrides and
+// the cluster's kubeadm patches (kubeadm uploads that one document for every
+// node). containerd's SystemdCgroup follows it, so the pair always agrees.
+func CgroupDriver(c *plan.Cluster) (string, error) {
+	comps, err := componentConfigs(c)
+	if err != nil {
+		return "", err
+	}
+	doc := comps[0]
+	if c.Init == nil {
+		return "", errors.New("no node runs kubeadm init")
+	}
+	for _, p := range Patches(c, c.Init) {
+		if p.Target.Kind != spec.KindKubeletConfiguration {
+			continue
+		}
+		out, perr := apply(c, doc, &p)
+		if perr != nil {
+			return "", &spec.EntryError{Entry: perr.entry(c.Spec)}
+		}
+		doc = &document{kind: doc.kind, json: out, component: true}
+	}
+	var kc struct {
+		CgroupDriver string `json:"cgroupDriver"`
+	}
+	if err := json.Unmarshal(doc.json, &kc); err != nil {
+		return "", err
+	}
+	return kc.CgroupDriver, nil
 }

@@ -81,15 +81,14 @@ func Hosts(c *plan.Cluster, n *plan.Node) string {
 	return b.String()
 }
 
-// timeSync points the OS's time daemon at system.ntpServers: chrony where the
-// OS ships it, systemd-timesyncd on Flatcar.
+// timeSync points the OS's time daemon (its profile's) at system.ntpServers.
 func timeSync(c *plan.Cluster, n *plan.Node, p *fileset.Set) {
 	servers := c.Spec.Cluster.Spec.System.NtpServers
 	if len(servers) == 0 {
 		return
 	}
-	chrony := osprofile.Of(n.OS).Chrony
-	if chrony == "" {
+	prof := osprofile.Of(n.OS)
+	if prof.TimeDaemon == osprofile.Timesyncd {
 		p.AddFile(public("/etc/systemd/timesyncd.conf.d/ksgen.conf", "[Time]\nNTP="+strings.Join(servers, " ")+"\n"))
 		return
 	}
@@ -99,7 +98,7 @@ func timeSync(c *plan.Cluster, n *plan.Node, p *fileset.Set) {
 		fmt.Fprintf(&b, "server %s iburst\n", s)
 	}
 	b.WriteString("driftfile /var/lib/chrony/drift\nmakestep 1.0 3\nrtcsync\n")
-	p.AddFile(public(chrony, b.String()))
+	p.AddFile(public(prof.Chrony, b.String()))
 }
 
 // users adds the ksgen document's users, and the node's keys for osprofile.LoginUser.

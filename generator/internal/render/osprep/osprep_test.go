@@ -42,7 +42,7 @@ kind: Config
 spec:
   roles:
     worker: {os: flatcar, sshAuthorizedKeys: ["ssh-ed25519 AAAAworker ops"]}
-    control-plane: {os: ubuntu}
+    control-plane: {os: rhel}
 `))
 	p, files := plantest.Render(t, c, "w1", osprep.Render)
 	if got := string(files["/etc/systemd/timesyncd.conf.d/ksgen.conf"].Content); got != "[Time]\nNTP=ntp1.example.com 10.0.0.100\n" {
@@ -52,8 +52,8 @@ spec:
 		t.Errorf("users = %+v", p.Users)
 	}
 	_, files = plantest.Render(t, c, "cp1", osprep.Render)
-	if got := string(files["/etc/chrony/chrony.conf"].Content); !strings.Contains(got, "server ntp1.example.com iburst\nserver 10.0.0.100 iburst\n") {
-		t.Errorf("ubuntu chrony.conf:\n%s", got)
+	if got := string(files["/etc/chrony.conf"].Content); !strings.Contains(got, "server ntp1.example.com iburst\nserver 10.0.0.100 iburst\n") {
+		t.Errorf("rhel chrony.conf:\n%s", got)
 	}
 	sysctl := string(files["/etc/sysctl.d/99-kubernetes.conf"].Content)
 	for _, want := range []string{"net.ipv4.ip_forward = 1", "net.bridge.bridge-nf-call-iptables = 1"} {

@@ -17,7 +17,7 @@ SETTLE_WAIT="${KSGEN_SETTLE_WAIT:-300}"
 BACKOFF_FIRST=5
 BACKOFF_CAP=300
 PHASES="$STATE_DIR/phases"
-export PATH="$PATH:"'/usr/local/bin'
+export PATH="$PATH:"'/usr/bin'
 
 log() { echo "ksgen-bootstrap: $*"; }
 
