@@ -381,6 +381,7 @@ var steps = []step{
 	plain(joinwindow.Render),
 	plain(certrenew.Render),
 	joinToken,
+	reportTo,
 	controlPlaneSecrets,
 	etcdCertificates,
 }
@@ -408,6 +409,20 @@ func kubeadmConfig(r *renderer, n *plan.Node, b *nodeBuild) error {
 func joinToken(r *renderer, n *plan.Node, b *nodeBuild) error {
 	if joinwindow.Keeps(n) {
 		b.payload.AddFile(joinwindow.TokenFile(r.bundle.BootstrapToken))
+	}
+	return nil
+}
+
+// reportTo makes the bootstrap report its phases to ksgen serve, when render
+// knows its URL, with the token the node fetches its payload with: the node
+// learns no secret it does not hold already.
+func reportTo(r *renderer, n *plan.Node, b *nodeBuild) error {
+	if r.tokens == nil || n.Action == plan.None {
+		return nil
+	}
+	url := r.pointer.URL(n.Name, r.tokens.For(n.Name), delivery.ReportFile)
+	for _, f := range firstboot.Reporting(url, r.pointer.CA) {
+		b.payload.AddFile(f)
 	}
 	return nil
 }

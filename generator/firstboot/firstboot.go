@@ -27,7 +27,21 @@ const (
 	// Done is written when every phase has finished; the unit does not start
 	// again once it exists.
 	Done = StateDir + "/bootstrapped"
+	// ReportURL, when present, is where the script reports its phases to
+	// ksgen serve: the node's own report address, with its fetch token.
+	// ServeCA is the certificate it trusts there.
+	ReportURL = Dir + "/report-url"
+	ServeCA   = Dir + "/serve-ca.crt"
 )
+
+// Reporting is the files that make the bootstrap report its phases to url,
+// trusting ca. The URL carries the node's token: 0600.
+func Reporting(url string, ca []byte) []payload.File {
+	return []payload.File{
+		{Path: ReportURL, Mode: payload.ModeSecret, Content: []byte(url + "\n")},
+		{Path: ServeCA, Mode: payload.ModePublic, Content: ca},
+	}
+}
 
 // Phases the script runs before the post hooks, in order. Each post hook is
 // a phase of its own, named "post-" and the hook's file name.
