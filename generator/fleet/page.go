@@ -54,7 +54,7 @@ pre { white-space: pre-wrap; margin: .3em 0 0; max-height: 20em; overflow: auto;
 <td>{{ .Name }}</td>
 <td>{{ range $i, $r := .Roles }}{{ if $i }}, {{ end }}{{ $r }}{{ end }}</td>
 <td class="phase">{{ .Phase }}</td>
-<td>{{ with .Last }}{{ .Attempt }}{{ else }}-{{ end }}</td>
+<td>{{ with .Last }}{{ if .Attempt }}{{ .Attempt }}{{ else }}-{{ end }}{{ else }}-{{ end }}</td>
 <td>{{ with .Last }}<time datetime="{{ utc .Time }}">{{ ago $.Now .Time }}</time>{{ else }}-{{ end }}</td>
 <td class="err">{{ with .LastFailure }}{{ .Phase }} {{ .Event }} (exit {{ .Status }}), {{ ago $.Now .Time }}:{{ end }}{{ if .LastFailure }} {{ .LastError }}<details><summary>log</summary><pre>{{ .LastFailure.Log }}</pre></details>{{ end }}</td>
 </tr>

@@ -25,7 +25,29 @@ if [ -e "$STATE_DIR/bootstrapped" ]; then
   log "$(hostname) is already bootstrapped; nothing to do"
   exit 0
 fi
-mkdir -p "$PHASES" "$RUN_DIR"
+mkdir -p "$PHASES" "$RUN_DIR" "$STATE_DIR/attempts"
+REPORT_URL=
+TEE_PID=
+LOG_FILE="$RUN_DIR/bootstrap.log"
+if [ -r "$HOOK_DIR/report-url" ]; then
+  REPORT_URL=$(cat "$HOOK_DIR/report-url")
+  exec > >(tee -a "$LOG_FILE") 2>&1
+  TEE_PID=$!
+fi
+ATTEMPT=0
+report() {
+  [ -n "$REPORT_URL" ] || return 0
+  local tail="$RUN_DIR/report-tail"
+  { tail -n 40 "$LOG_FILE" | tail -c 8192 >"$tail"; } 2>/dev/null || : >"$tail"
+  curl -sf -o /dev/null --connect-timeout 2 --max-time 5 --cacert "$HOOK_DIR/serve-ca.crt" \
+    --data-urlencode "phase=$CURRENT" --data-urlencode "event=$1" --data-urlencode "attempt=$ATTEMPT" \
+    --data-urlencode "status=${2:-0}" --data-urlencode "log@$tail" "$REPORT_URL" ||
+    log "report of $CURRENT $1 not delivered to ksgen serve (dropped)"
+  if [ "$(stat -c %s "$LOG_FILE" 2>/dev/null || echo 0)" -gt 1048576 ]; then
+    { tail -c 65536 "$LOG_FILE" >"$tail" && cat "$tail" >"$LOG_FILE"; } || :
+  fi
+  return 0
+}
 mark() {
   touch "$1"
   sync "$1" "$(dirname "$1")"
@@ -34,9 +56,15 @@ mark() {
 CURRENT=setup
 failed() {
   local rc=$?
-  [ "$rc" -ne 0 ] || return 0
-  echo $(($(cat "$RUN_DIR/failures" 2>/dev/null || echo 0) + 1)) > "$RUN_DIR/failures"
-  log "phase $CURRENT failed (exit $rc); the next start resumes at this phase"
+  if [ "$rc" -ne 0 ]; then
+    echo $(($(cat "$RUN_DIR/failures" 2>/dev/null || echo 0) + 1)) > "$RUN_DIR/failures"
+    log "phase $CURRENT failed (exit $rc); the next start resumes at this phase"
+    report failed "$rc"
+  fi
+  if [ -n "$TEE_PID" ]; then
+    exec >&- 2>&-
+    wait "$TEE_PID" || :
+  fi
 }
 trap failed EXIT
 phase() {
@@ -47,10 +75,14 @@ phase() {
     return 0
   fi
   CURRENT=$name
+  ATTEMPT=$(($(cat "$STATE_DIR/attempts/$name" 2>/dev/null || echo 0) + 1))
+  echo "$ATTEMPT" >"$STATE_DIR/attempts/$name"
   log "phase $name: starting"
+  report start
   "$@"
   mark "$PHASES/$name.done"
   log "phase $name: done"
+  report "done"
 }
 failures=$(cat "$RUN_DIR/failures" 2>/dev/null || echo 0)
 if [ "$failures" -gt 0 ]; then
@@ -171,6 +203,7 @@ run_kubeadm() {
       return 1
     fi
     log "attempt $n failed; next in ${delay}s"
+    report retry 1
     sleep "$delay"
     n=$((n + 1))
     delay=$((delay * 2))
@@ -199,3 +232,5 @@ CURRENT=finish
 mark "$STATE_DIR/bootstrapped"
 rm -f "$RUN_DIR/failures"
 log "done: every phase finished"
+CURRENT=bootstrapped ATTEMPT=0
+report "done"
