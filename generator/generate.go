@@ -421,10 +421,11 @@ func reportTo(r *renderer, n *plan.Node, b *nodeBuild) error {
 		return nil
 	}
 	url := r.pointer.URL(n.Name, r.tokens.For(n.Name), delivery.ReportFile)
-	for _, f := range firstboot.Reporting(url, r.pointer.CA) {
+	files, err := firstboot.Reporting(url, r.pointer.CA)
+	for _, f := range files {
 		b.payload.AddFile(f)
 	}
-	return nil
+	return err
 }
 
 // controlPlaneSecrets are the bundle's CA material and encryption config:

@@ -36,6 +36,7 @@ var stages = map[string]string{
 	"generator":            "output",
 	"generator/delivery":   "output", // pointer configs and fetch tokens, written with the tree
 	"generator/serve":      "delivery",
+	"generator/fleet":      "delivery", // first-boot reports and the fleet page, for serve
 	"generator/matchbox":   "delivery",
 }
 

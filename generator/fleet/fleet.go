@@ -13,12 +13,14 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ksgen/ksgen/generator/firstboot"
 )
 
 // Bounds on what one report keeps, and on the history.
 const (
-	MaxLogLines = 40
-	MaxLogBytes = 8 << 10
+	MaxLogLines = firstboot.ReportLines
+	MaxLogBytes = firstboot.ReportBytes
 	// MaxBody bounds a report's request body: the log tail URL-encoded at
 	// worst triples.
 	MaxBody     = 4*MaxLogBytes + 1<<10

@@ -26,28 +26,14 @@ if [ -e "$STATE_DIR/bootstrapped" ]; then
   exit 0
 fi
 mkdir -p "$PHASES" "$RUN_DIR" "$STATE_DIR/attempts"
-REPORT_URL=
+REPORT="$HOOK_DIR/report"
 TEE_PID=
-LOG_FILE="$RUN_DIR/bootstrap.log"
-if [ -r "$HOOK_DIR/report-url" ]; then
-  REPORT_URL=$(cat "$HOOK_DIR/report-url")
-  exec > >(tee -a "$LOG_FILE") 2>&1
+if [ -r "$REPORT" ]; then
+  exec > >(tee -a "$RUN_DIR/bootstrap.log") 2>&1
   TEE_PID=$!
 fi
 ATTEMPT=0
-report() {
-  [ -n "$REPORT_URL" ] || return 0
-  local tail="$RUN_DIR/report-tail"
-  { tail -n 40 "$LOG_FILE" | tail -c 8192 >"$tail"; } 2>/dev/null || : >"$tail"
-  curl -sf -o /dev/null --connect-timeout 2 --max-time 5 --cacert "$HOOK_DIR/serve-ca.crt" \
-    --data-urlencode "phase=$CURRENT" --data-urlencode "event=$1" --data-urlencode "attempt=$ATTEMPT" \
-    --data-urlencode "status=${2:-0}" --data-urlencode "log@$tail" "$REPORT_URL" ||
-    log "report of $CURRENT $1 not delivered to ksgen serve (dropped)"
-  if [ "$(stat -c %s "$LOG_FILE" 2>/dev/null || echo 0)" -gt 1048576 ]; then
-    { tail -c 65536 "$LOG_FILE" >"$tail" && cat "$tail" >"$LOG_FILE"; } || :
-  fi
-  return 0
-}
+report() { if [ -n "$TEE_PID" ]; then bash "$REPORT" "$CURRENT" "$ATTEMPT" "$@" || :; fi; }
 mark() {
   touch "$1"
   sync "$1" "$(dirname "$1")"
