@@ -99,6 +99,8 @@ func (s *clusterStatus) Failing() []string {
 	for _, h := range s.Hosts {
 		switch {
 		case !h.Expected:
+		case s.APIDown && h.Report != nil && h.Report.Phase() == fleet.PhaseBootstrapped:
+			// Its bootstrap says it finished; the API is what is missing.
 		case !h.Registered:
 			out = append(out, h.Name+" ("+h.Detail+reported(h.Report)+")")
 		case !h.Ready:
@@ -389,7 +391,8 @@ func printStatus(w io.Writer, st *clusterStatus) error {
 			kubelet = "-"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s%s\n", h.Name, strings.Join(h.Roles, ","),
-			yes(h.Expected || h.Registered, h.Registered), yes(h.Expected || h.Registered, h.Ready), kubelet, bootstrap(h), h.Detail)
+			yes(h.Expected || h.Registered, h.Registered), yes(h.Expected || h.Registered, h.Ready), kubelet, bootstrap(h),
+			strings.Join(slices.DeleteFunc([]string{h.Detail, reportedError(h)}, func(s string) bool { return s == "" }), "; "))
 	}
 	if len(st.Components) > 0 {
 		fmt.Fprintln(tw)

@@ -98,9 +98,18 @@ func reported(n *fleet.Node) string {
 	}
 	s := "; last reported phase " + n.Phase()
 	if n.Failing() {
-		s += prefixed(": ", oneLine(n.LastError(), 80))
+		s += prefixed(": ", oneLine(n.LastError(), 100))
 	}
 	return s
+}
+
+// reportedError is the last error a host that is not Ready reported, for
+// the table's DETAIL column.
+func reportedError(h hostStatus) string {
+	if h.Ready || h.Report == nil || !h.Report.Failing() {
+		return ""
+	}
+	return "last error: " + oneLine(h.Report.LastError(), 100)
 }
 
 // reportsOnly is the hosts as their reports alone show them, for when the

@@ -262,10 +262,12 @@ func (n Node) LastError() string {
 		return ""
 	}
 	lines := strings.Split(strings.TrimRight(n.LastFailure.Log, "\n"), "\n")
+	line := strings.TrimSpace(lines[len(lines)-1])
 	for i := len(lines) - 1; i >= 0; i-- {
 		if l := strings.TrimSpace(lines[i]); l != "" && !boilerplate.MatchString(l) {
-			return l
+			line = l
+			break
 		}
 	}
-	return strings.TrimSpace(lines[len(lines)-1])
+	return strings.TrimPrefix(line, "ksgen-bootstrap: ")
 }
