@@ -75,7 +75,9 @@ func TestStatusWithReports(t *testing.T) {
 	checkGolden(t, "status-reports.golden", out.String())
 
 	// Reports that cannot be read are said, and the API view stands.
-	sc.reports = func(context.Context) (*fleet.View, error) { return nil, fmt.Errorf("ksgen serve at https://x: connection refused") }
+	sc.reports = func(context.Context) (*fleet.View, error) {
+		return nil, fmt.Errorf("ksgen serve at https://x: connection refused")
+	}
 	st, err = sc.check(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
