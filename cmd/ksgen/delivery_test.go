@@ -18,6 +18,7 @@ import (
 
 	"github.com/ksgen/ksgen/generator/delivery"
 	"github.com/ksgen/ksgen/generator/pki"
+	"github.com/ksgen/ksgen/generator/serve"
 )
 
 // renderDelivery renders the matchbox spec with the test bundle and the
@@ -133,8 +134,8 @@ func TestServeCommand(t *testing.T) {
 	}()
 	var addr string
 	for deadline := time.Now().Add(10 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if _, a, ok := strings.Cut(stdout.String(), " on https://"); ok {
-			addr = strings.TrimSpace(a)
+		if _, a, ok := strings.Cut(stdout.String(), " on https://"); ok && strings.Contains(a, "ksgen status") {
+			addr, _, _ = strings.Cut(a, "\n")
 		}
 	}
 	if addr == "" {
@@ -150,9 +151,16 @@ func TestServeCommand(t *testing.T) {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(delivery.ServeCA(b).Cert)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	// The fleet page's URL, as serve prints it, opens the page.
+	page := "https://" + addr + serve.FleetPath(tokens.Operator())
+	if !strings.Contains(stdout.String(), "fleet page (operator token from the secrets bundle; keep the URL private): "+page+"\n") {
+		t.Errorf("serve does not print the fleet page %s:\n%s", page, stdout.String())
+	}
 	for path, want := range map[string]int{
 		delivery.Path("node1", tokens.For("node1"), "config.ign"):   200,
 		delivery.Path("master1", tokens.For("node1"), "config.ign"): 403,
+		serve.FleetPath(tokens.Operator()):                          200,
+		serve.FleetPath(tokens.For("node1")):                        403,
 	} {
 		resp, err := client.Get("https://" + addr + path)
 		if err != nil {
