@@ -380,6 +380,8 @@ func printStatus(w io.Writer, st *clusterStatus) error {
 		switch {
 		case !expected:
 			return "-"
+		case st.APIDown:
+			return "?" // the API never answered
 		case b:
 			return "yes"
 		}

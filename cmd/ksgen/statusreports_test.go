@@ -181,8 +181,17 @@ func TestStatusWaitNamesTheHeldBackNode(t *testing.T) {
 	}
 	dead := "https://" + ln.Addr().String()
 	ln.Close()
-	_, _, err = ksgen(t, "status", "-f", statusSpec, "--secrets", testBundle, "--server", dead,
+	stdout, _, err = ksgen(t, "status", "-f", statusSpec, "--secrets", testBundle, "--server", dead,
 		"--serve-url", base, "--wait", "--timeout", "400ms", "--interval", "50ms")
+	node2 := ""
+	for _, l := range strings.Split(stdout, "\n") {
+		if strings.HasPrefix(l, "node2 ") {
+			node2 = l
+		}
+	}
+	if f := strings.Fields(node2); len(f) < 4 || f[2] != "?" || f[3] != "?" || !strings.Contains(node2, "kubeadm: retry (exit 1)") {
+		t.Errorf("with no API the table does not show node2's report with its registration unknown:\n%s", stdout)
+	}
 	if err == nil || !strings.Contains(err.Error(), "never answered") || !strings.Contains(err.Error(), "node2 (registration unknown; last reported phase kubeadm: retry (exit 1)") {
 		t.Fatalf("status --wait with no API: %v, want node2's last reported phase", err)
 	}
