@@ -30,7 +30,7 @@ func newServeCommand(stdout, stderr io.Writer) *cobra.Command {
 	f := &serveFlags{}
 	cmd := &cobra.Command{
 		Use:   "serve -d DIR --secrets FILE [--listen ADDR]",
-		Short: "Serve rendered payloads over HTTPS to the nodes' pointer configs",
+		Short: "Serve rendered payloads over HTTPS to the nodes' pointer configs, take their first-boot reports and show the fleet page",
 		Long: `serve hands each node its own full payload (config.ign, user-data) from a
 rendered DIR, over HTTPS, at /<node>/<token>/<file>: the URL that
 "ksgen render --serve-url" writes into the node's pointer config. The token is
