@@ -387,6 +387,7 @@ var steps = []step{
 	plain(joinwindow.Render),
 	plain(certrenew.Render),
 	joinToken,
+	reportTo,
 	controlPlaneSecrets,
 	etcdCertificates,
 }
@@ -416,6 +417,21 @@ func joinToken(r *renderer, n *plan.Node, b *nodeBuild) error {
 		b.payload.AddFile(joinwindow.TokenFile(r.bundle.BootstrapToken))
 	}
 	return nil
+}
+
+// reportTo makes the bootstrap report its phases to ksgen serve, when render
+// knows its URL, with the token the node fetches its payload with: the node
+// learns no secret it does not hold already.
+func reportTo(r *renderer, n *plan.Node, b *nodeBuild) error {
+	if r.tokens == nil || n.Action == plan.None {
+		return nil
+	}
+	url := r.pointer.URL(n.Name, r.tokens.For(n.Name), fetch.ReportFile)
+	files, err := firstboot.Reporting(url, r.pointer.CA)
+	for _, f := range files {
+		b.payload.AddFile(f)
+	}
+	return err
 }
 
 // controlPlaneSecrets are the bundle's CA material and encryption config:

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ksgen/ksgen/generator/delivery/serve"
 	"github.com/ksgen/ksgen/generator/input/pki"
 	"github.com/ksgen/ksgen/generator/output/fetch"
 )
@@ -134,8 +135,8 @@ func TestServeCommand(t *testing.T) {
 	}()
 	var addr string
 	for deadline := time.Now().Add(10 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if _, a, ok := strings.Cut(stdout.String(), " on https://"); ok {
-			addr = strings.TrimSpace(a)
+		if _, a, ok := strings.Cut(stdout.String(), " on https://"); ok && strings.Contains(a, "ksgen status") {
+			addr, _, _ = strings.Cut(a, "\n")
 		}
 	}
 	if addr == "" {
@@ -151,9 +152,16 @@ func TestServeCommand(t *testing.T) {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(fetch.ServeCA(b).Cert)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	// The fleet page's URL, as serve prints it, opens the page.
+	page := "https://" + addr + serve.FleetPath(tokens.Operator())
+	if !strings.Contains(stdout.String(), "fleet page (operator token from the secrets bundle; keep the URL private): "+page+"\n") {
+		t.Errorf("serve does not print the fleet page %s:\n%s", page, stdout.String())
+	}
 	for path, want := range map[string]int{
 		fetch.Path("node1", tokens.For("node1"), "config.ign"):   200,
 		fetch.Path("master1", tokens.For("node1"), "config.ign"): 403,
+		serve.FleetPath(tokens.Operator()):                       200,
+		serve.FleetPath(tokens.For("node1")):                     403,
 	} {
 		resp, err := client.Get("https://" + addr + path)
 		if err != nil {

@@ -66,7 +66,7 @@ output.`,
 	cmd.Flags().BoolVar(&f.strict, "strict", false, "treat warnings as errors")
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "print no per-node summary and next step")
 	cmd.Flags().StringSliceVar(&f.clouds, "cloud", nil, "also write DIR/<host>/<payload>.<cloud>, the exact user-data to pass: "+strings.Join(generator.Clouds, ", "))
-	cmd.Flags().StringVar(&f.serveURL, "serve-url", "", "ksgen serve's URL (https://host:port): write pointer configs, used for cloud user-data over its limit")
+	cmd.Flags().StringVar(&f.serveURL, "serve-url", "", "ksgen serve's URL (https://host:port): write pointer configs, used for cloud user-data over its limit, and make the nodes report their first boot there")
 	cmd.Flags().BoolVar(&f.pointers, "pointer", false, "cloud user-data always holds the pointer config (needs --serve-url)")
 	f.matchbox.register(cmd, "matchbox", "")
 	_ = cmd.MarkFlagRequired("file")

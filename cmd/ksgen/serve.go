@@ -30,7 +30,7 @@ func newServeCommand(stdout, stderr io.Writer) *cobra.Command {
 	f := &serveFlags{}
 	cmd := &cobra.Command{
 		Use:   "serve -d DIR --secrets FILE [--listen ADDR]",
-		Short: "Serve rendered payloads over HTTPS to the nodes' pointer configs",
+		Short: "Serve rendered payloads over HTTPS to the nodes' pointer configs, take their first-boot reports and show the fleet page",
 		Long: `serve hands each node its own full payload (config.ign, user-data) from a
 rendered DIR, over HTTPS, at /<node>/<token>/<file>: the URL that
 "ksgen render --serve-url" writes into the node's pointer config. The token is
@@ -41,7 +41,15 @@ is served, and nothing is written.
 The server certificate is issued from the bundle's front-proxy CA, whose
 certificate every pointer config trusts; its names are --san (default: the
 --listen host). Every request is logged to stderr. SIGINT or SIGTERM stops
-the server after the requests in flight finish.`,
+the server after the requests in flight finish.
+
+Nodes rendered with --serve-url report each first-boot phase here
+(POST /<node>/<token>/report, the node's own token). serve keeps the latest
+report per node and a bounded history in memory, never on disk, and shows
+them on a read-only fleet page, /_fleet/<operator token>/, which refreshes
+itself, and as JSON at /_fleet/<operator token>/nodes.json, which
+"ksgen status --serve-url" reads. The operator token is derived from the
+bundle's CA key; serve prints the page's URL at start.`,
 		Example: `  ksgen serve -d out --secrets ksgen-secrets.yaml --listen 10.0.0.5:8443
   ksgen serve -d out --secrets ksgen-secrets.yaml --listen 0.0.0.0:8443 --san ksgen.example.com --san 10.0.0.5`,
 		Args: cobra.NoArgs,
@@ -98,5 +106,10 @@ func serveTree(ctx context.Context, f *serveFlags, stdout, stderr io.Writer) err
 		return err
 	}
 	fmt.Fprintf(stdout, "serving %s on https://%s\n", f.dir, srv.Addr())
+	// The page is opened by a name the certificate holds.
+	_, port, _ := net.SplitHostPort(srv.Addr().String())
+	fmt.Fprintf(stdout, "fleet page (operator token from the secrets bundle; keep the URL private): https://%s%s\n",
+		net.JoinHostPort(sans[0], port), serve.FleetPath(tokens.Operator()))
+	fmt.Fprintf(stdout, "first-boot reports in ksgen status: ksgen status -f FILE --serve-url https://%s\n", net.JoinHostPort(sans[0], port))
 	return srv.Serve(ctx, f.grace)
 }

@@ -27,6 +27,7 @@ type statusFlags struct {
 	wait     bool
 	timeout  time.Duration
 	interval time.Duration
+	serveURL string
 }
 
 func newStatusCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -44,9 +45,16 @@ the console URL and the default account, as KubeKey does.
 The exit status is 0 when every host that runs kubeadm is Ready and every
 component is done, and non-zero otherwise, naming what is not. With --wait it
 polls every --interval until the cluster is complete, printing progress on
-stderr when it changes, and fails after --timeout naming the failing hosts.`,
+stderr when it changes, and fails after --timeout naming the failing hosts.
+
+With --serve-url it also reads the nodes' first-boot reports from ksgen serve
+(with the operator token derived from the bundle) and shows each host's last
+reported phase in a BOOTSTRAP column; a host that is not registered or not
+Ready is named with its last reported phase and error, even when the API
+never answered.`,
 		Example: `  ksgen status -f config-sample.yaml
   ksgen status -f config-sample.yaml --wait --timeout 45m
+  ksgen status -f config-sample.yaml --serve-url https://10.0.0.5:8443 --wait
   ksgen status -f config-sample.yaml --secrets prod-secrets.yaml --server https://172.16.0.2:6443 --wait`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -61,6 +69,7 @@ stderr when it changes, and fails after --timeout naming the failing hosts.`,
 	cmd.Flags().BoolVar(&f.wait, "wait", false, "wait until the cluster is complete")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", 30*time.Minute, "with --wait: how long to wait")
 	cmd.Flags().DurationVar(&f.interval, "interval", 10*time.Second, "with --wait: time between looks")
+	cmd.Flags().StringVar(&f.serveURL, "serve-url", "", "ksgen serve's address (https://HOST:PORT): show each host's last reported first-boot phase")
 	_ = cmd.MarkFlagRequired("file")
 	_ = cmd.MarkFlagFilename("file", "yaml", "yml")
 	return cmd
@@ -92,7 +101,17 @@ func status(ctx context.Context, f *statusFlags, stdout, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("client for %s: %w", server, err)
 	}
-	return watchStatus(ctx, newStatusChecker(cs), c, f, server, stdout, stderr)
+	sc := newStatusChecker(cs)
+	if f.serveURL != "" {
+		b, err := readBundle(f.file, f.secrets)
+		if err != nil {
+			return err
+		}
+		if sc.reports, err = serveReports(f.serveURL, b); err != nil {
+			return err
+		}
+	}
+	return watchStatus(ctx, sc, c, f, server, stdout, stderr)
 }
 
 // watchStatus looks once, or with --wait until the cluster is complete or
@@ -144,6 +163,9 @@ func watchStatus(ctx context.Context, sc *statusChecker, c *plan.Cluster, f *sta
 		}
 		select {
 		case <-ctx.Done():
+			if last == nil {
+				last = sc.reportsOnly(c)
+			}
 			return waitFailed(ctx, c, f, server, last, lastErr, stdout)
 		case <-time.After(f.interval):
 		}
@@ -165,17 +187,20 @@ func waitFailed(ctx context.Context, c *plan.Cluster, f *statusFlags, server str
 	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		why = "interrupted"
 	}
+	if lastErr == nil && (last == nil || last.APIDown) {
+		lastErr = ctx.Err()
+	}
 	if last == nil {
-		if lastErr == nil {
-			lastErr = ctx.Err()
-		}
 		return fmt.Errorf("cluster %s: %s: the API at %s never answered: %w%s", clusterName(c), why, server, lastErr, serverHint(c, f.server))
 	}
 	if err := printStatus(stdout, last); err != nil {
 		return err
 	}
 	msg := fmt.Sprintf("cluster %s: %s; not done: %s", clusterName(c), why, strings.Join(last.Failing(), ", "))
-	if lastErr != nil {
+	if last.APIDown {
+		msg = fmt.Sprintf("cluster %s: %s: the API at %s never answered: %s%s; as the nodes report: %s",
+			clusterName(c), why, server, oneLine(lastErr.Error(), 120), serverHint(c, f.server), strings.Join(last.Failing(), ", "))
+	} else if lastErr != nil {
 		msg += "; the API stopped answering: " + oneLine(lastErr.Error(), 120)
 	}
 	return errors.New(msg)

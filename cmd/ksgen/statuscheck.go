@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/ksgen/ksgen/generator/delivery/fleet"
 	"github.com/ksgen/ksgen/generator/input/spec"
 	"github.com/ksgen/ksgen/generator/plan"
 	"github.com/ksgen/ksgen/images"
@@ -59,6 +60,9 @@ type hostStatus struct {
 	Ready      bool
 	Kubelet    string
 	Detail     string
+	// Report is the host's first-boot state as ksgen serve has it; nil when
+	// reports are not read.
+	Report *fleet.Node
 }
 
 // componentStatus is one cluster component after kubeadm: CNI, storage,
@@ -75,6 +79,13 @@ type clusterStatus struct {
 	Components []componentStatus
 	// Console is KubeSphere's console URL, "" without KubeSphere.
 	Console string
+	// Reports is true when the hosts carry ksgen serve's reports;
+	// ReportsErr says why they could not be read.
+	Reports    bool
+	ReportsErr string
+	// APIDown is true when the API never answered: the hosts are what
+	// their reports show.
+	APIDown bool
 }
 
 // Complete reports whether every expected host is registered and Ready and
@@ -88,10 +99,12 @@ func (s *clusterStatus) Failing() []string {
 	for _, h := range s.Hosts {
 		switch {
 		case !h.Expected:
+		case s.APIDown && h.Report != nil && h.Report.Phase() == fleet.PhaseBootstrapped:
+			// Its bootstrap says it finished; the API is what is missing.
 		case !h.Registered:
-			out = append(out, h.Name+" (not registered)")
+			out = append(out, h.Name+" ("+h.Detail+reported(h.Report)+")")
 		case !h.Ready:
-			out = append(out, h.Name+" (NotReady"+prefixed(": ", h.Detail)+")")
+			out = append(out, h.Name+" (NotReady"+prefixed(": ", h.Detail)+reported(h.Report)+")")
 		}
 	}
 	for _, c := range s.Components {
@@ -133,6 +146,8 @@ type statusChecker struct {
 	// logs returns the last lines of a pod's log; a field so that tests of
 	// the logic can stand in for the fake clientset, whose logs are fixed.
 	logs func(ctx context.Context, namespace, pod string) (string, error)
+	// reports reads the nodes' first-boot reports; nil without --serve-url.
+	reports reportsFunc
 }
 
 func newStatusChecker(cs kubernetes.Interface) *statusChecker {
@@ -154,22 +169,8 @@ func (sc *statusChecker) check(ctx context.Context, c *plan.Cluster) (*clusterSt
 	for i := range list.Items {
 		nodes[list.Items[i].Name] = &list.Items[i]
 	}
-	st := &clusterStatus{}
-	hosts := slices.Clone(c.Nodes)
-	slices.SortStableFunc(hosts, func(a, b *plan.Node) int { return a.Index - b.Index })
-	for _, n := range hosts {
-		h := hostStatus{Name: n.Name, Roles: n.Roles, Expected: n.Action != plan.None}
-		if node, ok := nodes[n.Name]; ok {
-			h.Registered = true
-			h.Kubelet = node.Status.NodeInfo.KubeletVersion
-			h.Ready, h.Detail = nodeReady(node)
-		} else if h.Expected {
-			h.Detail = "not registered"
-		} else {
-			h.Detail = "registers no node (" + strings.Join(n.Roles, ",") + ")"
-		}
-		st.Hosts = append(st.Hosts, h)
-	}
+	st := &clusterStatus{Hosts: hostsOf(c, nodes)}
+	sc.addReports(ctx, st)
 	if cni, err := sc.cni(ctx, c.Spec); err != nil {
 		return nil, err
 	} else if cni != nil {
@@ -191,6 +192,27 @@ func (sc *statusChecker) check(ctx context.Context, c *plan.Cluster) (*clusterSt
 		st.Console = consoleURL(c)
 	}
 	return st, nil
+}
+
+// hostsOf is every spec host, in spec order, as the API's nodes show it.
+func hostsOf(c *plan.Cluster, nodes map[string]*corev1.Node) []hostStatus {
+	var out []hostStatus
+	hosts := slices.Clone(c.Nodes)
+	slices.SortStableFunc(hosts, func(a, b *plan.Node) int { return a.Index - b.Index })
+	for _, n := range hosts {
+		h := hostStatus{Name: n.Name, Roles: n.Roles, Expected: n.Action != plan.None}
+		if node, ok := nodes[n.Name]; ok {
+			h.Registered = true
+			h.Kubelet = node.Status.NodeInfo.KubeletVersion
+			h.Ready, h.Detail = nodeReady(node)
+		} else if h.Expected {
+			h.Detail = "not registered"
+		} else {
+			h.Detail = "registers no node (" + strings.Join(n.Roles, ",") + ")"
+		}
+		out = append(out, h)
+	}
+	return out
 }
 
 // nodeReady reads a node's Ready condition, and why it is not Ready.
@@ -342,11 +364,24 @@ func consoleURL(c *plan.Cluster) string {
 func printStatus(w io.Writer, st *clusterStatus) error {
 	var table strings.Builder
 	tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOST\tROLES\tREGISTERED\tREADY\tKUBELET\tDETAIL")
+	// With reports, a BOOTSTRAP column shows each host's last reported phase.
+	bootstrap := func(h hostStatus) string {
+		if h.Report == nil {
+			return ""
+		}
+		return h.Report.Phase() + "\t"
+	}
+	header := "HOST\tROLES\tREGISTERED\tREADY\tKUBELET\tDETAIL"
+	if st.Reports {
+		header = "HOST\tROLES\tREGISTERED\tREADY\tKUBELET\tBOOTSTRAP\tDETAIL"
+	}
+	fmt.Fprintln(tw, header)
 	yes := func(expected, b bool) string {
 		switch {
 		case !expected:
 			return "-"
+		case st.APIDown:
+			return "?" // the API never answered
 		case b:
 			return "yes"
 		}
@@ -357,8 +392,9 @@ func printStatus(w io.Writer, st *clusterStatus) error {
 		if kubelet == "" {
 			kubelet = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", h.Name, strings.Join(h.Roles, ","),
-			yes(h.Expected || h.Registered, h.Registered), yes(h.Expected || h.Registered, h.Ready), kubelet, h.Detail)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s%s\n", h.Name, strings.Join(h.Roles, ","),
+			yes(h.Expected || h.Registered, h.Registered), yes(h.Expected || h.Registered, h.Ready), kubelet, bootstrap(h),
+			strings.Join(slices.DeleteFunc([]string{h.Detail, reportedError(h)}, func(s string) bool { return s == "" }), "; "))
 	}
 	if len(st.Components) > 0 {
 		fmt.Fprintln(tw)
@@ -372,6 +408,11 @@ func printStatus(w io.Writer, st *clusterStatus) error {
 	}
 	if _, err := io.WriteString(w, trimLines(table.String())); err != nil {
 		return err
+	}
+	if st.ReportsErr != "" {
+		if _, err := fmt.Fprintf(w, "\nfirst-boot reports unavailable: %s\n", st.ReportsErr); err != nil {
+			return err
+		}
 	}
 	if st.Console != "" && st.Complete() {
 		return printBanner(w, st.Console)

@@ -74,7 +74,12 @@ func printRenderSummary(w io.Writer, f *renderFlags, rawIndex []byte) error {
 	case pxe:
 		how += " (or PXE: ksgen export matchbox)"
 	}
-	_, err := fmt.Fprintf(w, "\nnext: boot every machine %s, in any order (the others wait for %s's API); then: ksgen status -f %s --wait\n", how, firstInit(&idx), f.file)
+	status := "ksgen status -f " + f.file + " --wait"
+	if f.serveURL != "" {
+		// The nodes report their first boot to ksgen serve: status shows it.
+		status = "ksgen status -f " + f.file + " --serve-url " + f.serveURL + " --wait"
+	}
+	_, err := fmt.Fprintf(w, "\nnext: boot every machine %s, in any order (the others wait for %s's API); then: %s\n", how, firstInit(&idx), status)
 	return err
 }
 

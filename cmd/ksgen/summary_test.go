@@ -28,6 +28,12 @@ func TestRenderSummary(t *testing.T) {
 		}
 	}
 
+	// With a serve URL the nodes report there, and the next step reads it.
+	stdout, stderr, err = ksgen(t, "render", "-f", spec, "-o", out, "--secrets", testBundle, "--format", "cloud-init", "--serve-url", "https://10.0.0.5:8443")
+	if err != nil || !strings.Contains(stdout, "then: ksgen status -f "+spec+" --serve-url https://10.0.0.5:8443 --wait\n") {
+		t.Errorf("render --serve-url: %v; the next step does not read the reports:\n%s%s", err, stdout, stderr)
+	}
+
 	stdout, stderr, err = ksgen(t, "render", "-f", spec, "-o", out, "--secrets", testBundle, "--quiet", "--format", "cloud-init")
 	if err != nil {
 		t.Fatalf("render --quiet: %v\n%s", err, stderr)

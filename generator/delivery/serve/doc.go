@@ -6,6 +6,11 @@
 // unknown node is refused with 403, so a node holding its own pointer config
 // learns nothing about the others.
 //
+// Nodes POST their first-boot reports to /<node>/<token>/report, under the
+// same rule; the operator reads them, with the operator token, on the fleet
+// page /_fleet/<token>/ and as JSON at /_fleet/<token>/nodes.json. Reports
+// live in memory only.
+//
 // Stage: delivery. It takes a rendered output tree and hands it to machines;
 // it imports the output, the secrets bundle and the shared tables, never the
 // plan, a renderer or an encoder.

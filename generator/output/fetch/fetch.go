@@ -25,6 +25,9 @@ import (
 const (
 	IgnitionFile  = "config.ign"
 	CloudInitFile = "user-data"
+	// ReportFile is where a node POSTs its first-boot reports, beside its
+	// payload files and under the same token.
+	ReportFile = "report"
 )
 
 // tokenSalt versions the token derivation; bump it to change every token.
@@ -43,7 +46,7 @@ func tokenKey(b *pki.Bundle) ([]byte, error) {
 // Tokens computes per-node fetch tokens: HMAC-SHA256(key, node name), hex.
 // They are deterministic, so render can write them into pointer configs and
 // serve can check them without storing anything.
-type Tokens struct{ key []byte }
+type Tokens struct{ key, operator []byte }
 
 // NewTokens derives the token key from the bundle.
 func NewTokens(b *pki.Bundle) (*Tokens, error) {
@@ -51,7 +54,22 @@ func NewTokens(b *pki.Bundle) (*Tokens, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fetch tokens: %w", err)
 	}
-	return &Tokens{key: k}, nil
+	op, err := hkdf.Key(sha256.New, b.CA.Key, []byte(tokenSalt), "operator token", 32)
+	if err != nil {
+		return nil, fmt.Errorf("operator token: %w", err)
+	}
+	return &Tokens{key: k, operator: op}, nil
+}
+
+// Operator is the operator's token for ksgen serve's fleet page and its
+// JSON: derived from the bundle's CA key like the node tokens, but from a
+// key of its own, so no node name's token can equal it. Whoever holds the
+// bundle can compute it; nothing stores it.
+func (t *Tokens) Operator() string { return hex.EncodeToString(t.operator) }
+
+// ValidOperator reports, in constant time, whether token is the operator's.
+func (t *Tokens) ValidOperator(token string) bool {
+	return hmac.Equal([]byte(t.Operator()), []byte(token))
 }
 
 // For is node's token.

@@ -21,7 +21,41 @@ const (
 	// Done is written when every phase has finished; the unit does not start
 	// again once it exists.
 	Done = StateDir + "/bootstrapped"
+	// RunDir holds what lasts one boot: the failure count, and the copy of
+	// the output that reports take their tail from.
+	RunDir = "/run/ksgen"
+	// Report, when present, is the script the bootstrap runs to report its
+	// phases to ksgen serve, at ReportURL (the node's own report address,
+	// with its fetch token), trusting ServeCA.
+	Report    = Dir + "/report"
+	ReportURL = Dir + "/report-url"
+	ServeCA   = Dir + "/serve-ca.crt"
 )
+
+// A report carries at most this much of the bootstrap's output.
+const (
+	ReportLines = 40
+	ReportBytes = 8 << 10
+)
+
+type reportData struct {
+	Dir, RunDir  string
+	Lines, Bytes int
+}
+
+// Reporting is the files that make the bootstrap report its phases to url,
+// trusting ca. The URL carries the node's token: 0600.
+func Reporting(url string, ca []byte) ([]fileset.File, error) {
+	script, err := templates.Execute("report.sh.tmpl", reportData{Dir: Dir, RunDir: RunDir, Lines: ReportLines, Bytes: ReportBytes})
+	if err != nil {
+		return nil, fmt.Errorf("report script: %w", err)
+	}
+	return []fileset.File{
+		{Path: Report, Mode: fileset.ModeExec, Content: script},
+		{Path: ReportURL, Mode: fileset.ModeSecret, Content: []byte(url + "\n")},
+		{Path: ServeCA, Mode: fileset.ModePublic, Content: ca},
+	}, nil
+}
 
 // Phases the script runs before the post hooks, in order. Each post hook is
 // a phase of its own, named "post-" and the hook's file name.
