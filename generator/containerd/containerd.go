@@ -22,7 +22,9 @@ const CertsDir = "/etc/containerd/certs.d"
 type configData struct {
 	KubernetesVersion string
 	PauseImage        string
-	Auths             []auth
+	// Root is registry.containerdDataDir, "" for containerd's own.
+	Root  string
+	Auths []auth
 }
 
 type auth struct {
@@ -68,6 +70,7 @@ func configFiles(c *plan.Cluster) ([]payload.File, error) {
 	data := configData{
 		KubernetesVersion: "v" + c.Version.String(),
 		PauseImage:        images.Repository(reg.PrivateRegistry, reg.NamespaceOverride) + "/pause:" + images.PauseTag(c.Version.Minor()),
+		Root:              reg.ContainerdDataDir,
 	}
 	for _, host := range slices.Sorted(maps.Keys(reg.Auths)) {
 		a := reg.Auths[host]

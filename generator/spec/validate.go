@@ -490,6 +490,9 @@ func (v *validator) kubernetes() {
 	if !k.AutoRenewCertsEnabled() {
 		v.warnf(p+".autoRenewCerts", ErrNoRenewal, "autoRenewCerts is false: the certificates kubeadm issues on the control planes (kube-apiserver's, and those in admin.conf, controller-manager.conf and scheduler.conf) expire a year after kubeadm ran and nothing renews them; run `kubeadm certs renew all` on every control plane before then, or set it true")
 	}
+	if v.s.noContainerManager {
+		v.warnf(p+".containerManager", ErrDefaultRuntime, "containerManager is not set: KubeKey would install docker, its default; ksgen installs containerd. Write containerManager: containerd to say so")
+	}
 	if k.ContainerManager != "containerd" {
 		v.errorf(p+".containerManager", ErrUnsupported, "containerManager %q: ksgen configures containerd only; docker with cri-dockerd, cri-o and isula are out of scope", k.ContainerManager)
 	}

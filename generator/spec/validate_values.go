@@ -66,6 +66,26 @@ func (v *validator) criSocket() {
 func (v *validator) registry() {
 	reg := v.s.Cluster.Spec.Registry
 	const p = "spec.registry"
+	if d := reg.ContainerdDataDir; d != "" {
+		if !safePath.MatchString(d) || path.Clean(d) != d {
+			v.errorf(p+".containerdDataDir", ErrInvalidValue, "containerdDataDir %q must be a clean absolute path of letters, digits and ._+@-", d)
+		} else if d != DefaultContainerdRoot {
+			v.warnf(p+".containerdDataDir", ErrImagesElsewhere, "containerd keeps its images in %s, but a baked image pre-pulls them into %s: nodes pull every image again from the registry at first boot", d, DefaultContainerdRoot)
+		}
+	}
+	for _, f := range []struct {
+		field string
+		set   bool
+		why   string
+	}{
+		{"dockerDataDir", reg.DockerDataDir != "", "ksgen runs containerd, not docker"},
+		{"registryDataDir", reg.RegistryDataDir != "", "ksgen installs no registry on registry hosts"},
+		{"remoteMirrors", reg.RemoteMirrors != nil, "ksgen configures containerd's mirrors from registryMirrors only"},
+	} {
+		if f.set {
+			v.warnf(p+"."+f.field, ErrIgnored, "%s is ignored: %s", f.field, f.why)
+		}
+	}
 	for i, m := range reg.RegistryMirrors {
 		mp := fmt.Sprintf("%s.registryMirrors[%d]", p, i)
 		if !strings.HasPrefix(m, "https://") && !strings.HasPrefix(m, "http://") {
