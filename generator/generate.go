@@ -20,6 +20,7 @@ import (
 	"github.com/ksgen/ksgen/generator/containerd"
 	"github.com/ksgen/ksgen/generator/delivery"
 	"github.com/ksgen/ksgen/generator/etcd"
+	"github.com/ksgen/ksgen/generator/firewall"
 	"github.com/ksgen/ksgen/generator/firstboot"
 	"github.com/ksgen/ksgen/generator/ignition"
 	"github.com/ksgen/ksgen/generator/joinwindow"
@@ -370,6 +371,7 @@ type nodeBuild struct {
 var steps = []step{
 	kubeadmConfig,
 	plain(osprep.Render),
+	plain(firewall.Render),
 	plain(binaries.Render),
 	plain(containerd.Render),
 	plain(kubelet.Render),

@@ -22,6 +22,7 @@ var stages = map[string]string{
 	"generator/certrenew":  "render",
 	"generator/containerd": "render",
 	"generator/etcd":       "render",
+	"generator/firewall":   "render",
 	"generator/firstboot":  "render",
 	"generator/joinwindow": "render",
 	"generator/kubeadm":    "render",
