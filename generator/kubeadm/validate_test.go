@@ -154,6 +154,9 @@ func expect(t *testing.T, s *spec.Spec) expectations {
 		dns = dns.Next()
 	}
 	e.clusterDNS = dns.String()
+	if cs.Kubernetes.NodeLocalDNSEnabled() {
+		e.clusterDNS = "169.254.25.10" // KubeKey's NodeLocalDNS, on by default
+	}
 	e.initNode = e.controlPlanes[0]
 	for _, h := range cs.Hosts {
 		e.hosts[h.Name] = h

@@ -150,13 +150,17 @@ type Cluster struct {
 	ServiceCIDR   string
 	// APIServerIP is the first address of the service network (the kubernetes service).
 	APIServerIP string
-	// ClusterDNS is the kubelet's resolver: the service IP kubeadm gives
-	// CoreDNS (the 10th address of the service network). KubeKey points
-	// kubelet at NodeLocalDNS (169.254.25.10) or at its own CoreDNS on the
-	// 3rd address; ksgen does not deploy NodeLocalDNS (yet) and lets kubeadm
-	// deploy CoreDNS, so it uses kubeadm's address.
+	// ClusterDNS is the kubelet's resolver: NodeLocalDNS's 169.254.25.10
+	// when it runs (KubeKey's default), else CoreDNS's service.
 	ClusterDNS string
-	CertSANs   []string
+	// CoreDNSIP is the address of CoreDNS's service, kube-dns: the one
+	// kubeadm gives it, the 10th of the service network. KubeKey deploys its
+	// own CoreDNS service on the 3rd; ksgen keeps kubeadm's CoreDNS, which
+	// kubeadm upgrades, and pods resolve through NodeLocalDNS either way.
+	CoreDNSIP string
+	// NodeLocalDNS is true when every node runs KubeKey's DNS cache.
+	NodeLocalDNS bool
+	CertSANs     []string
 
 	memo sync.Map // key -> *shared
 
@@ -275,7 +279,10 @@ func New(s *spec.Spec) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("CoreDNS service IP: %w", err)
 	}
-	c.ClusterDNS = dns.String()
+	c.CoreDNSIP, c.ClusterDNS = dns.String(), dns.String()
+	if c.NodeLocalDNS = cs.Kubernetes.NodeLocalDNSEnabled(); c.NodeLocalDNS {
+		c.ClusterDNS = images.NodeLocalDNSAddress
+	}
 
 	roles := map[string][]string{}
 	for role, hosts := range s.Roles {

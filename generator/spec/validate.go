@@ -77,6 +77,7 @@ func (s *Spec) validate(r *Report) {
 	v.kubernetes()
 	v.network(addrs)
 	v.registry()
+	v.nodeLocalDNS()
 	v.system()
 	v.addons()
 	v.config()
@@ -482,9 +483,6 @@ func (v *validator) kubernetes() {
 			tp = p + ".type"
 		}
 		v.errorf(tp, ErrUnsupported, "Kubernetes type %q: ksgen renders kubeadm clusters only (no k3s or k8e)", k.Type)
-	}
-	if k.Nodelocaldns != nil && *k.Nodelocaldns {
-		v.warnf(p+".nodelocaldns", ErrIgnored, "ksgen does not deploy NodeLocalDNS: kubelet resolves through CoreDNS's service address")
 	}
 	v.criSocket()
 	if !k.AutoRenewCertsEnabled() {

@@ -215,3 +215,31 @@ func urlProblem(s string) string {
 func hasControl(s string) bool {
 	return strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
 }
+
+// nodeLocalDNS checks dns.nodelocaldns.externalZones, which become server
+// blocks of NodeLocalDNS's Corefile: zone names, name servers as
+// host[:port], and rewrite rules on one line without braces.
+func (v *validator) nodeLocalDNS() {
+	const p = "spec.dns.nodelocaldns.externalZones"
+	for i, z := range v.s.Cluster.Spec.DNS.NodeLocalDNS.ExternalZones {
+		zp := fmt.Sprintf("%s[%d]", p, i)
+		if len(z.Zones) == 0 || len(z.Nameservers) == 0 {
+			v.errorf(zp, ErrRequired, "an external zone needs zones and nameservers")
+		}
+		for j, name := range z.Zones {
+			if errs := validation.IsDNS1123Subdomain(strings.TrimSuffix(name, ".")); len(errs) > 0 {
+				v.errorf(fmt.Sprintf("%s.zones[%d]", zp, j), ErrInvalidValue, "zone %q: %s", name, errs[0])
+			}
+		}
+		for j, ns := range z.Nameservers {
+			if problem := hostPortProblem(ns); problem != "" {
+				v.errorf(fmt.Sprintf("%s.nameservers[%d]", zp, j), ErrInvalidValue, "name server %q must be host[:port]: %s", ns, problem)
+			}
+		}
+		for j, r := range z.Rewrite {
+			if strings.ContainsAny(r, "{}\n\r#") || strings.TrimSpace(r) == "" {
+				v.errorf(fmt.Sprintf("%s.rewrite[%d]", zp, j), ErrInvalidValue, "rewrite %q must be one CoreDNS rewrite rule on one line, without braces or #", r)
+			}
+		}
+	}
+}
