@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ksgen/ksgen/generator/firewall"
+	"github.com/ksgen/ksgen/generator/internal/consumers"
 	"github.com/ksgen/ksgen/generator/internal/plantest"
 	"github.com/ksgen/ksgen/generator/plan"
 )
@@ -211,5 +212,27 @@ func TestUFW(t *testing.T) {
 		if !strings.Contains(string(log), want) {
 			t.Errorf("ufw calls lack %q:\n%s", want, log)
 		}
+	}
+}
+
+// TestUnitVerifies: systemd itself loads ksgen-firewall.service with its
+// script (`systemd-analyze verify`, any output a finding).
+func TestUnitVerifies(t *testing.T) {
+	t.Parallel()
+	c := plantest.Plan(t, rhel)
+	_, rendered := plantest.Render(t, c, "cp1", firewall.Render)
+	files, modes := map[string][]byte{}, map[string]os.FileMode{}
+	for p, f := range rendered {
+		files[p], modes[p] = f.Content, f.Mode.Perm()
+	}
+	err := consumers.VerifyUnits(files, modes, firewall.Unit)
+	if consumers.IsMissing(err) {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 }
