@@ -53,10 +53,10 @@ func For(c *plan.Cluster, n *plan.Node) Rules {
 		}
 	}
 	cs := c.Spec.Cluster.Spec
-	if n.Kubelet {
-		tcp(10250) // kubelet's API: logs, exec, metrics
-	}
 	if n.Action != plan.None {
+		// kubelet's API: logs, exec, metrics. A load balancer's standalone
+		// kubelet listens on 127.0.0.1 only.
+		tcp(10250)
 		// Services of type NodePort (ks-console's 30880 among them) on every node.
 		r.Ports = append(r.Ports, Port{"30000-32767", "tcp"}, Port{"30000-32767", "udp"})
 		if !cs.Kubernetes.DisableKubeProxy {

@@ -49,6 +49,28 @@ func TestRulesByRole(t *testing.T) {
 	}
 }
 
+// TestLoadBalancerHosts: keepalived hosts open the endpoint and the
+// forwarded ports and VRRP, and nothing of a Kubernetes node.
+func TestLoadBalancerHosts(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("../../testdata/specs/valid-lb-hosts.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := plantest.Plan(t, string(data))
+	r := firewall.For(c, c.NodeByName("lb1"))
+	var got []string
+	for _, p := range r.Ports {
+		got = append(got, p.Port+"/"+p.Proto)
+	}
+	if want := []string{"80/tcp", "443/tcp", "6443/tcp", "30880/tcp"}; !slices.Equal(got, want) {
+		t.Errorf("load balancer opens %v, want %v", got, want)
+	}
+	if !slices.Equal(r.Protocols, []string{"112"}) || len(r.Sources) != 0 {
+		t.Errorf("load balancer protocols %v sources %v, want VRRP only", r.Protocols, r.Sources)
+	}
+}
+
 // fakeBin writes executables into a directory for PATH.
 func fakeBin(t *testing.T, scripts map[string]string) string {
 	t.Helper()
