@@ -21,10 +21,10 @@ var modules = []string{"overlay", "br_netfilter", "ip_vs", "ip_vs_rr", "ip_vs_wr
 // KubeKey's tuning for nodes with many pods, neighbours and connections
 // (its initOS script, cmd/kk/pkg/bootstrap/os/templates/init_script.go), with
 // KubeKey's values. Two differences: arp_announce = 2 (KubeKey leaves the
-// kernel's 0, which lets a node answer ARP for a VIP or pod address from
-// the wrong interface), and no kernel.pid_max cap (KubeKey lowers it to
-// 65535, below the kernel's default on hosts with more than 64 CPUs, which
-// starves nodes running many pods). KubeKey's kernel.watchdog_thresh and
+// kernel's 0, with which a node may use a VIP or a kube-ipvs0 service
+// address as the source of its ARP requests), and no kernel.pid_max cap
+// (KubeKey lowers it to 65535; systemd sets 4194304 on 64-bit hosts, and
+// the cap limits the processes of all pods on a node). KubeKey's kernel.watchdog_thresh and
 // kernel.hung_task_timeout_secs are diagnostics, not network settings, and
 // its vm.overcommit_memory ends at the kernel's default 0; they are left out.
 var sysctls = []string{
