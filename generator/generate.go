@@ -19,6 +19,7 @@ import (
 	"github.com/ksgen/ksgen/generator/internal/render/certrenew"
 	"github.com/ksgen/ksgen/generator/internal/render/containerd"
 	"github.com/ksgen/ksgen/generator/internal/render/etcd"
+	"github.com/ksgen/ksgen/generator/internal/render/firewall"
 	"github.com/ksgen/ksgen/generator/internal/render/firstboot"
 	"github.com/ksgen/ksgen/generator/internal/render/joinwindow"
 	"github.com/ksgen/ksgen/generator/internal/render/kubeadm"
@@ -376,6 +377,7 @@ type nodeBuild struct {
 var steps = []step{
 	kubeadmConfig,
 	plain(osprep.Render),
+	plain(firewall.Render),
 	plain(binaries.Render),
 	plain(containerd.Render),
 	plain(kubelet.Render),

@@ -33,6 +33,8 @@ type Cluster struct {
 	KubeSphereComponents []string
 	// OpenEBS is true when the init node installs the OpenEBS local PV provisioner.
 	OpenEBS bool
+	// NodeLocalDNS is true when every node runs KubeKey's NodeLocalDNS cache.
+	NodeLocalDNS bool
 }
 
 // List returns every image the cluster runs, with exact tags, sorted and
@@ -70,6 +72,9 @@ func List(c Cluster) ([]string, error) {
 	}
 	if c.OpenEBS {
 		extra = append(extra, OpenEBSImages()...)
+	}
+	if c.NodeLocalDNS {
+		extra = append(extra, NodeLocalDNSImage)
 	}
 	for _, ref := range extra {
 		out = append(out, Image(ref, c.PrivateRegistry, c.NamespaceOverride))

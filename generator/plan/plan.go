@@ -158,6 +158,10 @@ type Cluster struct {
 	APIServerPort int
 	PodCIDR       string
 	ServiceCIDR   string
+	// CNI is the network plugin (spec.network.plugin); CalicoIPIP is
+	// Calico's ipipMode, "" when unset.
+	CNI        string
+	CalicoIPIP string
 	// APIServerIP is the first address of the service network (the kubernetes service).
 	APIServerIP string
 	// CgroupDriver is the kubelet's cgroup driver after the spec's
@@ -165,13 +169,17 @@ type Cluster struct {
 	// generator.Validate); containerd's SystemdCgroup follows it. ""
 	// means systemd, ksgen's default.
 	CgroupDriver string
-	// ClusterDNS is the kubelet's resolver: the service IP kubeadm gives
-	// CoreDNS (the 10th address of the service network). KubeKey points
-	// kubelet at NodeLocalDNS (169.254.25.10) or at its own CoreDNS on the
-	// 3rd address; ksgen does not deploy NodeLocalDNS (yet) and lets kubeadm
-	// deploy CoreDNS, so it uses kubeadm's address.
+	// ClusterDNS is the kubelet's resolver: NodeLocalDNS's 169.254.25.10
+	// when it runs (KubeKey's default), else CoreDNS's service.
 	ClusterDNS string
-	CertSANs   []string
+	// CoreDNSIP is the address of CoreDNS's service, kube-dns: the one
+	// kubeadm gives it, the 10th of the service network. KubeKey deploys its
+	// own CoreDNS service on the 3rd; ksgen keeps kubeadm's CoreDNS, which
+	// kubeadm upgrades, and pods resolve through NodeLocalDNS either way.
+	CoreDNSIP string
+	// NodeLocalDNS is true when every node runs KubeKey's DNS cache.
+	NodeLocalDNS bool
+	CertSANs     []string
 	// Binaries says where nodes get kubeadm, kubelet and friends: baked into
 	// the image or downloaded (the ksgen document's binaries).
 	Binaries spec.Binaries
@@ -293,6 +301,8 @@ func New(s *spec.Spec) (*Cluster, error) {
 		KubeadmAPI:  "kubeadm.k8s.io/v1beta3",
 		PodCIDR:     cs.Network.KubePodsCIDR,
 		ServiceCIDR: cs.Network.KubeServiceCIDR,
+		CNI:         cs.Network.Plugin,
+		CalicoIPIP:  cs.Network.Calico.IPIPMode,
 	}
 	if ver.AtLeast(version.MustParseSemantic(images.V1Beta4Since)) {
 		c.KubeadmAPI = "kubeadm.k8s.io/v1beta4"
@@ -306,7 +316,10 @@ func New(s *spec.Spec) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("CoreDNS service IP: %w", err)
 	}
-	c.ClusterDNS = dns.String()
+	c.CoreDNSIP, c.ClusterDNS = dns.String(), dns.String()
+	if c.NodeLocalDNS = cs.Kubernetes.NodeLocalDNSEnabled(); c.NodeLocalDNS {
+		c.ClusterDNS = images.NodeLocalDNSAddress
+	}
 
 	roles := map[string][]string{}
 	for role, hosts := range s.Roles {

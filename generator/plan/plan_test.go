@@ -295,16 +295,16 @@ func TestClusterDNS(t *testing.T) {
 		kubernetes string
 		want       string
 	}{
-		{name: "kubeadm's CoreDNS address by default", want: "10.233.0.10"},
-		{name: "NodeLocalDNS is not deployed", kubernetes: "    nodelocaldns: true\n", want: "10.233.0.10"},
-		{name: "CoreDNS service without NodeLocalDNS", kubernetes: "    nodelocaldns: false\n", want: "10.233.0.10"},
+		{name: "NodeLocalDNS by default, as KubeKey", want: "169.254.25.10"},
+		{name: "NodeLocalDNS asked for", kubernetes: "    nodelocaldns: true\n", want: "169.254.25.10"},
+		{name: "kubeadm's CoreDNS service without NodeLocalDNS", kubernetes: "    nodelocaldns: false\n", want: "10.233.0.10"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			c := newPlan(t, cluster{controlPlanes: 1, workers: 1, kubernetes: tt.kubernetes})
-			if c.ClusterDNS != tt.want {
-				t.Errorf("ClusterDNS %q, want %q", c.ClusterDNS, tt.want)
+			if c.ClusterDNS != tt.want || c.CoreDNSIP != "10.233.0.10" {
+				t.Errorf("ClusterDNS %q CoreDNSIP %q, want %q and kubeadm's 10.233.0.10", c.ClusterDNS, c.CoreDNSIP, tt.want)
 			}
 		})
 	}

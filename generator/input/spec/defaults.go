@@ -25,12 +25,15 @@ const (
 	DefaultPlugin           = "calico"
 	DefaultContainerManager = "containerd"
 	DefaultCRISocket        = "unix:///run/containerd/containerd.sock"
-	DefaultEtcdType         = "kubekey"
-	DefaultEtcdPort         = 2379
-	DefaultEtcdPeerPort     = 2380
-	DefaultOS               = osprofile.Default
-	DefaultTokenTTL         = "24h0m0s"
-	DefaultJoinWindow       = JoinWindowAlways
+	// DefaultContainerdRoot is containerd's own root, where a baked image's
+	// images are.
+	DefaultContainerdRoot = "/var/lib/containerd"
+	DefaultEtcdType       = "kubekey"
+	DefaultEtcdPort       = 2379
+	DefaultEtcdPeerPort   = 2380
+	DefaultOS             = osprofile.Default
+	DefaultTokenTTL       = "24h0m0s"
+	DefaultJoinWindow     = JoinWindowAlways
 )
 
 func (s *Spec) setDefaults() {
@@ -78,6 +81,7 @@ func (s *Spec) setDefaults() {
 	setInt(&k.PodPidsLimit, DefaultPodPidsLimit)
 	setInt(&k.NodeCidrMaskSize, DefaultNodeCidrMaskSize)
 	setString(&k.ProxyMode, DefaultProxyMode)
+	s.noContainerManager = k.ContainerManager == ""
 	setString(&k.ContainerManager, DefaultContainerManager)
 	if k.ContainerManager == DefaultContainerManager {
 		setString(&k.ContainerRuntimeEndpoint, DefaultCRISocket)

@@ -54,6 +54,10 @@ func (k *KubeSphere) lookup(path string) any {
 	return cur
 }
 
+// EtcdMonitoring reports whether the ClusterConfiguration turns on
+// KubeSphere's etcd monitoring (etcd.monitoring: true).
+func (k *KubeSphere) EtcdMonitoring() bool { return k.lookup("etcd.monitoring") == true }
+
 // Components returns the pluggable components the ClusterConfiguration
 // turns on (images.Component*), sorted, with the shared parts they pull in:
 // the log agent for logging, events and auditing, and the in-cluster log

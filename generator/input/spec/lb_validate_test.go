@@ -21,6 +21,7 @@ kind: Cluster
 metadata:
   name: lb
 spec:
+  kubernetes: {containerManager: containerd}
   hosts:
   - {name: cp1, address: 10.0.0.1, internalAddress: 10.0.0.1}
   - {name: cp2, address: 10.0.0.2, internalAddress: 10.0.0.2}

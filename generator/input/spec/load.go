@@ -43,6 +43,9 @@ type Spec struct {
 	Roles map[string][]string
 
 	lines map[string]int
+	// noContainerManager is true when the file leaves
+	// kubernetes.containerManager empty (KubeKey's default is docker).
+	noContainerManager bool
 }
 
 // Line returns the line a field path came from, or 0 if it is not in the file.
@@ -411,6 +414,10 @@ func (c *converter) object(n *yaml.Node, path string, fieldType func(string) (re
 		}
 		keyLine[key] = k.Line
 		ft, ok := fieldType(key)
+		if !ok && staleFields[sub] != "" {
+			c.report.add(Warning, sub, k.Line, fail(ErrIgnored, "%s is no longer a KubeKey field and KubeKey ignores it; %s", key, staleFields[sub]))
+			continue
+		}
 		if !ok {
 			if suggest != nil && suggest(key) != "" {
 				c.errorf(k, sub, ErrUnknownField, "unknown field %q (did you mean %q?)", key, suggest(key))
@@ -429,6 +436,13 @@ func (c *converter) object(n *yaml.Node, path string, fieldType func(string) (re
 		}
 	}
 	return out
+}
+
+// staleFields are fields of older KubeKey files that KubeKey now ignores
+// without a word (it decodes leniently), by path, with what replaced them:
+// ksgen warns instead of refusing the file.
+var staleFields = map[string]string{
+	"spec.network.enableMultusCNI": "network.multusCNI.enabled replaced it",
 }
 
 // pair is one key and value of a mapping; merged when a YAML merge key

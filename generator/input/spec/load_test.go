@@ -38,9 +38,14 @@ spec:
     worker: [node1]
 `
 
+// withRuntime is minimal as kk create config writes it, with the runtime
+// named: tests that do not look at containerManager start from it.
+const withRuntime = minimal + `  kubernetes: {containerManager: containerd}
+`
+
 func TestDefaults(t *testing.T) {
 	t.Parallel()
-	s := mustLoad(t, minimal)
+	s := mustLoad(t, withRuntime)
 	c := s.Cluster.Spec
 	for _, tc := range []struct {
 		name string
@@ -96,6 +101,7 @@ func TestDefaultsKeepExplicitValues(t *testing.T) {
     port: 12379
   kubernetes:
     version: v1.30.4
+    containerManager: containerd
     proxyMode: iptables
     maxPods: 200
     nodeCidrMaskSize: 26
@@ -120,6 +126,7 @@ func TestRoles(t *testing.T) {
 	s := mustLoad(t, `apiVersion: kubekey.kubesphere.io/v1alpha2
 kind: Cluster
 spec:
+  kubernetes: {containerManager: containerd}
   hosts:
   - {name: master1, address: 192.168.0.2, internalAddress: 192.168.0.2}
   - {name: node1, address: 192.168.0.11, internalAddress: 192.168.0.11}
@@ -154,6 +161,7 @@ func TestMasterOnly(t *testing.T) {
 	s := mustLoad(t, `apiVersion: kubekey.kubesphere.io/v1alpha2
 kind: Cluster
 spec:
+  kubernetes: {containerManager: containerd}
   hosts:
   - {name: m1, internalAddress: 10.0.0.1}
   - {name: m2, internalAddress: 10.0.0.2}
@@ -175,6 +183,7 @@ func TestDualStackAndLabels(t *testing.T) {
 	s := mustLoad(t, `apiVersion: kubekey.kubesphere.io/v1alpha2
 kind: Cluster
 spec:
+  kubernetes: {containerManager: containerd}
   hosts:
   - name: master1
     address: 192.168.0.2
@@ -224,6 +233,7 @@ spec:
     - node1
   kubernetes:
     version: v1.26.15
+    containerManager: containerd
 ---
 apiVersion: installer.kubesphere.io/v1alpha1
 kind: ClusterConfiguration
@@ -291,15 +301,15 @@ func TestLine(t *testing.T) {
 		"spec.roleGroups.worker":             12,
 		"spec.roleGroups.worker[0]":          13,
 		"spec.kubernetes.version":            15,
-		"kubesphere":                         17,
-		"kubesphere.metadata.labels.version": 23,
-		"kubesphere.spec":                    24,
-		"kubesphere.spec.devops":             27, // passed through verbatim, lines kept for findings
-		"ksgen.spec.os":                      33,
-		"ksgen.spec.users[0].name":           35,
-		"ksgen.spec.roles.worker.os":         38,
-		"ksgen.spec.hosts.node1.mac":         41,
-		"ksgen.spec.bootstrapTokenTTL":       45,
+		"kubesphere":                         18,
+		"kubesphere.metadata.labels.version": 24,
+		"kubesphere.spec":                    25,
+		"kubesphere.spec.devops":             28, // passed through verbatim, lines kept for findings
+		"ksgen.spec.os":                      34,
+		"ksgen.spec.users[0].name":           36,
+		"ksgen.spec.roles.worker.os":         39,
+		"ksgen.spec.hosts.node1.mac":         42,
+		"ksgen.spec.bootstrapTokenTTL":       46,
 		"spec.network":                       0, // absent: defaulted
 		"spec.kubernetes.maxPods":            0,
 		"nonsense":                           0,
@@ -413,7 +423,7 @@ func TestSyntaxErrorLines(t *testing.T) {
 // come out in the same order every time.
 func TestReportOrderIsStable(t *testing.T) {
 	t.Parallel()
-	src := strings.Replace(minimal, "  - {name: node1, internalAddress: 192.168.0.3}\n",
+	src := strings.Replace(withRuntime, "  - {name: node1, internalAddress: 192.168.0.3}\n",
 		"  - name: node1\n    internalAddress: 192.168.0.3\n    labels: {\"z z\": a, \"b b\": a, \"m m\": a, \"a a\": a}\n", 1)
 	_, first := spec.Load([]byte(src))
 	if len(first.Entries) != 4 {
@@ -434,6 +444,7 @@ func TestMergeKeys(t *testing.T) {
 	s := mustLoad(t, `apiVersion: kubekey.kubesphere.io/v1alpha2
 kind: Cluster
 spec:
+  kubernetes: {containerManager: containerd}
   hosts:
   - &master {name: master1, address: 192.168.0.2, internalAddress: 192.168.0.2, user: ubuntu, labels: {tier: control}}
   - <<: *master
@@ -456,8 +467,8 @@ spec:
 	if h[2].Name != "node2" || h[2].User != "ubuntu" || h[2].Labels["tier"] != "edge" {
 		t.Errorf("host 2 = %+v", h[2])
 	}
-	if got := s.Line("spec.hosts[1].user"); got != 5 {
-		t.Errorf("a merged field's line = %d, want 5 (where it is written)", got)
+	if got := s.Line("spec.hosts[1].user"); got != 6 {
+		t.Errorf("a merged field's line = %d, want 6 (where it is written)", got)
 	}
 
 	_, r := spec.Load([]byte("apiVersion: kubekey.kubesphere.io/v1alpha2\nkind: Cluster\nspec:\n  <<: [a]\n"))
@@ -503,6 +514,7 @@ func TestRanges(t *testing.T) {
 			_, r := spec.Load([]byte(`apiVersion: kubekey.kubesphere.io/v1alpha2
 kind: Cluster
 spec:
+  kubernetes: {containerManager: containerd}
   hosts:
   - {name: node1, internalAddress: 10.0.0.1}
   - {name: node2, internalAddress: 10.0.0.2}
@@ -514,7 +526,7 @@ spec:
 `))
 			var got []string
 			for _, e := range r.Entries {
-				got = append(got, strings.TrimSuffix(e.String(), " (line 11)"))
+				got = append(got, strings.TrimSuffix(e.String(), " (line 12)"))
 			}
 			if tc.want == "" && len(got) != 0 || tc.want != "" && (len(got) != 1 || got[0] != tc.want) {
 				t.Errorf("got %q, want %q", got, tc.want)

@@ -224,6 +224,8 @@ var (
 	ErrSSHPassword       = errors.New("SSH password is ignored by ksgen")
 	ErrIgnored           = errors.New("setting has no effect in ksgen")
 	ErrNoRenewal         = errors.New("certificate renewal is off")
+	ErrDefaultRuntime    = errors.New("container runtime differs from KubeKey's default")
+	ErrImagesElsewhere   = errors.New("baked images are not where containerd looks")
 	ErrNoStorage         = errors.New("no StorageClass for persistent volumes")
 	ErrTooSmall          = errors.New("hosts smaller than the components request")
 	ErrPatch             = errors.New("kubeadm patch failed")

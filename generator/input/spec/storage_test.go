@@ -22,7 +22,7 @@ spec:
   - {name: w1, address: 10.0.0.11, internalAddress: 10.0.0.11}
   - {name: w2, address: 10.0.0.12, internalAddress: 10.0.0.12}
   roleGroups: {etcd: [cp1], control-plane: [cp1], worker: [w1, w2]}
-  kubernetes: {version: v1.26.15}
+  kubernetes: {version: v1.26.15, containerManager: containerd}
 ` + extra
 	if ks != "" {
 		doc += `---

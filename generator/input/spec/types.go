@@ -243,6 +243,15 @@ type Registry struct {
 	BridgeIP           string                  `json:"bridgeIP,omitempty"`
 	Auths              map[string]RegistryAuth `json:"auths,omitempty"`
 	NamespaceRewrite   *NamespaceRewrite       `json:"namespaceRewrite,omitempty"`
+	// ContainerdDataDir is containerd's root (KubeKey v3.1); ksgen writes it
+	// into containerd's config.
+	ContainerdDataDir string `json:"containerdDataDir,omitempty"`
+	// DockerDataDir, RegistryDataDir and RemoteMirrors are KubeKey's for
+	// docker, the registry it installs on registry hosts and its registry
+	// proxy; ksgen runs none of them and warns that they are ignored.
+	DockerDataDir   string `json:"dockerDataDir,omitempty"`
+	RegistryDataDir string `json:"registryDataDir,omitempty"`
+	RemoteMirrors   any    `json:"remoteMirrors,omitempty"`
 }
 
 // RegistryAuth is one entry of registry.auths, keyed by registry host.

@@ -83,6 +83,7 @@ func (s *Spec) validate(r *Report) {
 	v.kubernetes()
 	v.network(addrs)
 	v.registry()
+	v.nodeLocalDNS()
 	v.system()
 	v.addons()
 	v.config()
@@ -525,12 +526,12 @@ func (v *validator) kubernetes() {
 		}
 		v.errorf(tp, ErrUnsupported, "Kubernetes type %q: ksgen renders kubeadm clusters only (no k3s or k8e)", k.Type)
 	}
-	if k.Nodelocaldns != nil && *k.Nodelocaldns {
-		v.warnf(p+".nodelocaldns", ErrIgnored, "ksgen does not deploy NodeLocalDNS: kubelet resolves through CoreDNS's service address")
-	}
 	v.criSocket()
 	if !k.AutoRenewCertsEnabled() {
 		v.warnf(p+".autoRenewCerts", ErrNoRenewal, "autoRenewCerts is false: the certificates kubeadm issues on the control planes (kube-apiserver's, and those in admin.conf, controller-manager.conf and scheduler.conf) expire a year after kubeadm ran and nothing renews them; run `kubeadm certs renew all` on every control plane before then, or set it true")
+	}
+	if v.s.noContainerManager {
+		v.warnf(p+".containerManager", ErrDefaultRuntime, "containerManager is not set: KubeKey would install docker, its default; ksgen installs containerd. Write containerManager: containerd to say so")
 	}
 	if k.ContainerManager != "containerd" {
 		v.errorf(p+".containerManager", ErrUnsupported, "containerManager %q: ksgen configures containerd only; docker with cri-dockerd, cri-o and isula are out of scope", k.ContainerManager)

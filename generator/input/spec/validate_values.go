@@ -66,6 +66,26 @@ func (v *validator) criSocket() {
 func (v *validator) registry() {
 	reg := v.s.Cluster.Spec.Registry
 	const p = "spec.registry"
+	if d := reg.ContainerdDataDir; d != "" {
+		if !safePath.MatchString(d) || path.Clean(d) != d {
+			v.errorf(p+".containerdDataDir", ErrInvalidValue, "containerdDataDir %q must be a clean absolute path of letters, digits and ._+@-", d)
+		} else if d != DefaultContainerdRoot {
+			v.warnf(p+".containerdDataDir", ErrImagesElsewhere, "containerd keeps its images in %s, but a baked image pre-pulls them into %s: nodes pull every image again from the registry at first boot", d, DefaultContainerdRoot)
+		}
+	}
+	for _, f := range []struct {
+		field string
+		set   bool
+		why   string
+	}{
+		{"dockerDataDir", reg.DockerDataDir != "", "ksgen runs containerd, not docker"},
+		{"registryDataDir", reg.RegistryDataDir != "", "ksgen installs no registry on registry hosts"},
+		{"remoteMirrors", reg.RemoteMirrors != nil, "ksgen configures containerd's mirrors from registryMirrors only"},
+	} {
+		if f.set {
+			v.warnf(p+"."+f.field, ErrIgnored, "%s is ignored: %s", f.field, f.why)
+		}
+	}
 	for i, m := range reg.RegistryMirrors {
 		mp := fmt.Sprintf("%s.registryMirrors[%d]", p, i)
 		if !strings.HasPrefix(m, "https://") && !strings.HasPrefix(m, "http://") {
@@ -194,4 +214,32 @@ func urlProblem(s string) string {
 // hasControl reports whether s holds an ASCII control character.
 func hasControl(s string) bool {
 	return strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
+}
+
+// nodeLocalDNS checks dns.nodelocaldns.externalZones, which become server
+// blocks of NodeLocalDNS's Corefile: zone names, name servers as
+// host[:port], and rewrite rules on one line without braces.
+func (v *validator) nodeLocalDNS() {
+	const p = "spec.dns.nodelocaldns.externalZones"
+	for i, z := range v.s.Cluster.Spec.DNS.NodeLocalDNS.ExternalZones {
+		zp := fmt.Sprintf("%s[%d]", p, i)
+		if len(z.Zones) == 0 || len(z.Nameservers) == 0 {
+			v.errorf(zp, ErrRequired, "an external zone needs zones and nameservers")
+		}
+		for j, name := range z.Zones {
+			if errs := validation.IsDNS1123Subdomain(strings.TrimSuffix(name, ".")); len(errs) > 0 {
+				v.errorf(fmt.Sprintf("%s.zones[%d]", zp, j), ErrInvalidValue, "zone %q: %s", name, errs[0])
+			}
+		}
+		for j, ns := range z.Nameservers {
+			if problem := hostPortProblem(ns); problem != "" {
+				v.errorf(fmt.Sprintf("%s.nameservers[%d]", zp, j), ErrInvalidValue, "name server %q must be host[:port]: %s", ns, problem)
+			}
+		}
+		for j, r := range z.Rewrite {
+			if strings.ContainsAny(r, "{}\n\r#") || strings.TrimSpace(r) == "" {
+				v.errorf(fmt.Sprintf("%s.rewrite[%d]", zp, j), ErrInvalidValue, "rewrite %q must be one CoreDNS rewrite rule on one line, without braces or #", r)
+			}
+		}
+	}
 }

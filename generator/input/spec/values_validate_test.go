@@ -16,7 +16,12 @@ func TestScriptValues(t *testing.T) {
 	t.Parallel()
 	// Each case is appended to minimal: a Cluster spec section, or a ksgen
 	// document.
-	field := func(section, body string) string { return "  " + section + ":\n" + body }
+	field := func(section, body string) string {
+		if section == "kubernetes" {
+			body = "    containerManager: containerd\n" + body
+		}
+		return "  " + section + ":\n" + body
+	}
 	ok := map[string]string{
 		"timezones":       field("system", "    timezone: Asia/Shanghai\n"),
 		"UTC":             field("system", "    timezone: UTC\n"),
@@ -38,7 +43,7 @@ func TestScriptValues(t *testing.T) {
 	for name, extra := range ok {
 		t.Run("ok/"+name, func(t *testing.T) {
 			t.Parallel()
-			if _, r := spec.Load([]byte(minimal + extra)); len(r.Entries) > 0 {
+			if _, r := spec.Load([]byte(runtimeSpec(extra))); len(r.Entries) > 0 {
 				t.Errorf("findings:\n%s", report(r))
 			}
 		})
@@ -74,7 +79,7 @@ func TestScriptValues(t *testing.T) {
 	for _, c := range bad {
 		t.Run("bad/"+c.name, func(t *testing.T) {
 			t.Parallel()
-			text := minimal + c.extra
+			text := runtimeSpec(c.extra)
 			_, r := spec.Load([]byte(text))
 			if len(r.Entries) != 1 {
 				t.Fatalf("want one finding at %s, got:\n%s", c.path, report(r))
@@ -88,4 +93,13 @@ func TestScriptValues(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runtimeSpec is minimal with extra appended and the runtime named, in
+// extra's kubernetes section when it has one.
+func runtimeSpec(extra string) string {
+	if strings.HasPrefix(extra, "  kubernetes:") {
+		return minimal + extra
+	}
+	return withRuntime + extra
 }

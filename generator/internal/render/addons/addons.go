@@ -2,7 +2,9 @@ package addons
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
+	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -62,6 +64,16 @@ func Render(c *plan.Cluster, n *plan.Node, p *fileset.Set) error {
 	if err := hook(firstboot.CNI, "cni"); err != nil {
 		return err
 	}
+	if c.NodeLocalDNS {
+		dns, err := NodeLocalDNS(c)
+		if err != nil {
+			return err
+		}
+		p.AddFile(fileset.File{Path: NodeLocalDNSFile, Mode: fileset.ModePublic, Content: dns})
+		if err := hook(firstboot.NodeLocalDNS, "nodelocaldns"); err != nil {
+			return err
+		}
+	}
 	if c.Spec.OpenEBSEnabled() {
 		sc, err := StorageClass(c.Spec)
 		if err != nil {
@@ -78,7 +90,7 @@ func Render(c *plan.Cluster, n *plan.Node, p *fileset.Set) error {
 		}
 	}
 	if ks := c.Spec.KubeSphere; ks != nil {
-		cc, err := ClusterConfiguration(ks)
+		cc, err := ClusterConfiguration(c)
 		if err != nil {
 			return err
 		}
@@ -94,13 +106,63 @@ func Render(c *plan.Cluster, n *plan.Node, p *fileset.Set) error {
 type scriptData struct{ AssetDir, EnvFile, BinDir string }
 
 // ClusterConfiguration is the user's KubeSphere document as the node applies
-// it: the same object, field for field.
-func ClusterConfiguration(ks *spec.KubeSphere) ([]byte, error) {
+// it: the same object, field for field, except that with etcd monitoring on
+// KubeKey's placeholder etcd.endpointIps (localhost, or none) becomes the
+// etcd members' addresses, as KubeKey fills it in.
+func ClusterConfiguration(c *plan.Cluster) ([]byte, error) {
+	ks := c.Spec.KubeSphere
+	if ks.EtcdMonitoring() {
+		etcd, _ := ks.Spec["etcd"].(map[string]any)
+		if ips, _ := etcd["endpointIps"].(string); ips == "" || ips == "localhost" {
+			copied := *ks
+			copied.Spec = maps.Clone(ks.Spec)
+			filled := maps.Clone(etcd)
+			filled["endpointIps"] = strings.Join(etcdAddresses(c), ",")
+			copied.Spec["etcd"] = filled
+			ks = &copied
+		}
+	}
 	out, err := yaml.Marshal(ks)
 	if err != nil {
 		return nil, fmt.Errorf("KubeSphere ClusterConfiguration: %w", err)
 	}
 	return out, nil
+}
+
+// etcdAddresses are the hosts KubeSphere's Prometheus scrapes etcd on: the
+// etcd members (kubekey), the control planes (stacked), or the external
+// endpoints' hosts.
+func etcdAddresses(c *plan.Cluster) []string {
+	var out []string
+	switch c.Etcd.Type {
+	case plan.EtcdKubeKey:
+		for _, m := range c.EtcdMembers {
+			out = append(out, m.IPv4)
+		}
+	case plan.EtcdKubeadm:
+		for _, m := range c.ControlPlanes {
+			out = append(out, m.IPv4)
+		}
+	default:
+		for _, ep := range c.Etcd.Endpoints {
+			if u, err := url.Parse(ep); err == nil {
+				out = append(out, u.Hostname())
+			}
+		}
+	}
+	return out
+}
+
+// etcdClientFiles are the CA, certificate and key on the init node that
+// KubeSphere's etcd monitoring reads from the Secret kube-etcd-client-certs
+// (KubeKey fills it from its etcd files): kube-apiserver's own etcd client
+// files, or kubeadm's health-check client with stacked etcd. An external
+// etcd without client files gets an empty Secret, as KubeSphere documents.
+func etcdClientFiles(c *plan.Cluster) (ca, cert, key string) {
+	if c.Etcd.Type == plan.EtcdKubeadm {
+		return "/etc/kubernetes/pki/etcd/ca.crt", "/etc/kubernetes/pki/etcd/healthcheck-client.crt", "/etc/kubernetes/pki/etcd/healthcheck-client.key"
+	}
+	return c.Etcd.CAFile, c.Etcd.CertFile, c.Etcd.KeyFile
 }
 
 // StorageClass is OpenEBS local PV's hostpath class as KubeKey defines it
@@ -197,6 +259,14 @@ func Env(c *plan.Cluster, n *plan.Node) ([]byte, error) {
 		set("KS_HELM", strconv.FormatBool(r.Helm))
 		set("KS_WAIT_TRIES", "120")
 		set("KS_CONSOLE_URL", fmt.Sprintf("http://%s:%d", n.IPv4, httpPort))
+		monitoring := ks.EtcdMonitoring() && !r.Helm
+		set("KS_ETCD_MONITORING", strconv.FormatBool(monitoring))
+		if monitoring {
+			ca, cert, key := etcdClientFiles(c)
+			set("KS_ETCD_CA", ca)
+			set("KS_ETCD_CERT", cert)
+			set("KS_ETCD_KEY", key)
+		}
 	}
 	if c.Spec.OpenEBSEnabled() {
 		set("OPENEBS_VERSION", images.OpenEBSVersion)

@@ -60,7 +60,8 @@ case "$*" in
     while [ $# -gt 0 ]; do
       if [ "$1" = -f ]; then
         mkdir -p "$FAKE_DIR/applied"; n=$(ls "$FAKE_DIR/applied" | wc -l)
-        cp "$2" "$FAKE_DIR/applied/$(printf %02d "$n")-$(basename "$2")"
+        if [ "$2" = - ]; then cat > "$FAKE_DIR/applied/$(printf %02d "$n")-stdin.yaml"
+        else cp "$2" "$FAKE_DIR/applied/$(printf %02d "$n")-$(basename "$2")"; fi
       fi
       shift
     done; exit 0 ;;
@@ -256,6 +257,7 @@ func TestFirstBootSequenceInitCNIAddonsKubeSphere(t *testing.T) {
 		"kubeadm init",
 		"kubectl apply --server-side --force-conflicts -f " + filepath.Join(sb.dir, "state/rendered/tigera-operator.yaml"),
 		"kubectl apply --server-side --force-conflicts -f " + filepath.Join(sb.dir, "state/rendered/calico-installation.yaml"),
+		"kubectl apply --server-side --force-conflicts -f " + filepath.Join(sb.dir, "kube/addons/nodelocaldns.yaml"),
 		// KubeSphere is on, so OpenEBS local PV is too (KubeKey's rule).
 		"kubectl apply --server-side --force-conflicts -f " + filepath.Join(sb.dir, "state/rendered/openebs-hostpath-operator.yaml"),
 		"kubectl apply --server-side --force-conflicts -f " + filepath.Join(sb.dir, "kube/addons/openebs-local-storageclass.yaml"),
@@ -295,7 +297,7 @@ func TestFirstBootSequenceInitCNIAddonsKubeSphere(t *testing.T) {
 	if out, err := sb.run("bootstrap.sh"); err != nil || !strings.Contains(out, "already bootstrapped") {
 		t.Fatalf("re-run: %v\n%s", err, out)
 	}
-	for _, step := range []string{"cni", "storage", "addons", "kubesphere"} {
+	for _, step := range []string{"cni", "nodelocaldns", "storage", "addons", "kubesphere"} {
 		if out, err := sb.run("addons.sh", step); err != nil || !strings.Contains(out, "skipping") {
 			t.Fatalf("re-run of %s: %v\n%s", step, err, out)
 		}
@@ -561,6 +563,12 @@ func TestOnlyTheInitNodeAppliesAndNoManifestIsInlined(t *testing.T) {
 		}
 		total := 0
 		for path, f := range files {
+			if path == addons.NodeLocalDNSFile {
+				// ksgen's own objects, typed and built from the spec (its
+				// Corefile, the CoreDNS address, the registry), like the
+				// StorageClass: not an upstream manifest (TestNodeLocalDNS).
+				continue
+			}
 			total += len(f.Content)
 			if bytes.Contains(f.Content, []byte("kind: DaemonSet")) || bytes.Contains(f.Content, []byte("CustomResourceDefinition")) {
 				t.Errorf("%s inlines a manifest", path)
@@ -569,7 +577,7 @@ func TestOnlyTheInitNodeAppliesAndNoManifestIsInlined(t *testing.T) {
 		if total > 12000 {
 			t.Errorf("the init node's addon files are %d bytes; manifests belong in the image", total)
 		}
-		for _, path := range []string{addons.Script, addons.EnvFile, firstboot.CNI.Path(), firstboot.Storage.Path(), addons.SCFile, firstboot.Addons.Path(), firstboot.KubeSphere.Path(), addons.CCFile} {
+		for _, path := range []string{addons.Script, addons.EnvFile, firstboot.CNI.Path(), addons.NodeLocalDNSFile, firstboot.NodeLocalDNS.Path(), firstboot.Storage.Path(), addons.SCFile, firstboot.Addons.Path(), firstboot.KubeSphere.Path(), addons.CCFile} {
 			if _, ok := files[path]; !ok {
 				t.Errorf("missing %s", path)
 			}
@@ -645,5 +653,55 @@ spec: {}
 	}
 	if got := sb.read("state/kubesphere-console-url"); got != "http://10.0.0.1:30880\n" {
 		t.Errorf("console url file = %q", got)
+	}
+}
+
+// TestKubeSphereEtcdMonitoring: with etcd.monitoring on, the init node (a
+// control plane: it holds the etcd client files) creates KubeKey's Secret
+// kube-etcd-client-certs from kube-apiserver's etcd client files before
+// ks-installer starts, and KubeKey's placeholder endpointIps becomes the
+// etcd members' addresses.
+func TestKubeSphereEtcdMonitoring(t *testing.T) {
+	t.Parallel()
+	doc := strings.Replace(kubesphereDoc, "  devops: {enabled: false}\n", "  devops: {enabled: false}\n  etcd: {monitoring: true, endpointIps: localhost, port: 2379, tlsEnable: true}\n", 1)
+	sb := newSandbox(t, plantest.HA("")+doc)
+	var cc struct {
+		Spec struct {
+			Etcd struct {
+				Monitoring  bool   `json:"monitoring"`
+				EndpointIps string `json:"endpointIps"`
+				Port        int    `json:"port"`
+			} `json:"etcd"`
+		} `json:"spec"`
+	}
+	if err := yaml.Unmarshal([]byte(sb.read("kube/addons/kubesphere-cluster-configuration.yaml")), &cc); err != nil {
+		t.Fatal(err)
+	}
+	if !cc.Spec.Etcd.Monitoring || cc.Spec.Etcd.EndpointIps != "10.0.0.1,10.0.0.2,10.0.0.3" || cc.Spec.Etcd.Port != 2379 {
+		t.Errorf("ClusterConfiguration etcd = %+v, want monitoring on the three etcd members", cc.Spec.Etcd)
+	}
+	if out, err := sb.run("bootstrap.sh"); err != nil {
+		t.Fatalf("bootstrap: %v\n%s", err, out)
+	}
+	calls := sb.calls()
+	secret := index(calls, "kubectl -n kubesphere-monitoring-system create secret generic kube-etcd-client-certs "+
+		"--from-file=etcd-client-ca.crt=/etc/ssl/etcd/ssl/ca.pem "+
+		"--from-file=etcd-client.crt=/etc/ssl/etcd/ssl/apiserver-etcd-client.pem "+
+		"--from-file=etcd-client.key=/etc/ssl/etcd/ssl/apiserver-etcd-client-key.pem --dry-run=client -o yaml")
+	installer := index(calls, "kubectl apply --server-side --force-conflicts -f "+filepath.Join(sb.dir, "state/rendered/kubesphere-installer.yaml"))
+	if secret < 0 || installer < 0 || secret > installer {
+		t.Errorf("the etcd client Secret is not created before ks-installer (%d, %d):\n%s", secret, installer, strings.Join(calls, "\n"))
+	}
+	if index(calls, "kubectl create namespace kubesphere-monitoring-system") < 0 {
+		t.Errorf("no kubesphere-monitoring-system namespace:\n%s", strings.Join(calls, "\n"))
+	}
+
+	// Off (the existing spec): no Secret, the document as written.
+	off := newSandbox(t, plantest.HA("")+kubesphereDoc)
+	if out, err := off.run("bootstrap.sh"); err != nil {
+		t.Fatalf("bootstrap: %v\n%s", err, out)
+	}
+	if i := index(off.calls(), "kubectl -n kubesphere-monitoring-system create secret"); i >= 0 {
+		t.Error("the Secret is created with etcd monitoring off")
 	}
 }

@@ -27,5 +27,6 @@ func Images(c *plan.Cluster) images.Cluster {
 		ic.KubeSphereComponents = c.Spec.KubeSphere.Components()
 	}
 	ic.OpenEBS = c.Spec.OpenEBSEnabled()
+	ic.NodeLocalDNS = c.NodeLocalDNS
 	return ic
 }

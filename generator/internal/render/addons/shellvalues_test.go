@@ -35,7 +35,7 @@ func TestSpecValuesArriveByteExact(t *testing.T) {
 		{"mirror host", "  registry:\n    registryMirrors: [\"%s\"]\n", "https://mirror`touch pwned`", "spec.registry.registryMirrors[0]"},
 		{"private registry", "  registry:\n    privateRegistry: \"%s\"\n", "harbor.local/x#y&z", "spec.registry.privateRegistry"},
 		{"NTP server", "  system:\n    ntpServers: [\"%s\"]\n", "ntp.example.com iburst; touch pwned", "spec.system.ntpServers[0]"},
-		{"CRI socket", "  kubernetes:\n    containerRuntimeEndpoint: \"%s\"\n", "unix:///run/x.sock'$(touch pwned)'", "spec.kubernetes.containerRuntimeEndpoint"},
+		{"CRI socket", "  kubernetes:\n    containerManager: containerd\n    containerRuntimeEndpoint: \"%s\"\n", "unix:///run/x.sock'$(touch pwned)'", "spec.kubernetes.containerRuntimeEndpoint"},
 		{"addon name", "  addons:\n  - name: \"%s\"\n", "nfs;touch pwned", "spec.addons[0].name"},
 		{"addon namespace", "  addons:\n  - name: nfs\n    namespace: \"%s\"\n", "$(touch pwned)", "spec.addons[0].namespace"},
 		// w3's entry in the hosts list gets the label (host names: the
@@ -47,6 +47,9 @@ func TestSpecValuesArriveByteExact(t *testing.T) {
 		if strings.HasPrefix(c.path, "spec.hosts[5].") {
 			entry := "{name: w3, address: 10.0.0.13, internalAddress: 10.0.0.13"
 			text = strings.Replace(plantest.HA(""), entry, entry+", "+fmt.Sprintf(c.extra, c.value), 1)
+		}
+		if !strings.Contains(text, "containerManager") {
+			text += "  kubernetes: {containerManager: containerd}\n" // as kk create config writes it
 		}
 		_, r := spec.Load([]byte(text))
 		want := 1 + slices.IndexFunc(strings.Split(text, "\n"), func(l string) bool { return strings.Contains(l, c.value) })

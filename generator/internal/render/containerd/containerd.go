@@ -21,7 +21,9 @@ type configData struct {
 	PauseImage        string
 	// SystemdCgroup agrees with the kubelet's cgroup driver.
 	SystemdCgroup bool
-	Auths         []auth
+	// Root is registry.containerdDataDir, "" for containerd's own.
+	Root  string
+	Auths []auth
 }
 
 type auth struct {
@@ -97,6 +99,7 @@ func configFiles(c *plan.Cluster) ([]fileset.File, error) {
 		KubernetesVersion: "v" + c.Version.String(),
 		PauseImage:        images.Repository(reg.PrivateRegistry, reg.NamespaceOverride) + "/pause:" + images.PauseTag(c.Version.Minor()),
 		SystemdCgroup:     c.CgroupDriver == "" || c.CgroupDriver == "systemd",
+		Root:              reg.ContainerdDataDir,
 	}
 	for _, host := range slices.Sorted(maps.Keys(reg.Auths)) {
 		a := reg.Auths[host]

@@ -1,6 +1,9 @@
 package containerd_test
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -60,5 +63,40 @@ func TestNoCredentialsMeansPublicConfig(t *testing.T) {
 	// archive's unit runs the one in /usr/local/bin.
 	if len(files) != 3 || !strings.Contains(string(files["/etc/systemd/system/containerd.service"].Content), "ExecStart=/usr/local/bin/containerd\n") {
 		t.Errorf("files = %v, want config.toml, crictl.yaml and containerd.service only", len(files))
+	}
+}
+
+// TestContainerdDataDir: KubeKey's registry.containerdDataDir becomes
+// containerd's root, as the real containerd reads the rendered config
+// (`containerd config dump`, which loads and prints the whole config).
+func TestContainerdDataDir(t *testing.T) {
+	t.Parallel()
+	c := plantest.Plan(t, plantest.HA(`  registry: {containerdDataDir: /data/containerd}
+`))
+	_, files := plantest.Render(t, c, "w1", containerd.Render)
+	cfg := files["/etc/containerd/config.toml"].Content
+	if !strings.Contains(string(cfg), "\nroot = \"/data/containerd\"\n") {
+		t.Errorf("config.toml has no root:\n%s", cfg)
+	}
+	bin, err := exec.LookPath("containerd")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("containerd not found; .ci/run installs it")
+		}
+		t.Skip("containerd not found (apt-get install containerd)")
+	}
+	path := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(path, cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "--config", path, "config", "dump").CombinedOutput()
+	if err != nil {
+		t.Fatalf("containerd config dump: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "\nroot = \"/data/containerd\"\n") && !strings.HasPrefix(string(out), "root = \"/data/containerd\"\n") {
+		t.Errorf("containerd reads another root:\n%s", out)
+	}
+	if !strings.Contains(string(out), "SystemdCgroup = true") {
+		t.Errorf("containerd lost the runc options:\n%s", out)
 	}
 }

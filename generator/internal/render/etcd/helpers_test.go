@@ -64,6 +64,7 @@ func (c cluster) yaml() string {
 		}
 	}
 	b.WriteString("  controlPlaneEndpoint: {internalLoadbalancer: haproxy, domain: lb.kubesphere.local, port: 6443}\n")
+	b.WriteString("  kubernetes: {containerManager: containerd}\n")
 	if c.etcd != "" {
 		b.WriteString("  etcd:\n" + c.etcd)
 	}

@@ -96,6 +96,7 @@ var (
 	// KubeProxyLocal points kube-proxy at 127.0.0.1 with the internal LB.
 	KubeProxyLocal = Slot{Post, 20, "kube-proxy-local"}
 	CNI            = Slot{Post, 50, "cni"}
+	NodeLocalDNS   = Slot{Post, 52, "nodelocaldns"}
 	Storage        = Slot{Post, 55, "storage"}
 	Addons         = Slot{Post, 60, "addons"}
 	KubeSphere     = Slot{Post, 70, "kubesphere"}

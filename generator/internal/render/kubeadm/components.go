@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/util/version"
 	kubeproxyv1alpha1 "k8s.io/kube-proxy/config/v1alpha1"
 	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
 
@@ -32,9 +33,15 @@ func componentConfigs(c *plan.Cluster) ([]*document, error) {
 		"clusterDomain":        k.DNSDomain,
 		"containerLogMaxSize":  "5Mi",
 		"containerLogMaxFiles": 3,
-		"evictionHard":         map[string]any{"memory.available": "5%", "pid.available": "10%"},
-		"kubeReserved":         map[string]any{"cpu": "200m", "memory": "250Mi"},
-		"systemReserved":       map[string]any{"cpu": "200m", "memory": "250Mi"},
+		"evictionHard":         evictionHard(c.Version),
+		// KubeKey's soft eviction: pods get up to 2 minutes to leave once
+		// memory runs low, before the hard threshold kills them.
+		"evictionSoft":                     map[string]any{"memory.available": "10%"},
+		"evictionSoftGracePeriod":          map[string]any{"memory.available": "2m"},
+		"evictionMaxPodGracePeriod":        120,
+		"evictionPressureTransitionPeriod": "30s",
+		"kubeReserved":                     map[string]any{"cpu": "200m", "memory": "250Mi"},
+		"systemReserved":                   map[string]any{"cpu": "200m", "memory": "250Mi"},
 	}
 	if len(k.FeatureGates) > 0 {
 		kubelet["featureGates"] = k.FeatureGates
@@ -67,6 +74,28 @@ func componentConfigs(c *plan.Cluster) ([]*document, error) {
 		return nil, fmt.Errorf("spec.kubernetes.kubeProxyConfiguration (line %d): %w", c.Spec.Line("spec.kubernetes.kubeProxyConfiguration"), err)
 	}
 	return []*document{kb, pb}, nil
+}
+
+// imagefsInodesSince is the kubelet that added imagefs.inodesFree to its
+// default hard eviction thresholds (kubernetes/kubernetes#121834, v1.30).
+var imagefsInodesSince = version.MustParseSemantic("v1.30.0")
+
+// evictionHard is KubeKey's hard eviction (memory.available 5%, and ksgen's
+// pid.available 10%) plus the kubelet's own default thresholds for the node
+// and image filesystems: a partial evictionHard replaces the kubelet's
+// defaults instead of adding to them, so the disk thresholds are written out.
+func evictionHard(v *version.Version) map[string]any {
+	hard := map[string]any{
+		"memory.available":  "5%",
+		"pid.available":     "10%",
+		"nodefs.available":  "10%",
+		"nodefs.inodesFree": "5%",
+		"imagefs.available": "15%",
+	}
+	if v.AtLeast(imagefsInodesSince) {
+		hard["imagefs.inodesFree"] = "5%"
+	}
+	return hard
 }
 
 func hostBits(addr string) string {

@@ -92,7 +92,7 @@ func TestPatchStrategicMerge(t *testing.T) {
 		t.Errorf("kubelet cgroupDriver %q failCgroupV1 %v, want cgroupfs and false", kc.CgroupDriver, kc.FailCgroupV1)
 	}
 	// The fields the patch does not name keep their rendered values.
-	if kc.MaxPods != 110 || !slices.Equal(kc.ClusterDNS, []string{"10.233.0.10"}) {
+	if kc.MaxPods != 110 || !slices.Equal(kc.ClusterDNS, []string{"169.254.25.10"}) {
 		t.Errorf("kubelet maxPods %d clusterDNS %v: the patch lost rendered fields", kc.MaxPods, kc.ClusterDNS)
 	}
 	// Strategic merge replaces lists without a patchMergeKey: the

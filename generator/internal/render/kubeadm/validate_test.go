@@ -11,11 +11,14 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/version"
@@ -151,6 +154,9 @@ func expect(t *testing.T, s *spec.Spec) expectations {
 		dns = dns.Next()
 	}
 	e.clusterDNS = dns.String()
+	if cs.Kubernetes.NodeLocalDNSEnabled() {
+		e.clusterDNS = "169.254.25.10" // KubeKey's NodeLocalDNS, on by default
+	}
 	e.initNode = e.controlPlanes[0]
 	for _, h := range cs.Hosts {
 		e.hosts[h.Name] = h
@@ -390,6 +396,7 @@ func checkComponentConfigs(t *testing.T, node string, docs kubeadmapi.DocumentMa
 			if !kc.RotateCertificates || kc.ServerTLSBootstrap {
 				t.Errorf("%s: kubelet rotateCertificates %t serverTLSBootstrap %t, want true and false", node, kc.RotateCertificates, kc.ServerTLSBootstrap)
 			}
+			checkEviction(t, node, &kc, e)
 		case "KubeProxyConfiguration":
 			var pc kubeproxyv1alpha1.KubeProxyConfiguration
 			if err := yaml.UnmarshalStrict(doc, &pc); err != nil {
@@ -401,6 +408,59 @@ func checkComponentConfigs(t *testing.T, node string, docs kubeadmapi.DocumentMa
 			}
 		}
 	}
+}
+
+// checkEviction checks the eviction a user relies on: KubeKey's soft memory
+// eviction, and every hard threshold the kubelet has by default still there
+// (a partial evictionHard drops the others), each value in the kubelet's
+// form. (The kubelet's own decoder, validation and eviction parser, under
+// k8s.io/kubernetes/pkg/kubelet, need modules ksgen does not require,
+// k8s.io/cloud-provider among them; kubeadm's validation above reads the
+// document as kubeadm uploads it.)
+func checkEviction(t *testing.T, node string, kc *kubeletv1beta1.KubeletConfiguration, e expectations) {
+	t.Helper()
+	hard := map[string]bool{}
+	for sig, v := range kc.EvictionHard {
+		if !evictionValue(v) {
+			t.Errorf("%s: evictionHard %s: %q is neither a quantity nor a percentage", node, sig, v)
+		}
+		hard[sig] = true
+	}
+	for sig, v := range kc.EvictionSoft {
+		if !evictionValue(v) {
+			t.Errorf("%s: evictionSoft %s: %q is neither a quantity nor a percentage", node, sig, v)
+		}
+		if _, err := time.ParseDuration(kc.EvictionSoftGracePeriod[sig]); err != nil {
+			t.Errorf("%s: evictionSoft %s has no grace period: %v", node, sig, err)
+		}
+	}
+	// kubelet's defaults (pkg/kubelet/eviction/defaults_linux.go); the
+	// imagefs inodes one since v1.30.
+	wantHard := []string{"memory.available", "nodefs.available", "nodefs.inodesFree", "imagefs.available", "pid.available"}
+	if !version.MustParseSemantic(e.version).LessThan(version.MustParseSemantic("v1.30.0")) {
+		wantHard = append(wantHard, "imagefs.inodesFree")
+	}
+	for _, sig := range wantHard {
+		if !hard[sig] {
+			t.Errorf("%s: no hard eviction threshold for %s: %v", node, sig, kc.EvictionHard)
+		}
+	}
+	if kc.EvictionSoftGracePeriod["memory.available"] != "2m" || kc.EvictionSoft["memory.available"] != "10%" {
+		t.Errorf("%s: soft eviction %v grace %v, want memory.available 10%% for 2m", node, kc.EvictionSoft, kc.EvictionSoftGracePeriod)
+	}
+	if kc.EvictionMaxPodGracePeriod != 120 || kc.EvictionPressureTransitionPeriod.Duration != 30*time.Second {
+		t.Errorf("%s: evictionMaxPodGracePeriod %d, evictionPressureTransitionPeriod %s, want 120 and 30s", node, kc.EvictionMaxPodGracePeriod, kc.EvictionPressureTransitionPeriod.Duration)
+	}
+}
+
+// evictionValue is the kubelet's form of a threshold: a percentage or a quantity.
+func evictionValue(v string) bool {
+	if p, ok := strings.CutSuffix(v, "%"); ok {
+		f, err := strconv.ParseFloat(p, 64)
+		return err == nil && f > 0 && f <= 100
+	}
+	q, err := resource.ParseQuantity(v)
+	return err == nil && q.Sign() > 0
 }
 
 func checkJoin(t *testing.T, node string, b []byte, e expectations, cred kubeadm.Credentials, controlPlane bool) {

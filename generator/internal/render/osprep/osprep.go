@@ -14,18 +14,55 @@ import (
 // kube-proxy, and the ipvs family for kube-proxy's ipvs mode.
 var modules = []string{"overlay", "br_netfilter", "ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_sh", "nf_conntrack"}
 
-// sysctls are what kubelet, kube-proxy (ipvs) and CNIs need on a node.
+// sysctls are what kubelet, kube-proxy (ipvs) and CNIs need on a node, then
+// KubeKey's tuning for nodes with many pods, neighbours and connections
+// (its initOS script, cmd/kk/pkg/bootstrap/os/templates/init_script.go), with
+// KubeKey's values. Two differences: arp_announce = 2 (KubeKey leaves the
+// kernel's 0, with which a node may use a VIP or a kube-ipvs0 service
+// address as the source of its ARP requests), and no kernel.pid_max cap
+// (KubeKey lowers it to 65535; systemd sets 4194304 on 64-bit hosts, and
+// the cap limits the processes of all pods on a node). KubeKey's kernel.watchdog_thresh and
+// kernel.hung_task_timeout_secs are diagnostics, not network settings, and
+// its vm.overcommit_memory ends at the kernel's default 0; they are left out.
 var sysctls = []string{
 	"net.ipv4.ip_forward = 1",
+	"net.bridge.bridge-nf-call-arptables = 1",
 	"net.bridge.bridge-nf-call-iptables = 1",
 	"net.bridge.bridge-nf-call-ip6tables = 1",
 	"net.ipv4.ip_local_reserved_ports = 30000-32767",
 	"net.ipv4.conf.all.arp_ignore = 1",
+	"net.ipv4.conf.default.arp_ignore = 1",
 	"net.ipv4.conf.all.arp_announce = 2",
+	"net.ipv4.conf.all.arp_accept = 1",
+	"net.ipv4.conf.default.arp_accept = 1",
+	"net.ipv4.conf.all.rp_filter = 0",
+	"net.ipv4.conf.default.rp_filter = 0",
+	// Neighbour table: the kernel's 128/512/1024 overflow on nodes that
+	// talk to many pods and nodes ("neighbour table overflow").
+	"net.ipv4.neigh.default.gc_thresh1 = 512",
+	"net.ipv4.neigh.default.gc_thresh2 = 2048",
+	"net.ipv4.neigh.default.gc_thresh3 = 4096",
+	// Queues and buffers for many connections.
+	"net.core.somaxconn = 32768",
+	"net.core.netdev_max_backlog = 65535",
+	"net.core.rmem_max = 33554432",
+	"net.core.wmem_max = 33554432",
+	"net.ipv4.tcp_max_syn_backlog = 1048576",
+	"net.ipv4.tcp_max_tw_buckets = 1048576",
+	"net.ipv4.tcp_max_orphans = 65535",
+	"net.ipv4.tcp_retries2 = 15",
+	// Keepalives well under ipvs's 900 s idle timeout.
+	"net.ipv4.tcp_keepalive_time = 600",
+	"net.ipv4.tcp_keepalive_intvl = 30",
+	"net.ipv4.tcp_keepalive_probes = 10",
+	"net.ipv4.udp_rmem_min = 131072",
+	"net.ipv4.udp_wmem_min = 131072",
 	"vm.max_map_count = 262144",
 	"vm.swappiness = 0",
 	"fs.inotify.max_user_instances = 524288",
 	"fs.inotify.max_user_watches = 524288",
+	"fs.pipe-max-size = 4194304",
+	"fs.aio-max-nr = 262144",
 }
 
 // Render adds the OS preparation files and users to p.

@@ -1,6 +1,11 @@
 package osprep_test
 
 import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -64,4 +69,122 @@ spec:
 	if mods := string(files["/etc/modules-load.d/kubernetes.conf"].Content); !strings.Contains(mods, "br_netfilter\n") || !strings.Contains(mods, "ip_vs\n") {
 		t.Errorf("modules-load.d:\n%s", mods)
 	}
+}
+
+// TestSysctlsTheKernelAccepts checks the rendered sysctl.d file with the
+// kernel and the real sysctl: every key exists under /proc/sys (net.bridge.*
+// once the br_netfilter module the payload loads is there), and the keys a
+// network namespace has are applied by `sysctl -p` in a namespace of the
+// test's own and read back with the rendered value. Keys outside a network
+// namespace are kernel-wide: they are checked for existence only, so the
+// test never changes the machine it runs on.
+func TestSysctlsTheKernelAccepts(t *testing.T) {
+	t.Parallel()
+	c := plantest.Plan(t, plantest.HA(""))
+	_, files := plantest.Render(t, c, "w1", osprep.Render)
+	conf := string(files["/etc/sysctl.d/99-kubernetes.conf"].Content)
+	modules := string(files["/etc/modules-load.d/kubernetes.conf"].Content)
+	want := map[string]string{}
+	var keys []string
+	for _, line := range strings.Split(strings.TrimSpace(conf), "\n") {
+		k, v, ok := strings.Cut(line, " = ")
+		if !ok {
+			t.Fatalf("line %q is not key = value", line)
+		}
+		if _, dup := want[k]; dup {
+			t.Errorf("%s set twice", k)
+		}
+		want[k], keys = v, append(keys, k)
+	}
+	for k, v := range map[string]string{
+		"net.ipv4.neigh.default.gc_thresh1": "512", "net.ipv4.neigh.default.gc_thresh2": "2048",
+		"net.ipv4.neigh.default.gc_thresh3": "4096", "net.core.somaxconn": "32768",
+		"net.ipv4.tcp_max_syn_backlog": "1048576", "net.core.netdev_max_backlog": "65535",
+		"net.core.rmem_max": "33554432", "net.core.wmem_max": "33554432",
+		"net.ipv4.conf.all.arp_announce": "2", "net.ipv4.ip_forward": "1",
+	} {
+		if want[k] != v {
+			t.Errorf("%s = %q, want %q", k, want[k], v)
+		}
+	}
+	if _, ok := want["kernel.pid_max"]; ok {
+		t.Error("kernel.pid_max is capped: KubeKey's 65535 starves big nodes")
+	}
+	if _, err := os.Stat("/proc/sys/net/ipv4/ip_forward"); err != nil {
+		t.Skipf("no /proc/sys here: %v", err)
+	}
+	if _, err := os.Stat("/proc/sys/net/bridge"); err != nil && !strings.Contains(modules, "br_netfilter\n") {
+		t.Error("net.bridge.* keys need br_netfilter, which modules-load.d does not load")
+	}
+	procPath := func(k string) string { return "/proc/sys/" + strings.ReplaceAll(k, ".", "/") }
+	for _, k := range keys {
+		if _, err := os.Stat(procPath(k)); err != nil {
+			if strings.HasPrefix(k, "net.bridge.") {
+				t.Logf("%s: br_netfilter is not loaded on this machine; the payload loads it", k)
+				continue
+			}
+			t.Errorf("%s: no such kernel parameter (%v)", k, err)
+		}
+	}
+
+	sysctl, err := exec.LookPath("sysctl")
+	if err == nil && os.Geteuid() != 0 {
+		err = errors.New("not root: cannot make a network namespace")
+	}
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("sysctl in a network namespace: %v", err)
+		}
+		t.Skipf("sysctl in a network namespace: %v", err)
+	}
+	// The net.* keys a fresh network namespace has, applied there and read back.
+	var netKeys []string
+	for _, k := range keys {
+		if strings.HasPrefix(k, "net.") {
+			netKeys = append(netKeys, k)
+		}
+	}
+	probe := exec.Command("unshare", "--net", "sh", "-c", `for k; do [ -e "/proc/sys/$(echo "$k" | tr . /)" ] && echo "$k"; done; true`, "sh")
+	probe.Args = append(probe.Args, netKeys...)
+	out, err := probe.Output()
+	if err != nil {
+		t.Fatalf("unshare --net: %v", err)
+	}
+	var netns []string
+	for _, k := range strings.Fields(string(out)) {
+		// Only net.* keys belong to a network namespace (vm.* and fs.*
+		// show in every one and write the host's); Linux 6.x shows
+		// rmem_max and wmem_max too but refuses values over the initial
+		// namespace's.
+		if strings.HasPrefix(k, "net.") && k != "net.core.rmem_max" && k != "net.core.wmem_max" {
+			netns = append(netns, k)
+		}
+	}
+	if len(netns) < 15 {
+		t.Fatalf("only %d keys in a network namespace: %v", len(netns), netns)
+	}
+	var sub strings.Builder
+	for _, k := range netns {
+		fmt.Fprintf(&sub, "%s = %s\n", k, want[k])
+	}
+	file := filepath.Join(t.TempDir(), "netns.conf")
+	if err := os.WriteFile(file, []byte(sub.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	apply := exec.Command("unshare", "--net", "sh", "-c", `s=$0 f=$1; shift; "$s" -q -p "$f" && "$s" -n "$@"`, sysctl, file)
+	apply.Args = append(apply.Args, netns...)
+	got, err := apply.CombinedOutput()
+	if err != nil {
+		t.Fatalf("sysctl -p in a network namespace: %v\n%s", err, got)
+	}
+	values := strings.Split(strings.TrimSpace(string(got)), "\n")
+	if len(values) != len(netns) {
+		t.Fatalf("read back %d values for %d keys:\n%s", len(values), len(netns), got)
+	}
+	for i, k := range netns {
+		if norm := strings.Join(strings.Fields(values[i]), " "); norm != strings.Join(strings.Fields(want[k]), " ") {
+			t.Errorf("%s reads back %q after sysctl -p, want %q", k, values[i], want[k])
+		}
+	}
+	t.Logf("%d keys; %d applied in a network namespace: %s", len(keys), len(netns), strings.Join(netns, " "))
 }

@@ -143,6 +143,7 @@ storage() {
   retry 30 5 "apply the OpenEBS local PV provisioner" apply_file "$dst"
   retry 30 5 "apply the OpenEBS StorageClass" apply_file "$KUBE_DIR/addons/openebs-local-storageclass.yaml"
 }
+nodelocaldns() { retry 30 5 "apply NodeLocalDNS" apply_file "$KUBE_DIR/addons/nodelocaldns.yaml"; }
 
 addons() {
   local i name tries delay
@@ -161,6 +162,14 @@ progress() {
   kubectl -n kubesphere-system logs deploy/ks-installer --tail=5 2>/dev/null | sed 's/^/ks-installer: /' || true
   return 1
 }
+etcd_client_secret() {
+  local files=()
+  if [ -n "$KS_ETCD_CA" ]; then files+=("--from-file=etcd-client-ca.crt=$KS_ETCD_CA"); fi
+  if [ -n "$KS_ETCD_CERT" ]; then files+=("--from-file=etcd-client.crt=$KS_ETCD_CERT" "--from-file=etcd-client.key=$KS_ETCD_KEY"); fi
+  kubectl create namespace kubesphere-monitoring-system --dry-run=client -o yaml | kubectl apply --server-side -f - &&
+    kubectl -n kubesphere-monitoring-system create secret generic kube-etcd-client-certs "${files[@]}" --dry-run=client -o yaml |
+    kubectl apply --server-side --force-conflicts -f -
+}
 
 kubesphere() {
   local dir="$ASSET_DIR/kubesphere/$KS_VERSION"
@@ -169,6 +178,9 @@ kubesphere() {
     if [ -n "$IMAGE_REGISTRY" ]; then args+=(--set "global.imageRegistry=$IMAGE_REGISTRY"); fi
     retry 30 5 "install ks-core" helm "${args[@]}"
   else
+    if [ "$KS_ETCD_MONITORING" = true ]; then
+      retry 30 5 "create the etcd client Secret" etcd_client_secret
+    fi
     images "$dir/kubesphere-installer.yaml" > "$WORK_DIR/kubesphere-installer.yaml"
     retry 30 5 "apply ks-installer" apply_file "$WORK_DIR/kubesphere-installer.yaml"
     retry 30 5 "wait for the ClusterConfiguration CRD" kubectl wait --for condition=established --timeout=60s crd/clusterconfigurations.installer.kubesphere.io
@@ -181,8 +193,9 @@ kubesphere() {
 
 case "${1:-}" in
   cni) step cni cni ;;
+  nodelocaldns) step nodelocaldns nodelocaldns ;;
   storage) step storage storage ;;
   addons) addons ;;
   kubesphere) step kubesphere kubesphere ;;
-  *) echo "usage: $0 cni|storage|addons|kubesphere" >&2; exit 2 ;;
+  *) echo "usage: $0 cni|nodelocaldns|storage|addons|kubesphere" >&2; exit 2 ;;
 esac
