@@ -225,8 +225,10 @@ func TestSchemaAcceptsCreateConfig(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if first, _, _ := strings.Cut(string(raw), "\n"); first != "# yaml-language-server: $schema="+schema.FileName {
-			t.Errorf("first line %q does not name the schema", first)
+		// The YAML language server reads the line per document.
+		modeline := "# yaml-language-server: $schema=" + schema.FileName + "\n"
+		if !strings.HasPrefix(string(raw), modeline) || strings.Count(string(raw), "\n---\n"+modeline) != strings.Count(string(raw), "\n---\n") {
+			t.Errorf("kubesphere %q: not every document starts with %q:\n%s", ks, modeline, raw)
 		}
 		ids, values := documents(t, raw)
 		if len(values) != map[string]int{"": 1, "v3.3.1": 2}[ks] {
