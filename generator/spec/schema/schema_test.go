@@ -143,6 +143,10 @@ func TestSchemaAcceptsEverySpec(t *testing.T) {
 	t.Logf("%d documents valid", docs)
 }
 
+// enumCases are the corpus files whose value is not one of a field's list,
+// which the schema knows too.
+var enumCases = map[string]bool{"ksgen-bad-os": true, "ksgen-bad-role-os": true, "ksgen-bad-cloud": true, "kubeadm-patch-unknown-kind": true, "lb-proxy-unknown": true}
+
 // TestSchemaRejectsTypeErrors checks that the schema refuses every file of
 // the invalid corpus whose finding is a wrong type or an unknown field,
 // which is what a schema can know.
@@ -164,7 +168,8 @@ func TestSchemaRejectsTypeErrors(t *testing.T) {
 			continue
 		}
 		e := r.Entries[0].Err
-		if !errors.Is(e, spec.ErrType) && !errors.Is(e, spec.ErrUnknownField) {
+		name := strings.TrimSuffix(filepath.Base(path), ".yaml")
+		if !errors.Is(e, spec.ErrType) && !errors.Is(e, spec.ErrUnknownField) && !enumCases[name] {
 			continue
 		}
 		checked++
