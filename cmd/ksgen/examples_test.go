@@ -124,6 +124,7 @@ func TestHelpExamples(t *testing.T) {
 		}
 		ran++
 	}
+	t.Logf("ran %d examples of %d commands", ran, len(dirs))
 	if ran < 15 {
 		t.Errorf("ran %d examples, want at least 15", ran)
 	}

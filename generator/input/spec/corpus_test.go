@@ -3,6 +3,7 @@ package spec_test
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -112,8 +113,14 @@ func TestInvalidCorpus(t *testing.T) {
 			if e.Severity != spec.Error {
 				t.Errorf("severity %s, want error", e.Severity)
 			}
-			if err := r.ErrIn(file, false); err == nil || err.Error() != file+" is not valid:\n"+c.want {
+			err := r.ErrIn(file, false)
+			if err == nil || err.Error() != file+" is not valid:\n"+c.want {
 				t.Errorf("ErrIn(false) = %v, want %q", err, c.want)
+			}
+			// Callers still reach the entry and its named cause.
+			var ee *spec.EntryError
+			if !errors.As(err, &ee) || ee.Entry.Line != e.Line || !errors.Is(err, errors.Unwrap(ee)) {
+				t.Errorf("ErrIn(false) = %v does not carry its entry", err)
 			}
 		})
 	}

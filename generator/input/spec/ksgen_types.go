@@ -96,9 +96,7 @@ type KubeadmPatch struct {
 // KubeadmPatchTarget selects the document by kind; the API version is the
 // one ksgen renders for the cluster's Kubernetes version.
 type KubeadmPatchTarget struct {
-	// Kind is InitConfiguration, ClusterConfiguration, JoinConfiguration,
-	// KubeletConfiguration or KubeProxyConfiguration.
-	Kind string `json:"kind"`
+	Kind string `json:"kind"` // a kind of kubeadm's configuration documents
 }
 
 // JSONPatchOp is one RFC 6902 operation.
@@ -169,7 +167,7 @@ type Download struct {
 
 // Budget is a user-data size limit, by cloud name or in bytes.
 type Budget struct {
-	Cloud string `json:"cloud,omitempty"` // aws, gcp, azure, openstack
+	Cloud string `json:"cloud,omitempty"` // the cloud whose documented limit applies
 	Bytes int    `json:"bytes,omitempty"` // a limit of your own, instead of a cloud's
 }
 

@@ -115,11 +115,11 @@ func (r *Report) Fatal(strict bool) []Entry {
 
 // Err returns the findings that stop the run as one error, sorted by line, or nil.
 func (r *Report) Err(strict bool) error {
-	fatal := r.Fatal(strict)
-	if len(fatal) == 0 {
-		return nil
+	var errs []error
+	for _, e := range entryErrors(r.Fatal(strict)) {
+		errs = append(errs, e)
 	}
-	return errors.Join((&FileError{Errs: entryErrors(fatal)}).Unwrap()...)
+	return errors.Join(errs...)
 }
 
 // ErrIn is Err for the file the spec was read from: a header naming the

@@ -49,6 +49,9 @@ type validator struct {
 	// unknownIn marks the roles whose groups name hosts that spec.hosts
 	// lacks: an empty role there is that finding's echo, not a second one.
 	unknownIn map[string]bool
+	// noHosts is set when spec.hosts is empty but the file names hosts:
+	// that is the one finding about them.
+	noHosts bool
 }
 
 // NearestLine returns the line of path, or of its nearest ancestor in the file.
@@ -241,21 +244,42 @@ func (v *validator) roles() {
 }
 
 // namesHosts reports the one cause of a cascade: spec.hosts is empty, yet
-// roleGroups names hosts. Every role group's "not in spec.hosts" and "no
-// control-plane host" would only echo it, so it is the one finding.
+// roleGroups (or the ksgen document's hosts) name hosts. Every "not in
+// spec.hosts" and "no control-plane host" would only echo it, so it is the
+// one finding.
 func (v *validator) namesHosts() bool {
-	var names []string
-	for _, role := range slices.Sorted(maps.Keys(v.s.Cluster.Spec.RoleGroups)) {
-		for _, entry := range v.s.Cluster.Spec.RoleGroups[role] {
-			if !slices.Contains(names, entry) {
-				names = append(names, entry)
+	var names, from []string
+	add := func(name string) {
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	groups := v.s.Cluster.Spec.RoleGroups
+	for _, role := range slices.Sorted(maps.Keys(groups)) {
+		for _, entry := range groups[role] {
+			expanded, err := expandRange(entry)
+			if err != nil {
+				expanded = []string{entry}
 			}
+			for _, name := range expanded {
+				add(name)
+			}
+		}
+	}
+	if len(names) > 0 {
+		from = append(from, "roleGroups")
+	}
+	if hosts := v.s.Config.Spec.Hosts; len(hosts) > 0 {
+		from = append(from, "the ksgen document's hosts")
+		for _, name := range slices.Sorted(maps.Keys(hosts)) {
+			add(name)
 		}
 	}
 	if len(names) == 0 {
 		return false
 	}
-	for role := range v.s.Cluster.Spec.RoleGroups {
+	v.noHosts = true
+	for role := range groups {
 		v.unknownIn[role] = true
 		if role == RoleMaster {
 			v.unknownIn[RoleControlPlane] = true
@@ -265,7 +289,11 @@ func (v *validator) namesHosts() bool {
 	if len(names) > 4 {
 		list += ", …"
 	}
-	v.errorf("spec.hosts", ErrRequired, "no hosts, but roleGroups names %d (%s): define each here, with its name and addresses", len(names), list)
+	verb := "names"
+	if len(from) > 1 {
+		verb = "name"
+	}
+	v.errorf("spec.hosts", ErrRequired, "no hosts, but %s %s %d (%s): define each here, with its name and addresses", strings.Join(from, " and "), verb, len(names), list)
 	return true
 }
 
@@ -658,7 +686,7 @@ func (v *validator) config() {
 	}
 	for _, name := range slices.Sorted(maps.Keys(c.Hosts)) {
 		hp := p + ".hosts." + name
-		if !hosts[name] {
+		if !hosts[name] && !v.noHosts {
 			v.errorf(hp, ErrUnknownHost, "host %q is not in spec.hosts", name)
 		}
 		v.nodeSettings(hp, c.Hosts[name])

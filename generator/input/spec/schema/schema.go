@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"github.com/ksgen/ksgen/generator/input/spec"
+	"github.com/ksgen/ksgen/generator/profile/clouds"
+	"github.com/ksgen/ksgen/generator/profile/osprofile"
 )
 
 // Draft is the JSON Schema dialect of every schema here.
@@ -137,6 +139,9 @@ func (b *builder) object(t reflect.Type) map[string]any {
 		if names := keys[t.Name()+"."+f.goName]; names != nil {
 			p["propertyNames"] = map[string]any{"enum": names}
 		}
+		if list := values[t.Name()+"."+f.goName]; list != nil {
+			p["enum"] = enum(t.Name()+"."+f.goName, list)
+		}
 		if f.doc != "" {
 			p["description"] = f.doc
 		}
@@ -154,6 +159,29 @@ func (b *builder) object(t reflect.Type) map[string]any {
 var keys = map[string][]string{
 	"ClusterSpec.RoleGroups": spec.RoleNames,
 	"ConfigSpec.Roles":       spec.RoleNames,
+}
+
+// values are the string fields, by "Type.Field", that take one of a list
+// the validator holds too; empty or absent means the default.
+var values = map[string][]string{
+	"ConfigSpec.OS":           osprofile.Names,
+	"NodeSettings.OS":         osprofile.Names,
+	"Budget.Cloud":            clouds.Names,
+	"LoadBalancer.Proxy":      {spec.ProxyHAProxy, spec.ProxyNginx},
+	"KubeadmPatchTarget.Kind": spec.PatchKinds,
+}
+
+// enum is the JSON Schema enum of a field of values: its list, and for an
+// optional field the empty string and null.
+func enum(key string, list []string) []any {
+	var out []any
+	for _, v := range list {
+		out = append(out, v)
+	}
+	if key != "KubeadmPatchTarget.Kind" { // required: the patch needs a target
+		out = append(out, "", nil)
+	}
+	return out
 }
 
 // field is one json field of a struct.
@@ -197,6 +225,9 @@ func Reference() string {
 			desc := f.doc
 			if names := keys[t.Name()+"."+f.goName]; names != nil {
 				desc = strings.TrimSpace(desc + " Keys: " + strings.Join(names, ", ") + ".")
+			}
+			if list := values[t.Name()+"."+f.goName]; list != nil {
+				desc = strings.TrimSpace(desc + " One of: " + strings.Join(list, ", ") + ".")
 			}
 			fmt.Fprintf(&b, "| `%s` | %s | %s |\n", f.name, typeName(f.typ), strings.ReplaceAll(desc, "|", `\|`))
 			for _, s := range structs(f.typ) {
