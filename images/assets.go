@@ -17,9 +17,10 @@ const (
 )
 
 // calicoComponents are the images the Tigera operator deploys for the
-// Installation ksgen writes (no APIServer, Goldmane or Whisker resource), at
-// the Calico release tag, from the operator's default registry for Calico
-// (tigera/operator pkg/components/images.go: CalicoRegistry "docker.io/").
+// Installation ksgen writes (no APIServer, Goldmane or Whisker resource, so
+// no apiserver, webhooks, goldmane or whisker images), as
+// <registry>/calico/<name>:<release> (tigera/operator
+// pkg/components/calico.go and images.go at each operator tag).
 var calicoComponents = []string{"cni", "node", "kube-controllers", "typha", "pod2daemon-flexvol", "csi", "node-driver-registrar"}
 
 // CNIImages lists the images the cluster's CNI plugin runs ("none": none).
@@ -29,7 +30,7 @@ func CNIImages(c Cluster) []string {
 		r := Calico(c.KubernetesVersion)
 		out := []string{"quay.io/tigera/operator:" + r.Operator}
 		for _, name := range calicoComponents {
-			out = append(out, "docker.io/calico/"+name+":"+r.Version)
+			out = append(out, r.Registry+"/calico/"+name+":"+r.Version)
 		}
 		return out
 	case "flannel":

@@ -122,19 +122,23 @@ type CalicoRelease struct {
 	// SeparateCRDs is true from v3.30, whose tigera-operator.yaml carries no
 	// CRDs: operator-crds.yaml is applied first.
 	SeparateCRDs bool
+	// Registry is where that operator pulls Calico's images from by default.
+	Registry string
 }
 
 // calicoReleases: the operator image of each release's
 // manifests/tigera-operator.yaml (projectcalico/calico at the tag; see
-// ../shared/upstream/PROVENANCE.md).
+// ../shared/upstream/PROVENANCE.md), and that operator's default Calico
+// registry (tigera/operator pkg/components/images.go CalicoRegistry at the
+// operator's tag: docker.io up to v1.36, quay.io from v1.38).
 var calicoReleases = []CalicoRelease{
-	{"v3.24.6", "v1.28.5", false},
-	{"v3.26.5", "v1.30.11", false},
-	{"v3.28.5", "v1.34.13", false},
-	{"v3.29.7", "v1.36.16", false},
-	{"v3.30.7", "v1.38.13", true},
-	{"v3.31.7", "v1.40.15", true},
-	{"v3.32.1", "v1.42.3", true},
+	{"v3.24.6", "v1.28.5", false, "docker.io"},
+	{"v3.26.5", "v1.30.11", false, "docker.io"},
+	{"v3.28.5", "v1.34.13", false, "docker.io"},
+	{"v3.29.7", "v1.36.16", false, "docker.io"},
+	{"v3.30.7", "v1.38.13", true, "quay.io"},
+	{"v3.31.7", "v1.40.15", true, "quay.io"},
+	{"v3.32.1", "v1.42.3", true, "quay.io"},
 }
 
 // Calico returns the Calico release paired with a Kubernetes version.
