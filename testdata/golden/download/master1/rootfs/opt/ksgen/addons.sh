@@ -72,6 +72,10 @@ apply_file() { kubectl apply --server-side --force-conflicts -f "$1"; }
 
 calico() {
   local dir="$ASSET_DIR/calico/$CALICO_VERSION" pools
+  if [ "${CALICO_SEPARATE_CRDS:-false}" = true ]; then
+    retry 30 5 "apply the Calico operator CRDs" apply_file "$dir/operator-crds.yaml"
+    retry 30 5 "wait for the Calico operator CRDs" kubectl wait --for condition=established --timeout=60s crd/installations.operator.tigera.io
+  fi
   images "$dir/tigera-operator.yaml" > "$WORK_DIR/tigera-operator.yaml"
   retry 30 5 "apply tigera-operator" apply_file "$WORK_DIR/tigera-operator.yaml"
   retry 30 5 "wait for the Installation CRD" kubectl wait --for condition=established --timeout=60s crd/installations.operator.tigera.io

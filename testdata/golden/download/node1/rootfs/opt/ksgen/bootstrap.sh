@@ -25,7 +25,15 @@ if [ -e "$STATE_DIR/bootstrapped" ]; then
   log "$(hostname) is already bootstrapped; nothing to do"
   exit 0
 fi
-mkdir -p "$PHASES" "$RUN_DIR"
+mkdir -p "$PHASES" "$RUN_DIR" "$STATE_DIR/attempts"
+REPORT="$HOOK_DIR/report"
+TEE_PID=
+if [ -r "$REPORT" ]; then
+  exec > >(tee -a "$RUN_DIR/bootstrap.log") 2>&1
+  TEE_PID=$!
+fi
+ATTEMPT=0
+report() { if [ -n "$TEE_PID" ]; then bash "$REPORT" "$CURRENT" "$ATTEMPT" "$@" || :; fi; }
 mark() {
   touch "$1"
   sync "$1" "$(dirname "$1")"
@@ -34,9 +42,15 @@ mark() {
 CURRENT=setup
 failed() {
   local rc=$?
-  [ "$rc" -ne 0 ] || return 0
-  echo $(($(cat "$RUN_DIR/failures" 2>/dev/null || echo 0) + 1)) > "$RUN_DIR/failures"
-  log "phase $CURRENT failed (exit $rc); the next start resumes at this phase"
+  if [ "$rc" -ne 0 ]; then
+    echo $(($(cat "$RUN_DIR/failures" 2>/dev/null || echo 0) + 1)) > "$RUN_DIR/failures"
+    log "phase $CURRENT failed (exit $rc); the next start resumes at this phase"
+    report failed "$rc"
+  fi
+  if [ -n "$TEE_PID" ]; then
+    exec >&- 2>&-
+    wait "$TEE_PID" || :
+  fi
 }
 trap failed EXIT
 phase() {
@@ -47,10 +61,14 @@ phase() {
     return 0
   fi
   CURRENT=$name
+  ATTEMPT=$(($(cat "$STATE_DIR/attempts/$name" 2>/dev/null || echo 0) + 1))
+  echo "$ATTEMPT" >"$STATE_DIR/attempts/$name"
   log "phase $name: starting"
+  report start
   "$@"
   mark "$PHASES/$name.done"
   log "phase $name: done"
+  report "done"
 }
 failures=$(cat "$RUN_DIR/failures" 2>/dev/null || echo 0)
 if [ "$failures" -gt 0 ]; then
@@ -170,6 +188,7 @@ run_kubeadm() {
       return 1
     fi
     log "attempt $n failed; next in ${delay}s"
+    report retry 1
     sleep "$delay"
     n=$((n + 1))
     delay=$((delay * 2))
@@ -191,3 +210,5 @@ CURRENT=finish
 mark "$STATE_DIR/bootstrapped"
 rm -f "$RUN_DIR/failures"
 log "done: every phase finished"
+CURRENT=bootstrapped ATTEMPT=0
+report "done"
