@@ -3,6 +3,9 @@
 package generator_test
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,6 +18,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"sigs.k8s.io/yaml"
@@ -57,6 +61,9 @@ func newDownloadServer(t *testing.T, os, wrong string) *downloadServer {
 	for _, bin := range images.Binaries(images.Cluster{KubernetesVersion: "v1.36.3", KubeKeyEtcd: true}, os, "amd64") {
 		p := "/" + path.Base(bin.URL)
 		d.bodies[p] = []byte("#!/bin/sh\necho " + bin.Name + "\n")
+		if bin.Archive() {
+			d.bodies[p] = archive(t, strings.Repeat("top/", bin.Strip)+bin.Name, d.bodies[p])
+		}
 		sum := sha256.Sum256(d.bodies[p])
 		hexSum := hex.EncodeToString(sum[:])
 		if bin.Name == wrong {
@@ -68,9 +75,25 @@ func newDownloadServer(t *testing.T, os, wrong string) *downloadServer {
 	return d
 }
 
+// archive is a release-like .tar.gz holding one executable at name.
+func archive(t *testing.T, name string, body []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o755, Size: int64(len(body)), Uid: 1001, Gid: 1001}); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = tw.Write(body)
+	if err := errors.Join(tw.Close(), zw.Close()); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
 // renderDownloads renders node1 of the example with d's ksgen document and
 // returns its payload and where each download must land (path → body).
-func (d *downloadServer) render(t *testing.T) (payload []byte, want map[string][]byte) {
+func (d *downloadServer) render(t *testing.T) (payload []byte, want map[string][]byte, rootfs map[string][]byte) {
 	t.Helper()
 	example, err := os.ReadFile(applySpec)
 	if err != nil {
@@ -97,9 +120,15 @@ func (d *downloadServer) render(t *testing.T) (payload []byte, want map[string][
 		t.Fatal(err)
 	}
 	n := c.NodeByName("node1")
-	payload = files(t, out)["node1/"+map[bool]string{true: "config.ign", false: "user-data"}[osprofile.Of(n.OS).Ignition()]]
-	want = landing(t, c, n, d)
-	return payload, want
+	all := files(t, out)
+	payload = all["node1/"+map[bool]string{true: "config.ign", false: "user-data"}[osprofile.Of(n.OS).Ignition()]]
+	rootfs = map[string][]byte{}
+	for p, content := range all {
+		if rest, ok := strings.CutPrefix(p, "node1/rootfs"); ok {
+			rootfs[rest] = content
+		}
+	}
+	return payload, landing(t, c, n, d), rootfs
 }
 
 // landing is where node n's downloads land: binaries at their destination,
@@ -136,7 +165,7 @@ func TestApplyDownloadsIgnition(t *testing.T) {
 	for _, wrong := range []string{"", "kubelet"} {
 		t.Run("wrong="+wrong, func(t *testing.T) {
 			d := newDownloadServer(t, osprofile.FCOS, wrong)
-			config, want := d.render(t)
+			config, want, _ := d.render(t)
 			ctx, cancel := context.WithTimeout(context.Background(), applyTimeout)
 			defer cancel()
 			res, err := consumers.ApplyIgnitionOnline(ctx, ign, config, filepath.Join(t.TempDir(), "ignition"))
@@ -188,7 +217,7 @@ func TestApplyDownloadsCloudInit(t *testing.T) {
 	for _, wrong := range []string{"", "kubelet", "containerd"} {
 		t.Run("wrong="+wrong, func(t *testing.T) {
 			d := newDownloadServer(t, osprofile.Ubuntu, wrong)
-			userData, want := d.render(t)
+			userData, want, rootfs := d.render(t)
 			var doc struct {
 				Runcmd [][]string `json:"runcmd"`
 			}
@@ -218,6 +247,42 @@ func TestApplyDownloadsCloudInit(t *testing.T) {
 					t.Errorf("%s: %v, content %q", p, err, got)
 				}
 			}
+			if wrong == "" {
+				unpack(t, root, rootfs)
+			}
 		})
+	}
+}
+
+// unpack runs the rendered ksgen-binaries.service script over the
+// downloads under root (its absolute paths moved there): it checks the sums
+// again and unpacks each archive into its destination, owned by root.
+func unpack(t *testing.T, root string, rootfs map[string][]byte) {
+	t.Helper()
+	reroot := func(b []byte) string { return strings.ReplaceAll(string(b), " /", " "+root+"/") }
+	sums := filepath.Join(root, binaries.SumsFile)
+	if err := os.MkdirAll(filepath.Dir(sums), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(sums, []byte(reroot(rootfs[binaries.SumsFile])), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := reroot(rootfs[binaries.Script])
+	if !strings.Contains(script, "tar -C "+root+"/usr/local ") {
+		t.Fatalf("the install script does not unpack containerd into /usr/local:\n%s", script)
+	}
+	out, err := exec.Command("sh", "-c", script).CombinedOutput()
+	if err != nil {
+		t.Fatalf("install script: %v\n%s\n%s", err, out, script)
+	}
+	for _, p := range []string{"/usr/local/containerd", "/opt/cni/bin/cni-plugins", "/usr/bin/crictl", "/var/lib/ksgen/binaries.done"} {
+		st, err := os.Stat(filepath.Join(root, p))
+		if err != nil {
+			t.Errorf("after the install script: %v", err)
+			continue
+		}
+		if sys, ok := st.Sys().(*syscall.Stat_t); ok && os.Geteuid() == 0 && sys.Uid != 0 {
+			t.Errorf("%s is owned by %d, want root", p, sys.Uid)
+		}
 	}
 }

@@ -202,7 +202,9 @@ func content(t *testing.T, path, encoding, s string) []byte {
 func wantFiles(n *fileset.Set) map[string]fileset.File {
 	m := map[string]fileset.File{}
 	for _, f := range append(append([]fileset.File(nil), n.Files...), n.UnitFiles()...) {
-		m[f.Path] = f
+		if !f.Remote() { // downloaded by runcmd, not in write_files
+			m[f.Path] = f
+		}
 	}
 	return m
 }
@@ -683,6 +685,7 @@ func TestCloudInitAccepts(t *testing.T) {
 		{name: "with snippet", node: fixture(), snippet: "#cloud-config\npackage_update: true\npackages: [jq]\nwrite_files:\n  - path: /etc/motd\n    content: hi\nruncmd:\n  - echo snippet\n"},
 		{name: "no units or users", node: &fileset.Set{Name: "lb1", Files: []fileset.File{{Path: "/etc/x", Mode: 0o600, Content: []byte("x")}}}},
 		{name: "yaml 1.1 look-alikes", node: lookAlikes()},
+		{name: "with downloads", node: withDownloads()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -704,6 +707,14 @@ func TestCloudInitAccepts(t *testing.T) {
 			checkWithPyYAML(t, bin, f, wantFiles(tt.node))
 		})
 	}
+}
+
+// withDownloads is a worker that downloads its binaries at first boot.
+func withDownloads() *fileset.Set {
+	n := fixture()
+	n.AddFile(fileset.File{Path: "/usr/bin/kubelet", Mode: 0o755, Source: "https://dl.k8s.io/release/v1.35.1/bin/linux/amd64/kubelet", SHA256: strings.Repeat("ab", 32)})
+	n.AddFile(fileset.File{Path: "/var/lib/ksgen/downloads/crictl-v1.35.0-linux-amd64.tar.gz", Mode: 0o644, Source: "http://10.0.0.9:8080/k8s/github.com/kubernetes-sigs/cri-tools/releases/download/v1.35.0/crictl-v1.35.0-linux-amd64.tar.gz", SHA256: strings.Repeat("cd", 32)})
+	return n
 }
 
 // lookAlikes has one file per single-line content that YAML 1.1 (PyYAML)

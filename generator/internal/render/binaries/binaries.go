@@ -17,6 +17,8 @@ const (
 	SumsFile    = "/opt/ksgen/binaries.sha256"
 	Script      = "/opt/ksgen/install-binaries"
 	Unit        = "ksgen-binaries.service"
+	// doneFile marks the archives unpacked: later boots skip the unit.
+	doneFile = "/var/lib/ksgen/binaries.done"
 )
 
 // Source values of the ksgen document's binaries.
@@ -134,10 +136,11 @@ func Render(c *plan.Cluster, n *plan.Node, p *fileset.Set) error {
 	p.AddFile(fileset.File{Path: SumsFile, Mode: fileset.ModePublic, Content: []byte(sums.String())})
 	p.AddFile(fileset.File{Path: Script, Mode: fileset.ModeExec, Content: []byte(
 		"#!/bin/sh\n# ksgen: check every download against its pinned sha256 again, then unpack the archives.\nset -eu\n" +
-			"sha256sum -c --quiet " + SumsFile + "\n" + unpack.String())})
+			"sha256sum -c --quiet " + SumsFile + "\n" + unpack.String() +
+			"mkdir -p " + path.Dir(doneFile) + "\ntouch " + doneFile + "\n")})
 	p.AddUnit(fileset.Unit{Name: Unit, Enabled: true, Contents: "[Unit]\nDescription=ksgen: check and unpack the downloaded binaries\n" +
-		"Before=" + strings.Join(dependents, " ") + "\nConditionPathExists=!/var/lib/ksgen/binaries.done\n\n" +
-		"[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=" + Script + "\nExecStartPost=/usr/bin/touch /var/lib/ksgen/binaries.done\n\n" +
+		"Before=" + strings.Join(dependents, " ") + "\nConditionPathExists=!" + doneFile + "\n\n" +
+		"[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=" + Script + "\n\n" +
 		"[Install]\nWantedBy=multi-user.target\n"})
 	for _, u := range dependents {
 		if u == "etcd.service" && !(n.Etcd && c.Etcd.Type == plan.EtcdKubeKey) || u != "etcd.service" && !n.Kubelet {

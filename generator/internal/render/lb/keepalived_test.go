@@ -176,7 +176,8 @@ func TestLoadBalancerHostPayload(t *testing.T) {
 				t.Errorf("domain lines %q, want the VIP", got)
 			}
 			dropIn := string(f.files[fileset.UnitDir+"/kubelet.service.d/10-standalone.conf"])
-			wantExec := "ExecStart=/usr/bin/kubelet --config=" // ubuntu, the default OS + kubelet.StandaloneConfig + " --node-ip=10.0.0.21 --hostname-override=lb1" + tc.flags + "\n"
+			// ubuntu, the default OS, keeps the kubelet in /usr/bin.
+			wantExec := "ExecStart=/usr/bin/kubelet --config=" + kubelet.StandaloneConfig + " --node-ip=10.0.0.21 --hostname-override=lb1" + tc.flags + "\n"
 			if !strings.Contains(dropIn, "ExecStart=\n"+wantExec) {
 				t.Errorf("kubelet drop-in:\n%s\nwant\n%s", dropIn, wantExec)
 			}
