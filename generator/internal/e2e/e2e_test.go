@@ -217,6 +217,44 @@ func TestCluster(t *testing.T) {
 	})
 	phase("nodes-ok", t0)
 
+	// The operator's access from the bundle alone (ksgen kubeconfig, ksgen
+	// status), run in master1's network as an operator's machine on the
+	// cluster's network would: a short-lived admin certificate lists every
+	// node; one whose lifetime has passed is refused by the API server.
+	t0 = time.Now()
+	admin := filepath.Join(work, "admin.kubeconfig")
+	ksgenRun(t, ksgen, "kubeconfig", "-f", specFile, "--secrets", bundle, "--ttl", "1h", "-o", admin)
+	names, err := kubectl(m1, admin, "get", "nodes", "-o", "name")
+	if err != nil {
+		t.Fatalf("kubectl with ksgen kubeconfig's admin.kubeconfig: %v", err)
+	}
+	for _, h := range e2eHosts {
+		if !strings.Contains(string(names), "node/"+h.name+"\n") {
+			t.Errorf("kubectl with ksgen kubeconfig's credentials lists %q, not %s", names, h.name)
+		}
+	}
+	expired := filepath.Join(work, "expired.kubeconfig")
+	ksgenRun(t, ksgen, "kubeconfig", "-f", specFile, "--secrets", bundle, "--ttl", "2s", "-o", expired)
+	time.Sleep(3 * time.Second)
+	if out, err := kubectl(m1, expired, "get", "nodes"); err == nil || !strings.Contains(err.Error(), "Unauthorized") {
+		t.Errorf("an expired admin certificate: kubectl said %q, %v; want Unauthorized", out, err)
+	}
+	// Without a CNI (this test runs none) no node is Ready, so status must
+	// exit non-zero and name every host with the kubelet's reason.
+	sc, cancel := context.WithTimeout(ctx, time.Minute)
+	status, err := m1.Run(sc, nil, ksgen, "status", "-f", specFile, "--secrets", bundle)
+	cancel()
+	if err == nil {
+		t.Errorf("ksgen status exited 0 on a cluster without a CNI:\n%s", status)
+	}
+	for _, h := range e2eHosts {
+		if !strings.Contains(err.Error(), h.name+" (NotReady") {
+			t.Errorf("ksgen status does not name %s as NotReady:\n%s\n%v", h.name, status, err)
+		}
+	}
+	t.Logf("ksgen status:\n%s%v", status, err)
+	phase("operator", t0)
+
 	// The worker reaches the API through its local HAProxy.
 	t0 = time.Now()
 	w := nodes["node1"]
