@@ -130,12 +130,9 @@ func TestStageRule(t *testing.T) {
 // through plan.Cluster's Spec field. The numbers may only fall: a renderer
 // that needs a new fact gets a typed plan field instead.
 var specReads = map[string]int{
-	"generator/internal/render/addons":     17,
-	"generator/internal/render/containerd": 2,
-	"generator/internal/render/etcd":       2,
-	"generator/internal/render/firstboot":  1,
-	"generator/internal/render/kubeadm":    14,
-	"generator/internal/render/osprep":     4,
+	"generator/internal/render/addons":  17,
+	"generator/internal/render/etcd":    2,
+	"generator/internal/render/kubeadm": 14,
 }
 
 // TestRenderersReadThePlan counts, in every renderer, selections of Spec on

@@ -183,6 +183,18 @@ type Cluster struct {
 	// Binaries says where nodes get kubeadm, kubelet and friends: baked into
 	// the image or downloaded (the ksgen document's binaries).
 	Binaries spec.Binaries
+	// Registry is where nodes pull images from: the private registry,
+	// mirrors, insecure registries and their credentials (spec.registry).
+	Registry spec.Registry
+	// DNSDomain is the cluster's DNS domain; EtcHosts the user's extra
+	// /etc/hosts lines (spec.dns).
+	DNSDomain string
+	EtcHosts  spec.DNS
+	// NTPServers and Timezone are spec.system's.
+	NTPServers []string
+	Timezone   string
+	// Users get SSH access to every node (the ksgen document's users).
+	Users []spec.User
 	// KubeProxy is false when the spec disables kube-proxy (a CNI replaces it).
 	KubeProxy bool
 	// CRISocket is the container runtime's endpoint, as kubelet and kubeadm
@@ -399,6 +411,12 @@ func New(s *spec.Spec) (*Cluster, error) {
 	}
 	c.CertSANs = c.certSANs()
 	c.KubeProxy = !cs.Kubernetes.DisableKubeProxy
+	c.Registry = cs.Registry
+	c.DNSDomain = cs.Kubernetes.DNSDomain
+	c.EtcHosts = cs.DNS
+	c.NTPServers = cs.System.NtpServers
+	c.Timezone = cs.System.Timezone
+	c.Users = s.Config.Spec.Users
 	c.Binaries = s.Config.Spec.Binaries
 	c.CRISocket = cs.Kubernetes.ContainerRuntimeEndpoint
 	c.AutoRenewCerts = cs.Kubernetes.AutoRenewCertsEnabled()
@@ -414,8 +432,7 @@ func New(s *spec.Spec) (*Cluster, error) {
 // Image is the reference a node pulls name (images' "repo/name:tag") by:
 // from the spec's private registry, in its namespace, when it names one.
 func (c *Cluster) Image(name string) string {
-	reg := c.Spec.Cluster.Spec.Registry
-	return images.Image(name, reg.PrivateRegistry, reg.NamespaceOverride)
+	return images.Image(name, c.Registry.PrivateRegistry, c.Registry.NamespaceOverride)
 }
 
 // virtualRouterID is the ksgen document's VRRP router ID, or one derived

@@ -94,7 +94,7 @@ type sharedConfig struct{}
 
 // configFiles renders the files every node shares, sorted by path.
 func configFiles(c *plan.Cluster) ([]fileset.File, error) {
-	reg := c.Spec.Cluster.Spec.Registry
+	reg := c.Registry
 	data := configData{
 		KubernetesVersion: "v" + c.Version.String(),
 		PauseImage:        images.Repository(reg.PrivateRegistry, reg.NamespaceOverride) + "/pause:" + images.PauseTag(c.Version.Minor()),
@@ -132,7 +132,7 @@ func configFiles(c *plan.Cluster) ([]fileset.File, error) {
 // registryMirrors serve docker.io; insecure registries are tried over HTTPS
 // without verification, then plain HTTP; auths may ask for either too.
 func registryHosts(c *plan.Cluster) map[string]hostsData {
-	reg := c.Spec.Cluster.Spec.Registry
+	reg := c.Registry
 	out := map[string]hostsData{}
 	if len(reg.RegistryMirrors) > 0 {
 		h := hostsData{Server: "https://registry-1.docker.io"}

@@ -183,7 +183,7 @@ func Render(c *plan.Cluster, n *plan.Node, p *fileset.Set) error {
 		Endpoint:        c.Endpoint.HostPort(),
 		CRISocket:       c.CRISocket,
 		BinDir:          images.BinDir(n.OS),
-		Timezone:        c.Spec.Cluster.Spec.System.Timezone,
+		Timezone:        c.Timezone,
 		AdminKubeconfig: n.ControlPlane,
 		Phases:          phaseNames{PhasePrep, PhaseKubeadm, PhaseAdmin},
 	}

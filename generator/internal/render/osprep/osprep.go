@@ -88,7 +88,7 @@ func public(path, content string) fileset.File {
 // etcd and registry hosts, the user's extra lines and the LB domain. Workers
 // are left out so that no payload grows with the size of the cluster.
 func Hosts(c *plan.Cluster, n *plan.Node) string {
-	domain := c.Spec.Cluster.Spec.Kubernetes.DNSDomain
+	domain := c.DNSDomain
 	var b strings.Builder
 	b.WriteString("127.0.0.1 localhost localhost.localdomain\n::1 localhost localhost.localdomain ip6-localhost ip6-loopback\n\n# ksgen: cluster hosts\n")
 	seen := map[string]bool{}
@@ -106,7 +106,7 @@ func Hosts(c *plan.Cluster, n *plan.Node) string {
 	for _, h := range c.Infrastructure {
 		line(h)
 	}
-	dns := c.Spec.Cluster.Spec.DNS
+	dns := c.EtcHosts
 	for _, extra := range []string{dns.NodeEtcHosts, dns.DNSEtcHosts} {
 		if e := strings.TrimSpace(extra); e != "" {
 			b.WriteString(e + "\n")
@@ -120,7 +120,7 @@ func Hosts(c *plan.Cluster, n *plan.Node) string {
 
 // timeSync points the OS's time daemon (its profile's) at system.ntpServers.
 func timeSync(c *plan.Cluster, n *plan.Node, p *fileset.Set) {
-	servers := c.Spec.Cluster.Spec.System.NtpServers
+	servers := c.NTPServers
 	if len(servers) == 0 {
 		return
 	}
@@ -142,7 +142,7 @@ func timeSync(c *plan.Cluster, n *plan.Node, p *fileset.Set) {
 func users(c *plan.Cluster, n *plan.Node, p *fileset.Set) {
 	admin := osprofile.Of(n.OS).AdminGroup
 	core := -1
-	for _, u := range c.Spec.Config.Spec.Users {
+	for _, u := range c.Users {
 		if u.Name == osprofile.LoginUser {
 			core = len(p.Users)
 		}
