@@ -106,3 +106,26 @@ func TestNoLoginWarning(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmeShowsTheSummary keeps the README's render summary the one the
+// golden holds: a reader sees what render prints today.
+func TestReadmeShowsTheSummary(t *testing.T) {
+	golden, err := os.ReadFile(filepath.Join("testdata", "render-summary.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want strings.Builder
+	for _, l := range strings.Split(strings.TrimRight(string(golden), "\n"), "\n") {
+		if l != "" {
+			want.WriteString("  " + l)
+		}
+		want.WriteString("\n")
+	}
+	if !strings.Contains(string(readme), want.String()) {
+		t.Errorf("README's render summary is not testdata/render-summary.golden (indented by two spaces); copy it in:\n%s", want.String())
+	}
+}
