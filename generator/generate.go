@@ -186,16 +186,18 @@ func newRenderer(s *spec.Spec, c *plan.Cluster, b *pki.Bundle, nodes []*plan.Nod
 		}
 	}
 	return &renderer{
-		opts:     opts,
-		tokens:   tokens,
-		pointer:  delivery.Pointer{BaseURL: opts.ServeURL, CA: delivery.ServeCA(b).Cert},
-		cluster:  c,
-		bundle:   b,
-		formats:  formats,
-		cred:     cred,
-		snippets: snippets,
-		budget:   budget,
-		etcd:     etcdSecrets,
+		opts:      opts,
+		tokens:    tokens,
+		pointer:   delivery.Pointer{BaseURL: opts.ServeURL, CA: delivery.ServeCA(b).Cert},
+		cluster:   c,
+		bundle:    b,
+		formats:   formats,
+		cred:      cred,
+		snippets:  snippets,
+		budget:    budget,
+		etcd:      etcdSecrets,
+		ignition:  &ignition.Encoder{},
+		cloudInit: &cloudinit.Encoder{},
 	}, nil
 }
 
@@ -248,6 +250,9 @@ type renderer struct {
 	snippets map[string][]byte // user snippet files by path
 	budget   budget
 	etcd     *etcd.Secrets
+	// The encoders encode what nodes share once per render.
+	ignition  *ignition.Encoder
+	cloudInit *cloudinit.Encoder
 }
 
 type nodeOutput struct {
@@ -281,7 +286,7 @@ func (r *renderer) node(n *plan.Node) (nodeOutput, error) {
 	}
 	// Payloads hold the node's secrets (token, keys): 0600 like them.
 	if slices.Contains(r.formats, FormatIgnition) {
-		bu, ign, err := ignition.Encode(p, ignition.Options{Variant: ignitionVariant(n.OS), Snippet: r.snippets[n.Settings.Snippets.Butane]})
+		bu, ign, err := r.ignition.Encode(p, ignition.Options{Variant: ignitionVariant(n.OS), Snippet: r.snippets[n.Settings.Snippets.Butane]})
 		if err != nil {
 			return nodeOutput{}, fmt.Errorf("ignition: %w", err)
 		}
@@ -291,7 +296,7 @@ func (r *renderer) node(n *plan.Node) (nodeOutput, error) {
 		}
 	}
 	if slices.Contains(r.formats, FormatCloudInit) {
-		ud, err := cloudinit.Encode(p, cloudinit.Options{Snippet: r.snippets[n.Settings.Snippets.CloudConfig]})
+		ud, err := r.cloudInit.Encode(p, cloudinit.Options{Snippet: r.snippets[n.Settings.Snippets.CloudConfig]})
 		if err != nil {
 			return nodeOutput{}, fmt.Errorf("cloud-init: %w", err)
 		}

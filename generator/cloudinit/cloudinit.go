@@ -58,7 +58,7 @@ type writeFile struct {
 // opts.Snippet merged in.
 // Errors name neither the node nor the format: the caller says both.
 func Encode(n *payload.Node, opts Options) (out []byte, err error) {
-	files, err := writeFiles(n)
+	files, err := writeFiles(n, encodeContent)
 	if err != nil {
 		return nil, err
 	}
@@ -88,8 +88,8 @@ func Encode(n *payload.Node, opts Options) (out []byte, err error) {
 }
 
 // writeFiles collects payload files and unit files, sorted by path, and
-// picks each one's encoding.
-func writeFiles(n *payload.Node) ([]writeFile, error) {
+// encodes each one's content with encode (encodeContent, or a cached one).
+func writeFiles(n *payload.Node, encode func([]byte) (encoding, content string, err error)) ([]writeFile, error) {
 	var errs []error
 	for _, u := range n.Units {
 		switch {
@@ -140,7 +140,7 @@ func writeFiles(n *payload.Node) ([]writeFile, error) {
 			deferred: user != "root" || group != "root",
 			raw:      f.Content,
 		}
-		enc, content, err := encodeContent(f.Content)
+		enc, content, err := encode(f.Content)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("file %s: %w", f.Path, err))
 			continue
