@@ -7,8 +7,10 @@ import (
 	"strings"
 
 	ignjson "github.com/clarketm/json"
+	butaneutil "github.com/coreos/butane/base/util"
 	base "github.com/coreos/butane/base/v0_6"
 	"github.com/coreos/butane/config/common"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/ksgen/ksgen/generator/payload"
 )
@@ -23,9 +25,10 @@ import (
 // Make one per render (its caches must not outlive it); it is safe for
 // concurrent use, and its output does not depend on the order of calls.
 type Encoder struct {
-	contents payload.Cache[base.Resource]
-	entries  payload.Cache[entry]
-	shapes   payload.Once
+	contents  payload.Cache[base.Resource]
+	entries   payload.Cache[entry]
+	templates payload.Cache[template]
+	shapes    payload.Once
 }
 
 // entry is one file, unit or user as config.bu lines and config.ign JSON.
@@ -48,28 +51,6 @@ func (e *Encoder) Encode(n *payload.Node, opts Options) (butane []byte, ign []by
 	if err != nil {
 		return nil, nil, err
 	}
-	sections := []struct {
-		bu, ign string // the section's heading in config.bu and config.ign
-		keys    []payload.Key
-		derive  func(i int) baseConfig
-		check   func(i int, ign []byte) error
-	}{{
-		bu: "passwd:\n  users:\n", ign: `"passwd":{"users":[`,
-		keys:   mapKeys(cfg.Passwd.Users, func(k *payload.KeyBuilder, u base.PasswdUser) { userKey(k, u) }),
-		derive: func(i int) baseConfig { c := empty(v); c.Passwd.Users = cfg.Passwd.Users[i : i+1]; return c },
-	}, {
-		bu: "storage:\n  files:\n", ign: `"storage":{"files":[`,
-		keys:   mapKeys(cfg.Storage.Files, func(k *payload.KeyBuilder, f base.File) { fileKey(k, f, true) }),
-		derive: func(i int) baseConfig { c := empty(v); c.Storage.Files = cfg.Storage.Files[i : i+1]; return c },
-		check: func(i int, ign []byte) error {
-			p := cfg.Storage.Files[i].Path
-			return checkFiles(ign, map[string]payload.File{p: files[p]})
-		},
-	}, {
-		bu: "systemd:\n  units:\n", ign: `"systemd":{"units":[`,
-		keys:   mapKeys(cfg.Systemd.Units, func(k *payload.KeyBuilder, u base.Unit) { unitKey(k, u, true) }),
-		derive: func(i int) baseConfig { c := empty(v); c.Systemd.Units = cfg.Systemd.Units[i : i+1]; return c },
-	}}
 	// The variant's heading, version and variant, is an entry too.
 	head, err := e.entries.Get(payload.NewKey().Str("heading").Str(v.name).Sum(), func() (entry, error) {
 		cfg, err := v.toButane(empty(v))
@@ -82,6 +63,34 @@ func (e *Encoder) Encode(n *payload.Node, opts Options) (butane []byte, ign []by
 	if err != nil {
 		return nil, nil, err
 	}
+	sections := []struct {
+		bu, ign string // the section's heading in config.bu and config.ign
+		keys    []payload.Key
+		derive  func(i int) baseConfig
+		check   func(i int, ign []byte) error
+		// fill, when set, makes entry i from its template (see fileEntry).
+		fill func(i int) (entry, error)
+	}{{
+		bu: "passwd:\n  users:\n", ign: `"passwd":{"users":[`,
+		keys:   mapKeys(cfg.Passwd.Users, func(k *payload.KeyBuilder, u base.PasswdUser) { userKey(k, u) }),
+		derive: func(i int) baseConfig { c := empty(v); c.Passwd.Users = cfg.Passwd.Users[i : i+1]; return c },
+	}, {
+		bu: "storage:\n  files:\n", ign: `"storage":{"files":[`,
+		keys:   mapKeys(cfg.Storage.Files, func(k *payload.KeyBuilder, f base.File) { fileKey(k, f, true) }),
+		derive: func(i int) baseConfig { c := empty(v); c.Storage.Files = cfg.Storage.Files[i : i+1]; return c },
+		check: func(i int, ign []byte) error {
+			p := cfg.Storage.Files[i].Path
+			return checkFiles(ign, map[string]payload.File{p: files[p]})
+		},
+		fill: func(i int) (entry, error) {
+			f := cfg.Storage.Files[i]
+			return e.fileEntry(v, f, files[f.Path], string(head.bu)+"storage:\n  files:\n")
+		},
+	}, {
+		bu: "systemd:\n  units:\n", ign: `"systemd":{"units":[`,
+		keys:   mapKeys(cfg.Systemd.Units, func(k *payload.KeyBuilder, u base.Unit) { unitKey(k, u, true) }),
+		derive: func(i int) baseConfig { c := empty(v); c.Systemd.Units = cfg.Systemd.Units[i : i+1]; return c },
+	}}
 	var bu, js bytes.Buffer
 	bu.Write(head.bu)
 	fmt.Fprintf(&js, `{"ignition":{"version":%q}`, v.ignVersion)
@@ -93,6 +102,9 @@ func (e *Encoder) Encode(n *payload.Node, opts Options) (butane []byte, ign []by
 		js.WriteString("," + s.ign)
 		for i, key := range s.keys {
 			en, err := e.entries.Get(payload.NewKey().Str(v.name).Bytes(key[:]).Sum(), func() (entry, error) {
+				if s.fill != nil {
+					return s.fill(i)
+				}
 				return translateEntry(v, s.derive(i), string(head.bu)+s.bu, s.check, i)
 			})
 			if err != nil {
@@ -259,4 +271,125 @@ func optBool(b *bool) int {
 		return 1
 	}
 	return 0
+}
+
+// A file's template is its entry with a placeholder for its contents; the
+// placeholder is a data URL, so that Butane and Ignition accept it as a
+// source, and plain in YAML and JSON, so that it is found verbatim.
+const (
+	holeInline = "KSGEN-CONTENTS"
+	holeSource = "data:," + holeInline
+)
+
+// template is an entry cut around its contents: config.bu up to the
+// contents' value and after it, and config.ign around the source string.
+type template struct{ bu, ign [2]string }
+
+// fileEntry makes a file's entry from the template of its shape (path,
+// mode, owners, kind of contents), translated by Butane and validated by
+// Ignition once: the per-node delta (a node's hostname, hosts, kubeadm
+// config) is typed into the template, its source as Butane would write it,
+// and decoded back to the payload's bytes.
+func (e *Encoder) fileEntry(v variant, f base.File, want payload.File, heading string) (entry, error) {
+	c := f.Contents
+	if c.Inline == nil && c.Source == nil { // an empty file: nothing to fill
+		return translateEntry(v, oneFile(v, f), heading, nil, 0)
+	}
+	k := payload.NewKey().Str("template").Str(v.name)
+	fileKey(k, f, false)
+	tpl, err := e.templates.Get(k.Sum(), func() (template, error) {
+		shape := f
+		if c.Inline != nil {
+			shape.Contents.Inline = ptr(holeInline)
+		} else {
+			shape.Contents.Source = ptr(holeSource)
+		}
+		en, err := translateEntry(v, oneFile(v, shape), heading, nil, 0)
+		if err != nil {
+			return template{}, err
+		}
+		var t template
+		var ok bool
+		key := "inline: " + holeInline + "\n"
+		if c.Inline == nil {
+			key = "source: " + holeSource + "\n"
+		}
+		if t.bu[0], t.bu[1], ok = strings.Cut(string(en.bu), key); !ok {
+			return template{}, fmt.Errorf("internal error: no %q in the butane template of %s", key, f.Path)
+		}
+		t.bu[0] += key[:strings.Index(key, " ")+1]
+		if t.ign[0], t.ign[1], ok = strings.Cut(string(en.ign), `"`+holeSource+`"`); !ok {
+			return template{}, fmt.Errorf("internal error: no placeholder in the ignition template of %s", f.Path)
+		}
+		return t, nil
+	})
+	if err != nil {
+		return entry{}, err
+	}
+	value, src := c.Source, c.Source
+	if c.Inline != nil {
+		value = c.Inline
+		url, _, err := butaneutil.MakeDataURL([]byte(*c.Inline), nil, false)
+		if err != nil {
+			return entry{}, fmt.Errorf("file %s: data URL: %w", f.Path, err)
+		}
+		src = &url
+	}
+	scalar, err := yamlValue(*value)
+	if err != nil {
+		return entry{}, err
+	}
+	js, err := ignjson.Marshal(*src)
+	if err != nil {
+		return entry{}, err
+	}
+	en := entry{
+		bu:  []byte(tpl.bu[0] + scalar + tpl.bu[1]),
+		ign: []byte(tpl.ign[0] + string(js) + tpl.ign[1]),
+	}
+	// Butane and Ignition judged the template; what changes from node to
+	// node is the data URL, which must decode to the payload's bytes.
+	one := []byte(`{"storage":{"files":[` + string(en.ign) + `]}}`)
+	if err := checkFiles(one, map[string]payload.File{f.Path: want}); err != nil {
+		return entry{}, err
+	}
+	return en, nil
+}
+
+func oneFile(v variant, f base.File) baseConfig {
+	c := empty(v)
+	c.Storage.Files = []base.File{f}
+	return c
+}
+
+// fileValueHeading nests a key as deep as a file's contents' fields sit in
+// config.bu (column 8), so that a value marshaled under it is laid out as
+// it is there.
+const fileValueHeading = "a:\n  b:\n    c:\n      d:\n        v: "
+
+// yamlValue is s as marshalButane writes a contents value, from after its
+// key through the end of the value.
+func yamlValue(s string) (string, error) {
+	var v yaml.Node
+	if err := v.Encode(s); err != nil {
+		return "", err
+	}
+	leaf := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{{Kind: yaml.ScalarNode, Value: "v"}, &v}}
+	for _, k := range []string{"d", "c", "b", "a"} {
+		leaf = &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{{Kind: yaml.ScalarNode, Value: k}, leaf}}
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(leaf); err != nil {
+		return "", err
+	}
+	if err := enc.Close(); err != nil {
+		return "", err
+	}
+	out, ok := strings.CutPrefix(buf.String(), fileValueHeading)
+	if !ok {
+		return "", fmt.Errorf("internal error: unexpected YAML layout %q", buf.String())
+	}
+	return out, nil
 }
