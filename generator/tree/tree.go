@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -79,6 +80,9 @@ type Writer struct {
 	dir, tmp string
 	mu       sync.Mutex
 	made     map[string]bool
+	// umask is the process's file mode creation mask: a file needs a chmod
+	// after its creation only when the mask cleared one of its mode bits.
+	umask fs.FileMode
 }
 
 // Create starts a tree that will replace dir.
@@ -95,7 +99,26 @@ func Create(dir string) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create temporary output: %w", err)
 	}
-	return &Writer{dir: dir, tmp: tmp, made: map[string]bool{tmp: true}}, nil
+	return &Writer{dir: dir, tmp: tmp, made: map[string]bool{tmp: true}, umask: umask()}, nil
+}
+
+// umask reads the process's umask from /proc/self/status (umask(2) can
+// only read it by setting it, which would race with other goroutines'
+// file creation); when it cannot, it assumes every bit is masked, so every
+// file gets its chmod.
+func umask() fs.FileMode {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return fs.ModePerm
+	}
+	for line := range strings.Lines(string(status)) {
+		if v, ok := strings.CutPrefix(line, "Umask:"); ok {
+			if m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32); err == nil {
+				return fs.FileMode(m) & fs.ModePerm
+			}
+		}
+	}
+	return fs.ModePerm
 }
 
 // Put writes one file; a second file at the same path is an error.
@@ -115,8 +138,8 @@ func (w *Writer) Put(f File) error {
 		return fmt.Errorf("output: %w", err)
 	}
 	_, err = out.Write(f.Content)
-	if err == nil {
-		err = out.Chmod(f.Mode.Perm()) // the umask may have cleared bits
+	if err == nil && f.Mode.Perm()&w.umask != 0 {
+		err = out.Chmod(f.Mode.Perm()) // the umask cleared bits
 	}
 	if cerr := out.Close(); err == nil {
 		err = cerr
