@@ -10,6 +10,9 @@ import (
 	butaneutil "github.com/coreos/butane/base/util"
 	base "github.com/coreos/butane/base/v0_6"
 	"github.com/coreos/butane/config/common"
+	ign3_5types "github.com/coreos/ignition/v2/config/v3_5/types"
+	cpath "github.com/coreos/vcontext/path"
+	"github.com/coreos/vcontext/report"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ksgen/ksgen/generator/payload"
@@ -25,10 +28,11 @@ import (
 // Make one per render (its caches must not outlive it); it is safe for
 // concurrent use, and its output does not depend on the order of calls.
 type Encoder struct {
-	contents  payload.Cache[base.Resource]
-	entries   payload.Cache[entry]
-	templates payload.Cache[template]
-	shapes    payload.Once
+	contents      payload.Cache[base.Resource]
+	entries       payload.Cache[entry]
+	templates     payload.Cache[template]
+	unitTemplates payload.Cache[unitTemplate]
+	shapes        payload.Once
 }
 
 // entry is one file, unit or user as config.bu lines and config.ign JSON.
@@ -90,6 +94,9 @@ func (e *Encoder) Encode(n *payload.Node, opts Options) (butane []byte, ign []by
 		bu: "systemd:\n  units:\n", ign: `"systemd":{"units":[`,
 		keys:   mapKeys(cfg.Systemd.Units, func(k *payload.KeyBuilder, u base.Unit) { unitKey(k, u, true) }),
 		derive: func(i int) baseConfig { c := empty(v); c.Systemd.Units = cfg.Systemd.Units[i : i+1]; return c },
+		fill: func(i int) (entry, error) {
+			return e.unitEntry(v, cfg.Systemd.Units[i], string(head.bu)+"systemd:\n  units:\n")
+		},
 	}}
 	var bu, js bytes.Buffer
 	bu.Write(head.bu)
@@ -335,7 +342,7 @@ func (e *Encoder) fileEntry(v variant, f base.File, want payload.File, heading s
 		}
 		src = &url
 	}
-	scalar, err := yamlValue(*value)
+	scalar, err := yamlValue(*value, fileValueColumn)
 	if err != nil {
 		return entry{}, err
 	}
@@ -362,22 +369,29 @@ func oneFile(v variant, f base.File) baseConfig {
 	return c
 }
 
-// fileValueHeading nests a key as deep as a file's contents' fields sit in
-// config.bu (column 8), so that a value marshaled under it is laid out as
-// it is there.
-const fileValueHeading = "a:\n  b:\n    c:\n      d:\n        v: "
+// Columns of the keys whose values are contents in config.bu: a file's
+// contents' inline or source, a unit's contents, a drop-in's contents.
+const (
+	fileValueColumn   = 8
+	unitValueColumn   = 6
+	dropinValueColumn = 10
+)
 
-// yamlValue is s as marshalButane writes a contents value, from after its
-// key through the end of the value.
-func yamlValue(s string) (string, error) {
+// yamlValue is s as marshalButane writes a value whose key starts at col,
+// from after the key through the end of the value: it is marshaled under a
+// key nested as deep, so that it is laid out as it is there.
+func yamlValue(s string, col int) (string, error) {
 	var v yaml.Node
 	if err := v.Encode(s); err != nil {
 		return "", err
 	}
 	leaf := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{{Kind: yaml.ScalarNode, Value: "v"}, &v}}
-	for _, k := range []string{"d", "c", "b", "a"} {
-		leaf = &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{{Kind: yaml.ScalarNode, Value: k}, leaf}}
+	var heading strings.Builder
+	for d := range col / 2 {
+		leaf = &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{{Kind: yaml.ScalarNode, Value: "k"}, leaf}}
+		fmt.Fprintf(&heading, "%*sk:\n", 2*d, "")
 	}
+	fmt.Fprintf(&heading, "%*sv: ", col, "")
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
@@ -387,9 +401,114 @@ func yamlValue(s string) (string, error) {
 	if err := enc.Close(); err != nil {
 		return "", err
 	}
-	out, ok := strings.CutPrefix(buf.String(), fileValueHeading)
+	out, ok := strings.CutPrefix(buf.String(), heading.String())
 	if !ok {
 		return "", fmt.Errorf("internal error: unexpected YAML layout %q", buf.String())
 	}
 	return out, nil
+}
+
+// unitTemplate is a unit's entry cut around each of its contents (its own,
+// then each drop-in's), with the column of each one's key in config.bu.
+type unitTemplate struct {
+	bu, ign []string
+	cols    []int
+}
+
+// unitEntry makes a unit's entry from the template of its shape (name,
+// enablement, drop-in names), translated by Butane and validated by
+// Ignition once; the per-node contents (the kubelet drop-in's node IP) are
+// typed into it and validated as Ignition validates units.
+func (e *Encoder) unitEntry(v variant, u base.Unit, heading string) (entry, error) {
+	var values []string
+	var cols []int
+	if u.Contents != nil {
+		values, cols = append(values, *u.Contents), append(cols, unitValueColumn)
+	}
+	for _, d := range u.Dropins {
+		if d.Contents == nil {
+			return translateEntry(v, oneUnit(v, u), heading, nil, 0)
+		}
+		values, cols = append(values, *d.Contents), append(cols, dropinValueColumn)
+	}
+	k := payload.NewKey().Str("template").Str(v.name)
+	unitKey(k, u, false)
+	tpl, err := e.unitTemplates.Get(k.Sum(), func() (unitTemplate, error) {
+		shape := u
+		shape.Dropins = append([]base.Dropin(nil), u.Dropins...)
+		holes := make([]string, len(values))
+		for i := range holes {
+			// Valid unit contents, with the install section an enabled unit needs.
+			holes[i] = fmt.Sprintf("[Unit]\nDescription=KSGEN-CONTENTS-%d\n[Install]\nWantedBy=multi-user.target\n", i)
+		}
+		i := 0
+		if shape.Contents != nil {
+			shape.Contents = &holes[0]
+			i++
+		}
+		for j := range shape.Dropins {
+			shape.Dropins[j].Contents = &holes[i]
+			i++
+		}
+		en, err := translateEntry(v, oneUnit(v, shape), heading, nil, 0)
+		if err != nil {
+			return unitTemplate{}, err
+		}
+		t := unitTemplate{cols: cols}
+		bu, ign := string(en.bu), string(en.ign)
+		for i, h := range holes {
+			y, err := yamlValue(h, cols[i])
+			if err != nil {
+				return unitTemplate{}, err
+			}
+			j, err := ignjson.Marshal(h)
+			if err != nil {
+				return unitTemplate{}, err
+			}
+			before, after, ok := strings.Cut(bu, "contents: "+y)
+			before2, after2, ok2 := strings.Cut(ign, string(j))
+			if !ok || !ok2 {
+				return unitTemplate{}, fmt.Errorf("internal error: no placeholder %d in the templates of unit %s", i, u.Name)
+			}
+			t.bu, t.ign = append(t.bu, before+"contents: "), append(t.ign, before2)
+			bu, ign = after, after2
+		}
+		t.bu, t.ign = append(t.bu, bu), append(t.ign, ign)
+		return t, nil
+	})
+	if err != nil {
+		return entry{}, err
+	}
+	// Ignition's own checks of unit and drop-in contents, strictly.
+	var rpt report.Report
+	iu := ign3_5types.Unit{Name: u.Name, Enabled: u.Enabled, Contents: u.Contents}
+	rpt.Merge(iu.Validate(cpath.New("json", "contents")))
+	for _, d := range u.Dropins {
+		rpt.Merge(ign3_5types.Dropin{Name: d.Name, Contents: d.Contents}.Validate(cpath.New("json", "dropins", d.Name)))
+	}
+	if err := strict("ignition validation of unit "+u.Name, rpt, nil); err != nil {
+		return entry{}, err
+	}
+	var bu, ign strings.Builder
+	for i, val := range values {
+		y, err := yamlValue(val, tpl.cols[i])
+		if err != nil {
+			return entry{}, err
+		}
+		j, err := ignjson.Marshal(val)
+		if err != nil {
+			return entry{}, err
+		}
+		bu.WriteString(tpl.bu[i] + y)
+		ign.WriteString(tpl.ign[i] + string(j))
+	}
+	bu.WriteString(tpl.bu[len(values)])
+	ign.WriteString(tpl.ign[len(values)])
+	return entry{bu: []byte(bu.String()), ign: []byte(ign.String())}, nil
+}
+
+func oneUnit(v variant, u base.Unit) baseConfig {
+	c := empty(v)
+	c.Systemd.Units = []base.Unit{u}
+	return c
 }

@@ -91,6 +91,23 @@ func TestEncoderErrors(t *testing.T) {
 	if _, _, err := enc.Encode(n, Options{}); err == nil {
 		t.Error("invalid unit contents: no error")
 	}
+	// A delta in a shape already met is judged too: a drop-in that is not
+	// a unit file.
+	ns := nodes()
+	if _, _, err := enc.Encode(ns[1], Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range ns[2].Units {
+		if ns[2].Units[i].Name == "kubelet.service" {
+			ns[2].Units[i].DropIns[0].Contents = "[Service\n"
+		}
+	}
+	if _, _, err := Encode(ns[2], Options{}); err == nil {
+		t.Fatal("Encode accepts a broken drop-in")
+	}
+	if _, _, err := enc.Encode(ns[2], Options{}); err == nil {
+		t.Error("broken drop-in in a known shape: no error")
+	}
 	snippet := []byte("variant: fcos\nversion: 1.6.0\nstorage:\n  files:\n    - path: /etc/motd\n      contents:\n        inline: hi\n")
 	want, wantIgn, err := Encode(fixture(), Options{Snippet: snippet})
 	if err != nil {
