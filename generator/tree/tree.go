@@ -130,22 +130,38 @@ func (w *Writer) Put(f File) error {
 	if err := w.mkdir(filepath.Dir(full)); err != nil {
 		return err
 	}
-	out, err := os.OpenFile(full, os.O_WRONLY|os.O_CREATE|os.O_EXCL, f.Mode.Perm())
+	// Plain system calls: os.OpenFile would also register the file with the
+	// runtime's poller and query its flags, more calls than the write.
+	fd, err := unix.Open(full, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, uint32(f.Mode.Perm()))
 	if err != nil {
-		if errors.Is(err, fs.ErrExist) {
+		if errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("output: two files at %s", f.Path)
 		}
-		return fmt.Errorf("output: %w", err)
+		return fmt.Errorf("output: create %s: %w", f.Path, err)
 	}
-	_, err = out.Write(f.Content)
+	err = writeAll(fd, f.Content)
 	if err == nil && f.Mode.Perm()&w.umask != 0 {
-		err = out.Chmod(f.Mode.Perm()) // the umask cleared bits
+		err = unix.Fchmod(fd, uint32(f.Mode.Perm())) // the umask cleared bits
 	}
-	if cerr := out.Close(); err == nil {
+	if cerr := unix.Close(fd); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("output: %w", err)
+		return fmt.Errorf("output: write %s: %w", f.Path, err)
+	}
+	return nil
+}
+
+func writeAll(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := unix.Write(fd, b)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		b = b[n:]
 	}
 	return nil
 }
@@ -153,11 +169,24 @@ func (w *Writer) Put(f File) error {
 func (w *Writer) mkdir(d string) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	return w.mkdirLocked(d)
+}
+
+// mkdirLocked makes d and its missing parents inside the tree, each once:
+// one mkdir per directory, no stat of every parent as os.MkdirAll does.
+func (w *Writer) mkdirLocked(d string) error {
 	if w.made[d] {
 		return nil
 	}
-	if err := os.MkdirAll(d, 0o700); err != nil {
-		return fmt.Errorf("output: %w", err)
+	err := unix.Mkdir(d, 0o700)
+	if errors.Is(err, unix.ENOENT) && d != w.tmp {
+		if err := w.mkdirLocked(filepath.Dir(d)); err != nil {
+			return err
+		}
+		err = unix.Mkdir(d, 0o700)
+	}
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("output: create directory %s: %w", d, err)
 	}
 	w.made[d] = true
 	return nil

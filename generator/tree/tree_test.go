@@ -164,3 +164,28 @@ func TestPutKeepsModesUnderAnyUmask(t *testing.T) {
 		}
 	}
 }
+
+// Put refuses a second file at one path, and a file under a file, and the
+// Writer then leaves nothing behind.
+func TestPutRefusesClashes(t *testing.T) {
+	t.Parallel()
+	for name, second := range map[string]string{"same path": "n1/a", "under a file": "n1/a/b"} {
+		dir := filepath.Join(t.TempDir(), "out")
+		w, err := Create(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Put(File{Path: "n1/a", Mode: 0o600, Content: []byte("a")}); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Put(File{Path: second, Mode: 0o600, Content: []byte("b")}); err == nil {
+			t.Errorf("%s: no error", name)
+		} else if name == "same path" && !strings.Contains(err.Error(), "two files at n1/a") {
+			t.Errorf("%s: %v", name, err)
+		}
+		w.Abort()
+		if entries, _ := os.ReadDir(filepath.Dir(dir)); len(entries) != 0 {
+			t.Errorf("%s: left behind %v", name, entries)
+		}
+	}
+}
