@@ -16,6 +16,7 @@
 # render with --format ignition minus one with --format none, divided by
 # the hosts) with one `butane --strict` process on a worker's config.bu.
 set -eu
+cd "$(dirname "$0")/.." # the repository: bin/ksgen and testdata/ are relative to it
 
 KSGEN=${KSGEN:-bin/ksgen}
 HOSTS=${HOSTS:-"1000 10000"}
