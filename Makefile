@@ -5,7 +5,7 @@ FUZZTIME  ?= 50000x
 BENCHTIME ?= 3x
 STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 
-.PHONY: build test lint golden docs bench fuzz e2e e2e-boot e2e-boot-image example clean
+.PHONY: build test lint golden docs bench bench-cli fuzz e2e e2e-boot e2e-boot-image example clean
 
 # VERSION is what ksgen version prints: the checkout's commit by default.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -36,6 +36,11 @@ docs:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./generator
+
+# bench-cli times `ksgen render` of generated 1,000- and 10,000-host specs to
+# disk with /usr/bin/time -v (wall time, peak RSS). Not run in CI.
+bench-cli: build
+	generator/bench-cli.sh
 
 fuzz:
 	$(GO) test ./generator/input/spec -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME)

@@ -195,6 +195,7 @@ func newRenderer(s *spec.Spec, c *plan.Cluster, b *pki.Bundle, nodes []*plan.Nod
 		snippets: snippets,
 		budget:   budget,
 		etcd:     etcdSecrets,
+		ignition: &ignition.Encoder{},
 	}, nil
 }
 
@@ -247,6 +248,8 @@ type renderer struct {
 	snippets map[string][]byte // user snippet files by path
 	budget   budget
 	etcd     *etcd.Secrets
+	// ignition translates what nodes share once per render.
+	ignition *ignition.Encoder
 }
 
 type nodeOutput struct {
@@ -288,7 +291,7 @@ func (r *renderer) node(n *plan.Node) (nodeOutput, error) {
 	switch format {
 	case FormatIgnition:
 		out.index.Payload = fetch.IgnitionFile
-		bu, ign, err := ignition.Encode(p, ignition.Options{Variant: prof.IgnitionVariant, Snippet: r.snippets[n.Settings.Snippets.Butane]})
+		bu, ign, err := r.ignition.Encode(p, ignition.Options{Variant: prof.IgnitionVariant, Snippet: r.snippets[n.Settings.Snippets.Butane]})
 		if err != nil {
 			return nodeOutput{}, fmt.Errorf("ignition: %w", err)
 		}

@@ -7,43 +7,55 @@ import (
 
 	"github.com/ksgen/ksgen/generator"
 	"github.com/ksgen/ksgen/generator/input/spec"
-	"github.com/ksgen/ksgen/generator/output/tree"
 )
 
 // A worker's output must not depend on how many workers the cluster has:
-// nothing a node carries lists every worker.
+// nothing a node carries lists every worker. The nodes run Fedora CoreOS
+// here, so their Ignition payloads are compared too: the Ignition encoder's
+// per-render caches (what a 1,000-host render translates once for many
+// nodes) must give a worker the bytes it gets on its own.
 func TestWorkerOutputIndependentOfClusterSize(t *testing.T) {
 	t.Parallel()
-	render := func(hosts int) map[string][]byte {
-		s, r := spec.Load(clusterSpec(hosts))
+	// The small cluster renders the two nodes alone; the large one renders
+	// every node, so its workers share the encoders' caches.
+	render := func(hosts int, nodes []string) map[string][]byte {
+		s, r := spec.Load(append(clusterSpec(hosts), fcosNodes...))
 		if err := r.Err(false); err != nil {
 			t.Fatal(err)
 		}
-		out, err := generator.Generate(s, testBundle(t), generator.Options{Nodes: []string{"node5", "node2"}})
+		out, err := generator.Generate(s, testBundle(t), generator.Options{Nodes: nodes, Formats: generator.Formats})
 		if err != nil {
 			t.Fatal(err)
 		}
 		files := map[string][]byte{}
 		for _, f := range out.Files {
-			if f.Path != tree.IndexFile {
+			if strings.HasPrefix(f.Path, "node5/") || strings.HasPrefix(f.Path, "node2/") {
 				files[f.Path] = f.Content
 			}
 		}
 		return files
 	}
-	small, large := render(10), render(500)
+	small, large := render(10, []string{"node5", "node2"}), render(1000, nil)
 	if len(small) != len(large) {
-		t.Fatalf("%d files with 10 hosts, %d with 500", len(small), len(large))
+		t.Fatalf("%d files with 10 hosts, %d with 1000", len(small), len(large))
 	}
 	for path, content := range small {
 		if !bytes.Equal(content, large[path]) {
-			t.Errorf("%s differs between a 10-host and a 500-host cluster", path)
+			t.Errorf("%s differs between a 10-host and a 1,000-host cluster", path)
+		}
+	}
+	for _, path := range []string{"node5/config.ign", "node5/config.bu", "node2/config.ign", "node2/config.bu"} {
+		if _, ok := small[path]; !ok {
+			t.Errorf("%s not rendered", path)
 		}
 	}
 	if len(small) == 0 || !strings.HasPrefix(firstKey(small), "node") {
 		t.Fatalf("nothing rendered for node5/node2")
 	}
 }
+
+// fcosNodes is a ksgen document giving every node Fedora CoreOS.
+var fcosNodes = []byte("---\napiVersion: ksgen.io/v1alpha1\nkind: Config\nspec:\n  os: fcos\n")
 
 func firstKey(m map[string][]byte) string {
 	for k := range m {

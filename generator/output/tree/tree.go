@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -82,6 +83,9 @@ type Writer struct {
 	dir, tmp string
 	mu       sync.Mutex
 	made     map[string]bool
+	// umask is the process's file mode creation mask: a file needs a chmod
+	// after its creation only when the mask cleared one of its mode bits.
+	umask fs.FileMode
 }
 
 // Create starts a tree that will replace dir.
@@ -98,7 +102,26 @@ func Create(dir string) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create temporary output: %w", err)
 	}
-	return &Writer{dir: dir, tmp: tmp, made: map[string]bool{tmp: true}}, nil
+	return &Writer{dir: dir, tmp: tmp, made: map[string]bool{tmp: true}, umask: umask()}, nil
+}
+
+// umask reads the process's umask from /proc/self/status (umask(2) can
+// only read it by setting it, which would race with other goroutines'
+// file creation); when it cannot, it assumes every bit is masked, so every
+// file gets its chmod.
+func umask() fs.FileMode {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return fs.ModePerm
+	}
+	for line := range strings.Lines(string(status)) {
+		if v, ok := strings.CutPrefix(line, "Umask:"); ok {
+			if m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32); err == nil {
+				return fs.FileMode(m) & fs.ModePerm
+			}
+		}
+	}
+	return fs.ModePerm
 }
 
 // Put writes one file; a second file at the same path is an error.
@@ -110,22 +133,38 @@ func (w *Writer) Put(f File) error {
 	if err := w.mkdir(filepath.Dir(full)); err != nil {
 		return err
 	}
-	out, err := os.OpenFile(full, os.O_WRONLY|os.O_CREATE|os.O_EXCL, f.Mode.Perm())
+	// Plain system calls: os.OpenFile would also register the file with the
+	// runtime's poller and query its flags, more calls than the write.
+	fd, err := unix.Open(full, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, uint32(f.Mode.Perm()))
 	if err != nil {
-		if errors.Is(err, fs.ErrExist) {
+		if errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("output: two files at %s", f.Path)
 		}
-		return fmt.Errorf("output: %w", err)
+		return fmt.Errorf("output: create %s: %w", f.Path, err)
 	}
-	_, err = out.Write(f.Content)
-	if err == nil {
-		err = out.Chmod(f.Mode.Perm()) // the umask may have cleared bits
+	err = writeAll(fd, f.Content)
+	if err == nil && f.Mode.Perm()&w.umask != 0 {
+		err = unix.Fchmod(fd, uint32(f.Mode.Perm())) // the umask cleared bits
 	}
-	if cerr := out.Close(); err == nil {
+	if cerr := unix.Close(fd); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("output: %w", err)
+		return fmt.Errorf("output: write %s: %w", f.Path, err)
+	}
+	return nil
+}
+
+func writeAll(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := unix.Write(fd, b)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		b = b[n:]
 	}
 	return nil
 }
@@ -133,11 +172,24 @@ func (w *Writer) Put(f File) error {
 func (w *Writer) mkdir(d string) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	return w.mkdirLocked(d)
+}
+
+// mkdirLocked makes d and its missing parents inside the tree, each once:
+// one mkdir per directory, no stat of every parent as os.MkdirAll does.
+func (w *Writer) mkdirLocked(d string) error {
 	if w.made[d] {
 		return nil
 	}
-	if err := os.MkdirAll(d, 0o700); err != nil {
-		return fmt.Errorf("output: %w", err)
+	err := unix.Mkdir(d, 0o700)
+	if errors.Is(err, unix.ENOENT) && d != w.tmp {
+		if err := w.mkdirLocked(filepath.Dir(d)); err != nil {
+			return err
+		}
+		err = unix.Mkdir(d, 0o700)
+	}
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("output: create directory %s: %w", d, err)
 	}
 	w.made[d] = true
 	return nil

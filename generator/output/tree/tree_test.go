@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func readAll(t *testing.T, dir string) map[string]string {
@@ -131,5 +133,59 @@ func TestWriteNewNeverOverwrites(t *testing.T) {
 	entries, _ := os.ReadDir(filepath.Dir(path))
 	if len(entries) != 1 {
 		t.Errorf("temporary files left: %v", entries)
+	}
+}
+
+// Files get exactly their modes whatever the umask: the chmod after
+// creation is skipped only when the umask cleared no bit of the mode. Not
+// parallel: the umask is the process's.
+func TestPutKeepsModesUnderAnyUmask(t *testing.T) {
+	for _, mask := range []int{0o022, 0o077, 0o000, 0o027} {
+		old := unix.Umask(mask)
+		if got := umask(); got != os.FileMode(mask) {
+			t.Errorf("umask() = %o, want %o", got, mask)
+		}
+		dir := filepath.Join(t.TempDir(), "out")
+		tr := &Tree{}
+		tr.Add(IndexFile, 0o644, []byte("{}"))
+		tr.Add("n1/secret", 0o600, []byte("s"))
+		tr.Add("n1/rootfs/usr/bin/run", 0o755, []byte("#!/bin/sh\n"))
+		tr.Add("n1/rootfs/etc/open", 0o666, []byte("o"))
+		err := Write(dir, tr)
+		unix.Umask(old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range tr.Files {
+			st, err := os.Stat(filepath.Join(dir, f.Path))
+			if err != nil || st.Mode().Perm() != f.Mode {
+				t.Errorf("umask %03o: %s: mode %v (%v), want %v", mask, f.Path, st.Mode().Perm(), err, f.Mode)
+			}
+		}
+	}
+}
+
+// Put refuses a second file at one path, and a file under a file, and the
+// Writer then leaves nothing behind.
+func TestPutRefusesClashes(t *testing.T) {
+	t.Parallel()
+	for name, second := range map[string]string{"same path": "n1/a", "under a file": "n1/a/b"} {
+		dir := filepath.Join(t.TempDir(), "out")
+		w, err := Create(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Put(File{Path: "n1/a", Mode: 0o600, Content: []byte("a")}); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Put(File{Path: second, Mode: 0o600, Content: []byte("b")}); err == nil {
+			t.Errorf("%s: no error", name)
+		} else if name == "same path" && !strings.Contains(err.Error(), "two files at n1/a") {
+			t.Errorf("%s: %v", name, err)
+		}
+		w.Abort()
+		if entries, _ := os.ReadDir(filepath.Dir(dir)); len(entries) != 0 {
+			t.Errorf("%s: left behind %v", name, entries)
+		}
 	}
 }

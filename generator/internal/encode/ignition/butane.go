@@ -25,8 +25,9 @@ type baseConfig = base.Config
 // build turns the payload into Butane structs. It works on sorted copies so
 // that the caller's node is untouched and the output does not depend on the
 // order renderers added things. It also returns the payload files by path for
-// the round-trip check.
-func build(n *fileset.Set, v variant) (baseConfig, map[string]fileset.File, error) {
+// the round-trip check. contents encodes a local file's bytes (see
+// encodeContents); an Encoder passes a cached one.
+func build(n *fileset.Set, v variant, contents func([]byte) (base.Resource, error)) (baseConfig, map[string]fileset.File, error) {
 	cfg := baseConfig{Version: v.butaneVersion, Variant: v.name}
 	var errs []error
 
@@ -43,7 +44,7 @@ func build(n *fileset.Set, v variant) (baseConfig, map[string]fileset.File, erro
 			continue
 		}
 		byPath[f.Path] = f
-		bf, err := butaneFile(f)
+		bf, err := butaneFile(f, contents)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -119,12 +120,8 @@ func checkFile(f fileset.File) error {
 	return nil
 }
 
-// butaneFile maps one payload file. Text goes inline, so config.bu stays
-// readable, unless gzip makes it smaller; compression happens here with
-// pooled writers (Butane's auto-compression allocates a new compressor per
-// file, which dominated render time) and Butane is told not to redo it.
-// Anything YAML cannot carry verbatim goes as a data URL.
-func butaneFile(f fileset.File) (base.File, error) {
+// butaneFile maps one payload file, its contents encoded by contents.
+func butaneFile(f fileset.File, contents func([]byte) (base.Resource, error)) (base.File, error) {
 	bf := base.File{
 		Path: f.Path,
 		Mode: ptr(int(f.Mode.Perm())),
@@ -145,25 +142,35 @@ func butaneFile(f fileset.File) (base.File, error) {
 		bf.Contents.Verification.Hash = ptr("sha256-" + f.SHA256)
 		return bf, nil
 	}
-	// Mirror Butane's own encoding choice (base/util.MakeDataURL: the
-	// shortest of URL-escaped, base64 and gzip+base64), so that config.bu
-	// translated again with plain Butane gives this very config.ign.
-	plain := min(len(","+dataurl.Escape(f.Content)), len(";base64,")+base64.StdEncoding.EncodedLen(len(f.Content)))
-	if z := fileset.Gzip(f.Content); len(";base64,")+base64.StdEncoding.EncodedLen(len(z))+len("gzip") < plain {
-		bf.Contents.Source = ptr("data:;base64," + base64.StdEncoding.EncodeToString(z))
-		bf.Contents.Compression = ptr("gzip")
-		return bf, nil
-	}
-	if fileset.IsText(f.Content) {
-		bf.Contents.Inline = ptr(string(f.Content))
-		return bf, nil
-	}
-	src, _, err := butaneutil.MakeDataURL(f.Content, nil, false)
+	c, err := contents(f.Content)
 	if err != nil {
-		return bf, fmt.Errorf("file %s: data URL: %w", f.Path, err)
+		return bf, fmt.Errorf("file %s: %w", f.Path, err)
 	}
-	bf.Contents.Source = &src
+	bf.Contents = c
 	return bf, nil
+}
+
+// encodeContents encodes a local file's bytes. Text goes inline, so
+// config.bu stays readable, unless gzip makes it smaller; compression
+// happens here with pooled writers (Butane's auto-compression allocates a
+// new compressor per file, which dominated render time) and Butane is told
+// not to redo it. Anything YAML cannot carry verbatim goes as a data URL.
+// The choice mirrors Butane's own (base/util.MakeDataURL: the shortest of
+// URL-escaped, base64 and gzip+base64), so that config.bu translated again
+// with plain Butane gives this very config.ign.
+func encodeContents(b []byte) (base.Resource, error) {
+	plain := min(len(","+dataurl.Escape(b)), len(";base64,")+base64.StdEncoding.EncodedLen(len(b)))
+	if z := fileset.Gzip(b); len(";base64,")+base64.StdEncoding.EncodedLen(len(z))+len("gzip") < plain {
+		return base.Resource{Source: ptr("data:;base64," + base64.StdEncoding.EncodeToString(z)), Compression: ptr("gzip")}, nil
+	}
+	if fileset.IsText(b) {
+		return base.Resource{Inline: ptr(string(b))}, nil
+	}
+	src, _, err := butaneutil.MakeDataURL(b, nil, false)
+	if err != nil {
+		return base.Resource{}, fmt.Errorf("data URL: %w", err)
+	}
+	return base.Resource{Source: &src}, nil
 }
 
 // transcode moves a value between two Butane schema versions through YAML,

@@ -55,6 +55,9 @@ type variant struct {
 	// toButane converts the generated base config into this variant's Butane
 	// type, ready to marshal.
 	toButane func(baseConfig) (any, error)
+	// toIgn translates what toButane returned with Butane's library, without
+	// YAML, validating it as Butane and Ignition do.
+	toIgn func(any, common.TranslateOptions) (any, report.Report, error)
 }
 
 var variants = map[string]variant{
@@ -67,6 +70,9 @@ var variants = map[string]variant{
 		merge:         mergeWith(ign3_5.Parse, ign3_5.ParseCompatibleVersion, ign3_5.Merge),
 		toButane: func(b baseConfig) (any, error) {
 			return fcos1_6.Config{Config: b}, nil
+		},
+		toIgn: func(c any, o common.TranslateOptions) (any, report.Report, error) {
+			return c.(fcos1_6.Config).ToIgn3_5(o)
 		},
 	},
 	VariantFlatcar: {
@@ -86,7 +92,21 @@ var variants = map[string]variant{
 			}
 			return out, nil
 		},
+		toIgn: func(c any, o common.TranslateOptions) (any, report.Report, error) {
+			return c.(flatcar1_1.Config).ToIgn3_4(o)
+		},
 	},
+}
+
+func variantOf(name string) (variant, error) {
+	if name == "" {
+		name = VariantFCOS
+	}
+	v, ok := variants[name]
+	if !ok {
+		return variant{}, fmt.Errorf("unknown variant %q (want %q or %q)", name, VariantFCOS, VariantFlatcar)
+	}
+	return v, nil
 }
 
 // Encode returns the readable Butane source (config.bu) and the Ignition JSON
@@ -95,16 +115,12 @@ var variants = map[string]variant{
 // merged, which happens after translation.
 // Errors name neither the node nor the format: the caller says both.
 func Encode(n *fileset.Set, opts Options) (butane []byte, ign []byte, err error) {
-	name := opts.Variant
-	if name == "" {
-		name = VariantFCOS
-	}
-	v, ok := variants[name]
-	if !ok {
-		return nil, nil, fmt.Errorf("unknown variant %q (want %q or %q)", opts.Variant, VariantFCOS, VariantFlatcar)
+	v, err := variantOf(opts.Variant)
+	if err != nil {
+		return nil, nil, err
 	}
 
-	base, files, err := build(n, v)
+	base, files, err := build(n, v, encodeContents)
 	if err != nil {
 		return nil, nil, err
 	}

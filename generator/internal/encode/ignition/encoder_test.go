@@ -1,0 +1,120 @@
+package ignition
+
+import (
+	"bytes"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/ksgen/ksgen/generator/internal/fileset"
+)
+
+// nodes are 40 fixtures that share most files and differ per node in a few
+// (hostname, a unit drop-in, a gzip-sized file), with a second shape among
+// them (an extra file), as a render's workers and control planes do.
+func nodes() []*fileset.Set {
+	var out []*fileset.Set
+	for i := range 40 {
+		n := fixture()
+		n.Name = fmt.Sprintf("node%d", i)
+		for j := range n.Files {
+			switch n.Files[j].Path {
+			case "/etc/hostname":
+				n.Files[j].Content = []byte(n.Name + "\n")
+			case "/etc/ksgen/hosts.txt":
+				n.Files[j].Content = append([]byte(fmt.Sprintf("# %s\n", n.Name)), largeText()...)
+			}
+		}
+		n.Units[1].DropIns[0].Contents = kubeadmDropIn + fmt.Sprintf("Environment=\"KUBELET_EXTRA_ARGS=--node-ip=10.0.0.%d\"\n", i)
+		if i%3 == 0 {
+			n.AddFile(fileset.File{Path: "/etc/ksgen/extra", Mode: fileset.ModeSecret, Content: []byte("only some nodes\n")})
+		}
+		if err := n.Finish(); err != nil {
+			panic(err)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// An Encoder gives every node exactly what Encode gives it, whichever node
+// comes first and however many goroutines share it, for both variants.
+func TestEncoderMatchesEncode(t *testing.T) {
+	t.Parallel()
+	for _, variant := range []string{VariantFCOS, VariantFlatcar} {
+		t.Run(variant, func(t *testing.T) {
+			t.Parallel()
+			ns := nodes()
+			opts := Options{Variant: variant}
+			enc := &Encoder{}
+			got := make([][2][]byte, len(ns))
+			var wg sync.WaitGroup
+			for i := range ns {
+				wg.Go(func() {
+					bu, ign, err := enc.Encode(ns[i], opts)
+					if err != nil {
+						t.Errorf("%s: %v", ns[i].Name, err)
+					}
+					got[i] = [2][]byte{bu, ign}
+				})
+			}
+			wg.Wait()
+			for i, n := range ns {
+				bu, ign, err := Encode(n, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(bu, got[i][0]) {
+					t.Errorf("%s: config.bu differs from Encode's", n.Name)
+				}
+				if !bytes.Equal(ign, got[i][1]) {
+					t.Errorf("%s: config.ign differs from Encode's", n.Name)
+				}
+				parseIgn(t, variants[variant].ignVersion, got[i][1])
+			}
+		})
+	}
+}
+
+// A node the Encoder cannot encode fails as it does with Encode, and a
+// snippet goes through Encode.
+func TestEncoderErrors(t *testing.T) {
+	t.Parallel()
+	enc := &Encoder{}
+	n := fixture()
+	n.AddFile(fileset.File{Path: "relative/path", Mode: fileset.ModePublic})
+	if _, _, err := enc.Encode(n, Options{}); err == nil {
+		t.Error("relative path: no error")
+	}
+	n = fixture()
+	n.AddUnit(fileset.Unit{Name: "bad.service", Contents: "not a unit [\n"})
+	if _, _, err := enc.Encode(n, Options{}); err == nil {
+		t.Error("invalid unit contents: no error")
+	}
+	// A delta in a shape already met is judged too: a drop-in that is not
+	// a unit file.
+	ns := nodes()
+	if _, _, err := enc.Encode(ns[1], Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range ns[2].Units {
+		if ns[2].Units[i].Name == "kubelet.service" {
+			ns[2].Units[i].DropIns[0].Contents = "[Service\n"
+		}
+	}
+	if _, _, err := Encode(ns[2], Options{}); err == nil {
+		t.Fatal("Encode accepts a broken drop-in")
+	}
+	if _, _, err := enc.Encode(ns[2], Options{}); err == nil {
+		t.Error("broken drop-in in a known shape: no error")
+	}
+	snippet := []byte("variant: fcos\nversion: 1.6.0\nstorage:\n  files:\n    - path: /etc/motd\n      contents:\n        inline: hi\n")
+	want, wantIgn, err := Encode(fixture(), Options{Snippet: snippet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bu, ign, err := enc.Encode(fixture(), Options{Snippet: snippet})
+	if err != nil || !bytes.Equal(bu, want) || !bytes.Equal(ign, wantIgn) {
+		t.Errorf("snippet: Encoder differs from Encode (err %v)", err)
+	}
+}
