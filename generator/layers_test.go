@@ -131,7 +131,6 @@ func TestStageRule(t *testing.T) {
 // that needs a new fact gets a typed plan field instead.
 var specReads = map[string]int{
 	"generator/internal/render/addons":  17,
-	"generator/internal/render/etcd":    2,
 	"generator/internal/render/kubeadm": 14,
 }
 

@@ -247,6 +247,9 @@ type Etcd struct {
 	CAFile    string   // on every control plane (kubekey, external)
 	CertFile  string
 	KeyFile   string
+	// Settings is spec.etcd as written: the backup schedule and the
+	// members' tuning and extraArgs, which the etcd renderer writes out.
+	Settings spec.Etcd
 }
 
 // ClientURL is a kubekey member's client URL: https://internalAddress:port.
@@ -262,7 +265,7 @@ func etcdURL(ip string, port int) string {
 // etcd plans the etcd topology from spec.etcd and the etcd members.
 func (c *Cluster) etcd() Etcd {
 	se := c.Spec.Cluster.Spec.Etcd
-	e := Etcd{Type: se.Type, Port: *se.Port, PeerPort: *se.PeerPort, DataDir: DefaultEtcdDataDir}
+	e := Etcd{Type: se.Type, Port: *se.Port, PeerPort: *se.PeerPort, DataDir: DefaultEtcdDataDir, Settings: se}
 	if se.DataDir != nil && *se.DataDir != "" {
 		e.DataDir = *se.DataDir
 	}

@@ -85,7 +85,7 @@ func Render(c *plan.Cluster, n *plan.Node, p *fileset.Set) error {
 	if err != nil {
 		return fmt.Errorf("etcd unit: %w", err)
 	}
-	se := c.Spec.Cluster.Spec.Etcd
+	se := c.Etcd.Settings
 	calendar, ok := spec.BackupCalendar(se.BackupPeriod)
 	if !ok { // validation refuses such a period
 		return fmt.Errorf("etcd backup timer: spec.etcd.backupPeriod %d has no calendar", se.BackupPeriod)
@@ -156,7 +156,7 @@ func binaries(c *plan.Cluster, n *plan.Node, p *fileset.Set) (etcd, etcdctl stri
 // of the same flag or are appended, sorted; etcd reads every flag as
 // ETCD_<NAME> and refuses a flag given twice, so they never become flags.
 func env(c *plan.Cluster, n *plan.Node) envData {
-	se := c.Spec.Cluster.Spec.Etcd
+	se := c.Etcd.Settings
 	e := c.Etcd
 	peers := make([]string, len(c.EtcdMembers))
 	for i, m := range c.EtcdMembers {
