@@ -2,14 +2,13 @@ package generator_test
 
 import (
 	"fmt"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/ksgen/ksgen/generator"
 	"github.com/ksgen/ksgen/generator/input/pki"
 	"github.com/ksgen/ksgen/generator/input/spec"
+	"github.com/ksgen/ksgen/generator/internal/plantest"
 )
 
 // clusterSpec is the bundled example grown to n hosts: 3 control-plane/etcd
@@ -31,23 +30,7 @@ func clusterSpec(n int) []byte {
 	return []byte(b.String())
 }
 
-var (
-	benchBundleOnce sync.Once
-	benchBundle     *pki.Bundle
-)
-
-func testBundle(b testing.TB) *pki.Bundle {
-	benchBundleOnce.Do(func() {
-		raw, err := os.ReadFile("../testdata/test-secrets.yaml")
-		if err == nil {
-			benchBundle, err = pki.Parse(raw)
-		}
-		if err != nil {
-			b.Fatalf("test bundle: %v", err)
-		}
-	})
-	return benchBundle
-}
+func testBundle(b testing.TB) *pki.Bundle { return plantest.Bundle(b) }
 
 // BenchmarkRender measures renders of clusters of growing size: payload=none
 // is plan, kubeadm configs, PKI and rootfs/; cloud-init adds each node's

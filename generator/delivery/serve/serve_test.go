@@ -28,6 +28,7 @@ import (
 	"github.com/ksgen/ksgen/generator/delivery/serve"
 	"github.com/ksgen/ksgen/generator/input/pki"
 	"github.com/ksgen/ksgen/generator/input/spec"
+	"github.com/ksgen/ksgen/generator/internal/plantest"
 	"github.com/ksgen/ksgen/generator/output/fetch"
 	"github.com/ksgen/ksgen/generator/output/tree"
 )
@@ -64,14 +65,7 @@ func (s *syncBuffer) String() string {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	raw, err := os.ReadFile("../../../testdata/test-secrets.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := pki.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := plantest.Bundle(t)
 	cert, err := fetch.ServeCert(b, []string{"127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)

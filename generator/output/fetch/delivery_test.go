@@ -3,25 +3,14 @@ package fetch_test
 import (
 	"crypto/x509"
 	"encoding/pem"
-	"os"
 	"testing"
 
 	"github.com/ksgen/ksgen/generator/input/pki"
+	"github.com/ksgen/ksgen/generator/internal/plantest"
 	"github.com/ksgen/ksgen/generator/output/fetch"
 )
 
-func bundle(t *testing.T) *pki.Bundle {
-	t.Helper()
-	raw, err := os.ReadFile("../../../testdata/test-secrets.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := pki.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+func bundle(t *testing.T) *pki.Bundle { return plantest.Bundle(t) }
 
 func TestTokens(t *testing.T) {
 	t.Parallel()

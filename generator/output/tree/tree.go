@@ -11,14 +11,16 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/ksgen/ksgen/generator/internal/fileset"
 	"golang.org/x/sys/unix"
 )
 
-// Modes of what ksgen writes on the operator's disk: keys, tokens and
-// kubeconfigs only for the operator, everything else readable.
+// Modes of what ksgen writes on the operator's disk, the node's file modes:
+// keys, tokens and kubeconfigs only for the operator, everything else
+// readable.
 const (
-	ModeSecret fs.FileMode = 0o600
-	ModePublic fs.FileMode = 0o644
+	ModeSecret = fileset.ModeSecret
+	ModePublic = fileset.ModePublic
 )
 
 // IndexFile marks a directory as ksgen output: only such a directory is replaced.

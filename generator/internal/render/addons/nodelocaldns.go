@@ -2,7 +2,6 @@ package addons
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -12,8 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"sigs.k8s.io/yaml"
 
+	"github.com/ksgen/ksgen/generator/internal/render/manifest"
 	"github.com/ksgen/ksgen/generator/plan"
 	"github.com/ksgen/ksgen/images"
 )
@@ -119,7 +118,7 @@ func NodeLocalDNS(c *plan.Cluster) ([]byte, error) {
 	}
 	var out bytes.Buffer
 	for _, obj := range []any{&sa, &cm, &ds} {
-		b, err := withoutStatus(obj)
+		b, err := manifest.YAML(obj)
 		if err != nil {
 			return nil, fmt.Errorf("NodeLocalDNS: %w", err)
 		}
@@ -127,21 +126,6 @@ func NodeLocalDNS(c *plan.Cluster) ([]byte, error) {
 		out.Write(b)
 	}
 	return out.Bytes(), nil
-}
-
-// withoutStatus prints obj as YAML without its status, which the typed
-// DaemonSet always carries and the API server sets itself.
-func withoutStatus(obj any) ([]byte, error) {
-	js, err := json.Marshal(obj)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(js, &m); err != nil {
-		return nil, err
-	}
-	delete(m, "status")
-	return yaml.Marshal(m)
 }
 
 // corefile is KubeKey's NodeLocalDNS Corefile: the user's external zones

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"sigs.k8s.io/yaml"
@@ -19,27 +18,11 @@ import (
 	"github.com/ksgen/ksgen/generator"
 	"github.com/ksgen/ksgen/generator/input/pki"
 	"github.com/ksgen/ksgen/generator/input/spec"
+	"github.com/ksgen/ksgen/generator/internal/plantest"
 	"github.com/ksgen/ksgen/generator/output/tree"
 )
 
-const testSecrets = "../../../../testdata/test-secrets.yaml"
-
-var fixedBundle = sync.OnceValues(func() (*pki.Bundle, error) {
-	raw, err := os.ReadFile(testSecrets)
-	if err != nil {
-		return nil, err
-	}
-	return pki.Parse(raw)
-})
-
-func bundle(t *testing.T) *pki.Bundle {
-	t.Helper()
-	b, err := fixedBundle()
-	if err != nil {
-		t.Fatalf("test bundle: %v", err)
-	}
-	return b
-}
+func bundle(t *testing.T) *pki.Bundle { return plantest.Bundle(t) }
 
 // cluster is a KubeKey Cluster document: hosts "name=ip", role groups, and
 // the lines of spec.etcd (indented by 4).

@@ -19,6 +19,7 @@ import (
 	"github.com/ksgen/ksgen/generator/delivery/fleet"
 	"github.com/ksgen/ksgen/generator/delivery/serve"
 	"github.com/ksgen/ksgen/generator/input/pki"
+	"github.com/ksgen/ksgen/generator/internal/plantest"
 	"github.com/ksgen/ksgen/generator/internal/render/firstboot"
 	"github.com/ksgen/ksgen/generator/output/fetch"
 	"github.com/ksgen/ksgen/generator/output/tree"
@@ -29,14 +30,7 @@ import (
 // reader of the fleet's JSON.
 func loopbackServe(t *testing.T) (*pki.Bundle, *fetch.Tokens, string, func() fleet.View) {
 	t.Helper()
-	raw, err := os.ReadFile("../../../../testdata/test-secrets.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := pki.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := plantest.Bundle(t)
 	tokens, err := fetch.NewTokens(b)
 	if err != nil {
 		t.Fatal(err)

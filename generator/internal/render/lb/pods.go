@@ -1,18 +1,17 @@
 package lb
 
 import (
-	"encoding/json"
 	"fmt"
 
+	"github.com/ksgen/ksgen/generator/internal/render/manifest"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"sigs.k8s.io/yaml"
 )
 
 // The load balancers' static pods are built as typed Pods, as kubelet reads
-// them, and encoded once by encodePod: a field that does not exist cannot be
+// them, and encoded by manifest.YAML: a field that does not exist cannot be
 // written, and every pod shares one layout.
 
 // configAnnotation carries a digest of the pod's config files: a changed
@@ -82,31 +81,13 @@ func capabilities(add ...corev1.Capability) *corev1.SecurityContext {
 	return &corev1.SecurityContext{Capabilities: &corev1.Capabilities{Add: add}}
 }
 
-// encodePod is a static pod's manifest: the Pod as YAML without the empty
-// fields Go's encoding adds (creationTimestamp, status, resources).
+// encodePod is a static pod's manifest.
 func encodePod(pod *corev1.Pod) ([]byte, error) {
-	raw, err := json.Marshal(pod)
+	out, err := manifest.YAML(pod)
 	if err != nil {
 		return nil, fmt.Errorf("static pod %s: %w", pod.Name, err)
 	}
-	var doc map[string]any
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return nil, fmt.Errorf("static pod %s: %w", pod.Name, err)
-	}
-	delete(doc, "status")
-	if meta, ok := doc["metadata"].(map[string]any); ok {
-		delete(meta, "creationTimestamp")
-	}
-	spec, _ := doc["spec"].(map[string]any)
-	containers, _ := spec["containers"].([]any)
-	for _, c := range containers {
-		if c, ok := c.(map[string]any); ok {
-			if r, ok := c["resources"].(map[string]any); ok && len(r) == 0 {
-				delete(c, "resources")
-			}
-		}
-	}
-	return yaml.Marshal(doc)
+	return out, nil
 }
 
 // haproxyPod runs HAProxy with its config from configDir. root runs it as
