@@ -129,8 +129,8 @@ func GeneratePlan(c *plan.Cluster, b *pki.Bundle, opts Options, out tree.Sink) e
 }
 
 // newRenderer checks the options and prepares what every node's render
-// shares: the bundle's derived values, user snippets, the external etcd
-// files and the certificates issued from the bundle, read and made once.
+// shares: the bundle's derived values, user snippets and the certificates
+// issued from the bundle, read and made once.
 func newRenderer(s *spec.Spec, c *plan.Cluster, b *pki.Bundle, nodes []*plan.Node, opts Options) (*renderer, error) {
 	formats := opts.Formats
 	if len(formats) == 0 {
@@ -157,13 +157,9 @@ func newRenderer(s *spec.Spec, c *plan.Cluster, b *pki.Bundle, nodes []*plan.Nod
 	if err != nil {
 		return nil, err
 	}
-	// The external etcd files are read here, once, so that renderers stay
-	// pure; member and kube-apiserver certificates are issued once too.
-	external, err := etcd.ReadExternal(s)
-	if err != nil {
-		return nil, err
-	}
-	etcdSecrets, err := etcd.NewSecrets(c, b, external)
+	// Member and kube-apiserver certificates are issued once, or the
+	// external etcd files Validate read are taken from the plan.
+	etcdSecrets, err := etcd.NewSecrets(c, b)
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/ksgen/ksgen/generator/input/spec"
 	"github.com/ksgen/ksgen/generator/internal/render/binaries"
-	"github.com/ksgen/ksgen/generator/internal/render/etcd"
 	"github.com/ksgen/ksgen/generator/internal/render/kubeadm"
 	"github.com/ksgen/ksgen/generator/plan"
 	"github.com/ksgen/ksgen/generator/profile/osprofile"
@@ -43,13 +42,17 @@ func Validate(s *spec.Spec, r *spec.Report) (*plan.Cluster, error) {
 		c.CgroupDriver = driver
 	}
 	r.Entries = append(r.Entries, checkBinaries(c)...)
-	if _, err := etcd.ReadExternal(s); err != nil {
-		var e *spec.EntryError
-		if !errors.As(err, &e) {
-			return nil, err
-		}
+	// The external etcd files are read here, once: the render takes them
+	// from the plan.
+	files, err := plan.ReadExternalEtcd(s)
+	var e *spec.EntryError
+	switch {
+	case errors.As(err, &e):
 		r.Entries = append(r.Entries, e.Entry)
+	case err != nil:
+		return nil, err
 	}
+	c.Etcd.External = files
 	return c, nil
 }
 

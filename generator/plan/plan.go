@@ -250,6 +250,12 @@ type Etcd struct {
 	// Settings is spec.etcd as written: the backup schedule and the
 	// members' tuning and extraArgs, which the etcd renderer writes out.
 	Settings spec.Etcd
+	// BackupCalendar is the backup timer's OnCalendar for
+	// Settings.BackupPeriod ("" for a period validation refuses).
+	BackupCalendar string
+	// External is the user's external etcd client material, read once by
+	// ReadExternalEtcd (nil until then, and for the other types).
+	External *EtcdFiles
 }
 
 // ClientURL is a kubekey member's client URL: https://internalAddress:port.
@@ -266,6 +272,7 @@ func etcdURL(ip string, port int) string {
 func (c *Cluster) etcd() Etcd {
 	se := c.Spec.Cluster.Spec.Etcd
 	e := Etcd{Type: se.Type, Port: *se.Port, PeerPort: *se.PeerPort, DataDir: DefaultEtcdDataDir, Settings: se}
+	e.BackupCalendar, _ = spec.BackupCalendar(se.BackupPeriod)
 	if se.DataDir != nil && *se.DataDir != "" {
 		e.DataDir = *se.DataDir
 	}

@@ -87,8 +87,8 @@ type Secrets struct {
 
 // NewSecrets issues every member's and kube-apiserver's certificates once,
 // deterministically (the same bundle gives the same bytes), or takes the
-// external files read by ReadExternal.
-func NewSecrets(c *plan.Cluster, b *pki.Bundle, ext *External) (*Secrets, error) {
+// external files the plan carries (plan.Etcd.External).
+func NewSecrets(c *plan.Cluster, b *pki.Bundle) (*Secrets, error) {
 	s := &Secrets{files: map[string][]fileset.File{}}
 	add := func(n *plan.Node, path string, mode fs.FileMode, content []byte) {
 		s.files[n.Name] = append(s.files[n.Name], fileset.File{Path: path, Mode: mode, Content: bytes.Clone(content)})
@@ -96,6 +96,7 @@ func NewSecrets(c *plan.Cluster, b *pki.Bundle, ext *External) (*Secrets, error)
 	public, secret := fileset.ModePublic, fileset.ModeSecret
 	switch c.Etcd.Type {
 	case plan.EtcdExternal:
+		ext := c.Etcd.External
 		if ext == nil {
 			return nil, fmt.Errorf("etcd.type external: the external etcd files were not read")
 		}

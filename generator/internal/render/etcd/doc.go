@@ -5,7 +5,8 @@
 // calendar of etcd.backupPeriod: daily at 02:00 by default). It also holds
 // the etcd key material of a render (Secrets): member and kube-apiserver
 // certificates issued from the bundle's etcd CA, or the user's external etcd
-// files (ReadExternal). For etcd.type kubeadm, kubeadm runs etcd itself.
+// files, which the plan carries (plan.ReadExternalEtcd). For etcd.type
+// kubeadm, kubeadm runs etcd itself.
 //
 // Stage: render. It takes the plan (and the bundle's keys) and adds files and
 // units to a node's fileset.Set; it must not import an encoder, the output or

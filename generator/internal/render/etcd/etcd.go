@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ksgen/ksgen/generator/input/spec"
 	"github.com/ksgen/ksgen/generator/internal/fileset"
 	"github.com/ksgen/ksgen/generator/plan"
 	"github.com/ksgen/ksgen/images"
@@ -64,7 +63,7 @@ type backupData struct {
 	Dir      string
 	Keep     int
 	Period   int    // minutes, etcd.backupPeriod
-	Calendar string // the timer's OnCalendar, from spec.BackupCalendar
+	Calendar string // the timer's OnCalendar, plan.Etcd.BackupCalendar
 	Script   string
 	Unit     string
 }
@@ -86,8 +85,8 @@ func Render(c *plan.Cluster, n *plan.Node, p *fileset.Set) error {
 		return fmt.Errorf("etcd unit: %w", err)
 	}
 	se := c.Etcd.Settings
-	calendar, ok := spec.BackupCalendar(se.BackupPeriod)
-	if !ok { // validation refuses such a period
+	calendar := c.Etcd.BackupCalendar
+	if calendar == "" { // validation refuses such a period
 		return fmt.Errorf("etcd backup timer: spec.etcd.backupPeriod %d has no calendar", se.BackupPeriod)
 	}
 	b := backupData{

@@ -18,7 +18,7 @@ import (
 
 	"github.com/ksgen/ksgen/generator"
 	"github.com/ksgen/ksgen/generator/input/spec"
-	"github.com/ksgen/ksgen/generator/internal/render/etcd"
+	"github.com/ksgen/ksgen/generator/plan"
 )
 
 const fixtures = "../../../../testdata/specs/external-etcd"
@@ -164,23 +164,23 @@ func TestExternalFileErrors(t *testing.T) {
 		msg   string
 	}{
 		{name: "missing CA", files: map[string][]byte{"client.pem": p.client, "client-key.pem": p.key},
-			field: "caFile", cause: etcd.ErrFileUnreadable, msg: "cannot read the external etcd CA: open "},
+			field: "caFile", cause: plan.ErrFileUnreadable, msg: "cannot read the external etcd CA: open "},
 		{name: "missing key", files: map[string][]byte{"ca.pem": p.ca, "client.pem": p.client},
-			field: "keyFile", cause: etcd.ErrFileUnreadable, msg: "no such file or directory"},
+			field: "keyFile", cause: plan.ErrFileUnreadable, msg: "no such file or directory"},
 		{name: "key of another certificate", files: map[string][]byte{"ca.pem": p.ca, "client.pem": p.client, "client-key.pem": p.otherKey},
-			field: "keyFile", cause: etcd.ErrKeyMismatch, msg: "keyFile external-etcd/client-key.pem is not the key of certFile external-etcd/client.pem"},
+			field: "keyFile", cause: plan.ErrKeyMismatch, msg: "keyFile external-etcd/client-key.pem is not the key of certFile external-etcd/client.pem"},
 		{name: "certificate of another CA", files: map[string][]byte{"ca.pem": p.ca, "client.pem": p.otherClient, "client-key.pem": p.key},
-			field: "certFile", cause: etcd.ErrNotSignedByCA, msg: "is not a client certificate signed by caFile external-etcd/ca.pem"},
+			field: "certFile", cause: plan.ErrNotSignedByCA, msg: "is not a client certificate signed by caFile external-etcd/ca.pem"},
 		{name: "CA of another certificate", files: map[string][]byte{"ca.pem": p.otherCA, "client.pem": p.client, "client-key.pem": p.key},
-			field: "certFile", cause: etcd.ErrNotSignedByCA, msg: "signed by unknown authority"},
+			field: "certFile", cause: plan.ErrNotSignedByCA, msg: "signed by unknown authority"},
 		{name: "server certificate", files: map[string][]byte{"ca.pem": p.ca, "client.pem": p.serverOnly, "client-key.pem": p.key},
-			field: "certFile", cause: etcd.ErrNotSignedByCA, msg: "is not a client certificate"},
+			field: "certFile", cause: plan.ErrNotSignedByCA, msg: "is not a client certificate"},
 		{name: "expired", files: map[string][]byte{"ca.pem": p.ca, "client.pem": p.expired, "client-key.pem": p.key},
-			field: "certFile", cause: etcd.ErrExpired, msg: "expired on "},
+			field: "certFile", cause: plan.ErrExpired, msg: "expired on "},
 		{name: "CA not PEM", files: map[string][]byte{"ca.pem": []byte("not a certificate"), "client.pem": p.client, "client-key.pem": p.key},
-			field: "caFile", cause: etcd.ErrNotCertificate, msg: "caFile external-etcd/ca.pem: "},
+			field: "caFile", cause: plan.ErrNotCertificate, msg: "caFile external-etcd/ca.pem: "},
 		{name: "key not PEM", files: map[string][]byte{"ca.pem": p.ca, "client.pem": p.client, "client-key.pem": p.client},
-			field: "keyFile", cause: etcd.ErrNotPrivateKey, msg: "is not a PEM RSA, ECDSA or Ed25519 private key"},
+			field: "keyFile", cause: plan.ErrNotPrivateKey, msg: "is not a PEM RSA, ECDSA or Ed25519 private key"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -192,10 +192,10 @@ func TestExternalFileErrors(t *testing.T) {
 			}
 			doc := externalCluster().yaml()
 			s := load(t, dir, doc)
-			_, err := etcd.ReadExternal(s)
+			_, err := plan.ReadExternalEtcd(s)
 			var entry *spec.EntryError
 			if !errors.As(err, &entry) {
-				t.Fatalf("ReadExternal: %v, want a *spec.EntryError", err)
+				t.Fatalf("ReadExternalEtcd: %v, want a *spec.EntryError", err)
 			}
 			wantPath := "spec.etcd.external." + tc.field
 			wantLine := lineOf(t, doc, tc.field+":")
@@ -221,15 +221,15 @@ func TestExternalFileErrors(t *testing.T) {
 func TestExternalFixturesMatch(t *testing.T) {
 	t.Parallel()
 	s := load(t, externalDir(t), externalCluster().yaml())
-	x, err := etcd.ReadExternal(s)
+	x, err := plan.ReadExternalEtcd(s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if x == nil || len(x.CA) == 0 || len(x.Cert) == 0 || len(x.Key) == 0 {
-		t.Fatalf("ReadExternal = %+v", x)
+		t.Fatalf("ReadExternalEtcd = %+v", x)
 	}
 	// Other types read nothing.
-	if x, err := etcd.ReadExternal(load(t, t.TempDir(), dedicated.yaml())); x != nil || err != nil {
+	if x, err := plan.ReadExternalEtcd(load(t, t.TempDir(), dedicated.yaml())); x != nil || err != nil {
 		t.Errorf("kubekey: ReadExternal = %v, %v", x, err)
 	}
 }

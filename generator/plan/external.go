@@ -1,4 +1,4 @@
-package etcd
+package plan
 
 import (
 	"crypto"
@@ -13,7 +13,6 @@ import (
 	"k8s.io/client-go/util/keyutil"
 
 	"github.com/ksgen/ksgen/generator/input/spec"
-	"github.com/ksgen/ksgen/generator/plan"
 )
 
 // Problems with the external etcd files, each reported as a *spec.EntryError
@@ -27,24 +26,26 @@ var (
 	ErrExpired        = errors.New("certificate has expired")
 )
 
-// External is the user's external etcd client material, read once per render
-// from the files spec.etcd.external names. Nil fields were not given.
-type External struct {
+// EtcdFiles is the user's external etcd client material, read once per
+// render from the files spec.etcd.external names, so that renderers read no
+// files. Nil fields were not given.
+type EtcdFiles struct {
 	CA, Cert, Key []byte
 }
 
-// ReadExternal reads caFile, certFile and keyFile of spec.etcd.external
+// ReadExternalEtcd reads caFile, certFile and keyFile of spec.etcd.external
 // (relative paths resolve against the spec file's directory) and checks that
 // they belong together: the key is the certificate's, the certificate is
 // signed by the CA and has not expired. It returns nil for other etcd types.
 // Every problem is a *spec.EntryError naming the field and its line.
-func ReadExternal(s *spec.Spec) (*External, error) {
-	return readExternal(s, time.Now())
+// generator.Validate calls it once and keeps the files in Etcd.External.
+func ReadExternalEtcd(s *spec.Spec) (*EtcdFiles, error) {
+	return readExternalEtcd(s, time.Now())
 }
 
-func readExternal(s *spec.Spec, now time.Time) (*External, error) {
+func readExternalEtcd(s *spec.Spec, now time.Time) (*EtcdFiles, error) {
 	e := s.Cluster.Spec.Etcd
-	if e.Type != plan.EtcdExternal {
+	if e.Type != EtcdExternal {
 		return nil, nil
 	}
 	const p = "spec.etcd.external."
@@ -70,7 +71,7 @@ func readExternal(s *spec.Spec, now time.Time) (*External, error) {
 		}
 		return raw, nil
 	}
-	x := &External{}
+	x := &EtcdFiles{}
 	var errs []error
 	for _, f := range []struct {
 		field, what, name string
