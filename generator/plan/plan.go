@@ -158,10 +158,14 @@ type Cluster struct {
 	APIServerPort int
 	PodCIDR       string
 	ServiceCIDR   string
-	// CNI is the network plugin (spec.network.plugin); CalicoIPIP is
-	// Calico's ipipMode, "" when unset.
-	CNI        string
-	CalicoIPIP string
+	// CNI is the network plugin (spec.network.plugin); Calico and
+	// FlannelBackend are their tuning.
+	CNI            string
+	Calico         Calico
+	FlannelBackend string
+	// KubernetesVersion is spec.kubernetes.version as written (Version
+	// parsed): what images and asset pins are looked up by.
+	KubernetesVersion string
 	// APIServerIP is the first address of the service network (the kubernetes service).
 	APIServerIP string
 	// CgroupDriver is the kubelet's cgroup driver after the spec's
@@ -177,8 +181,10 @@ type Cluster struct {
 	// own CoreDNS service on the 3rd; ksgen keeps kubeadm's CoreDNS, which
 	// kubeadm upgrades, and pods resolve through NodeLocalDNS either way.
 	CoreDNSIP string
-	// NodeLocalDNS is true when every node runs KubeKey's DNS cache.
+	// NodeLocalDNS is true when every node runs KubeKey's DNS cache;
+	// DNSZones are its extra zones.
 	NodeLocalDNS bool
+	DNSZones     []DNSZone
 	CertSANs     []string
 	// Binaries says where nodes get kubeadm, kubelet and friends: baked into
 	// the image or downloaded (the ksgen document's binaries).
@@ -208,6 +214,12 @@ type Cluster struct {
 	BootstrapTokenTTL time.Duration
 	JoinWindow        time.Duration
 	JoinAlways        bool
+	// Addons are applied after the CNI, in order (spec.addons).
+	Addons []Addon
+	// OpenEBS is the local PV storage the init node installs, if enabled.
+	OpenEBS OpenEBS
+	// KubeSphere is nil when the spec has no ClusterConfiguration document.
+	KubeSphere *KubeSphere
 
 	memo sync.Map // key -> *shared
 
@@ -318,13 +330,15 @@ func New(s *spec.Spec) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{
-		Spec:        s,
-		Version:     ver,
-		KubeadmAPI:  "kubeadm.k8s.io/v1beta3",
-		PodCIDR:     cs.Network.KubePodsCIDR,
-		ServiceCIDR: cs.Network.KubeServiceCIDR,
-		CNI:         cs.Network.Plugin,
-		CalicoIPIP:  cs.Network.Calico.IPIPMode,
+		Spec:              s,
+		Version:           ver,
+		KubeadmAPI:        "kubeadm.k8s.io/v1beta3",
+		PodCIDR:           cs.Network.KubePodsCIDR,
+		ServiceCIDR:       cs.Network.KubeServiceCIDR,
+		CNI:               cs.Network.Plugin,
+		Calico:            calico(cs.Network.Calico),
+		FlannelBackend:    cs.Network.Flannel.BackendMode,
+		KubernetesVersion: cs.Kubernetes.Version,
 	}
 	if ver.AtLeast(version.MustParseSemantic(images.V1Beta4Since)) {
 		c.KubeadmAPI = "kubeadm.k8s.io/v1beta4"
@@ -341,6 +355,9 @@ func New(s *spec.Spec) (*Cluster, error) {
 	c.CoreDNSIP, c.ClusterDNS = dns.String(), dns.String()
 	if c.NodeLocalDNS = cs.Kubernetes.NodeLocalDNSEnabled(); c.NodeLocalDNS {
 		c.ClusterDNS = images.NodeLocalDNSAddress
+	}
+	for _, z := range cs.DNS.NodeLocalDNS.ExternalZones {
+		c.DNSZones = append(c.DNSZones, DNSZone{Zones: z.Zones, Nameservers: z.Nameservers, Cache: z.Cache, Rewrite: z.Rewrite})
 	}
 
 	roles := map[string][]string{}
@@ -436,6 +453,9 @@ func New(s *spec.Spec) (*Cluster, error) {
 	// JoinWindowDuration has checked it.
 	c.BootstrapTokenTTL, _ = time.ParseDuration(s.Config.Spec.BootstrapTokenTTL)
 	c.Etcd = c.etcd()
+	c.Addons = addons(cs.Addons)
+	c.OpenEBS = OpenEBS{Enabled: s.OpenEBSEnabled(), Default: s.OpenEBSDefault(), BasePath: cs.Storage.OpenEBS.BasePath}
+	c.KubeSphere = kubeSphere(s.KubeSphere)
 	return c, nil
 }
 

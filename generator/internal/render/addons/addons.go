@@ -14,7 +14,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/ksgen/ksgen/generator/input/spec"
 	"github.com/ksgen/ksgen/generator/internal/fileset"
 	"github.com/ksgen/ksgen/generator/internal/render/firstboot"
 	"github.com/ksgen/ksgen/generator/plan"
@@ -28,7 +27,7 @@ const (
 	EnvFile = "/etc/ksgen/addons.env"
 	CCFile  = "/etc/kubernetes/addons/kubesphere-cluster-configuration.yaml"
 	URLFile = firstboot.StateDir + "/kubesphere-console-url"
-	// SCFile is OpenEBS's StorageClass, rendered from the spec.
+	// SCFile is OpenEBS's StorageClass, rendered from the plan.
 	SCFile   = "/etc/kubernetes/addons/openebs-local-storageclass.yaml"
 	httpPort = 30880
 )
@@ -74,8 +73,8 @@ func Render(c *plan.Cluster, n *plan.Node, p *fileset.Set) error {
 			return err
 		}
 	}
-	if c.Spec.OpenEBSEnabled() {
-		sc, err := StorageClass(c.Spec)
+	if c.OpenEBS.Enabled {
+		sc, err := StorageClass(c.OpenEBS)
 		if err != nil {
 			return err
 		}
@@ -84,12 +83,12 @@ func Render(c *plan.Cluster, n *plan.Node, p *fileset.Set) error {
 			return err
 		}
 	}
-	if len(c.Spec.Cluster.Spec.Addons) > 0 {
+	if len(c.Addons) > 0 {
 		if err := hook(firstboot.Addons, "addons"); err != nil {
 			return err
 		}
 	}
-	if ks := c.Spec.KubeSphere; ks != nil {
+	if c.KubeSphere != nil {
 		cc, err := ClusterConfiguration(c)
 		if err != nil {
 			return err
@@ -110,8 +109,8 @@ type scriptData struct{ AssetDir, EnvFile, BinDir string }
 // KubeKey's placeholder etcd.endpointIps (localhost, or none) becomes the
 // etcd members' addresses, as KubeKey fills it in.
 func ClusterConfiguration(c *plan.Cluster) ([]byte, error) {
-	ks := c.Spec.KubeSphere
-	if ks.EtcdMonitoring() {
+	ks := c.KubeSphere.ClusterConfiguration
+	if c.KubeSphere.EtcdMonitoring {
 		etcd, _ := ks.Spec["etcd"].(map[string]any)
 		if ips, _ := etcd["endpointIps"].(string); ips == "" || ips == "localhost" {
 			copied := *ks
@@ -168,7 +167,7 @@ func etcdClientFiles(c *plan.Cluster) (ca, cert, key string) {
 // StorageClass is OpenEBS local PV's hostpath class as KubeKey defines it
 // (name "local", the spec's basePath), marked default only when the ksgen
 // document names no other default class.
-func StorageClass(s *spec.Spec) ([]byte, error) {
+func StorageClass(o plan.OpenEBS) ([]byte, error) {
 	wait := storagev1.VolumeBindingWaitForFirstConsumer
 	reclaim := corev1.PersistentVolumeReclaimDelete
 	sc := storagev1.StorageClass{
@@ -176,11 +175,11 @@ func StorageClass(s *spec.Spec) ([]byte, error) {
 		ObjectMeta: metav1.ObjectMeta{
 			Name: images.OpenEBSClass,
 			Annotations: map[string]string{
-				"storageclass.kubernetes.io/is-default-class":       strconv.FormatBool(s.OpenEBSDefault()),
+				"storageclass.kubernetes.io/is-default-class":       strconv.FormatBool(o.Default),
 				"storageclass.kubesphere.io/supported-access-modes": `["ReadWriteOnce"]`,
 				"openebs.io/cas-type":                               "local",
 				"cas.openebs.io/config": "- name: StorageType\n  value: hostpath\n- name: BasePath\n  value: " +
-					strconv.Quote(s.Cluster.Spec.Storage.OpenEBS.BasePath) + "\n",
+					strconv.Quote(o.BasePath) + "\n",
 			},
 		},
 		Provisioner:       "openebs.io/local",
@@ -198,13 +197,12 @@ func StorageClass(s *spec.Spec) ([]byte, error) {
 // every value quoted by templates.ShellQuote, so that `.` reads each one
 // back byte for byte whatever it holds.
 func Env(c *plan.Cluster, n *plan.Node) ([]byte, error) {
-	cs := c.Spec.Cluster.Spec
 	var b strings.Builder
 	// The values are literal data for addons.sh: say so to shellcheck.
 	b.WriteString("# ksgen: parameters of " + Script + ", sourced by it; every value is single-quoted\n")
 	b.WriteString("# shellcheck shell=bash disable=SC2016,SC2034\n")
 	set := func(k, v string) { fmt.Fprintf(&b, "%s=%s\n", k, templates.ShellQuote(v)) }
-	reg := cs.Registry
+	reg := c.Registry
 	prefix, registry, imagePath := "", "", ""
 	if reg.PrivateRegistry != "" {
 		// images.Image's layout: <registry>/<namespace>/<name>:<tag>.
@@ -215,9 +213,9 @@ func Env(c *plan.Cluster, n *plan.Node) ([]byte, error) {
 	set("IMAGE_PREFIX", prefix)
 	set("IMAGE_REGISTRY", registry)
 	set("IMAGE_PATH", imagePath)
-	set("CNI", cs.Network.Plugin)
+	set("CNI", c.CNI)
 	v4, v6 := "", ""
-	for _, s := range strings.Split(cs.Network.KubePodsCIDR, ",") {
+	for _, s := range strings.Split(c.PodCIDR, ",") {
 		pr, err := netip.ParsePrefix(strings.TrimSpace(s))
 		if err != nil {
 			return nil, fmt.Errorf("pod network: %w", err)
@@ -230,36 +228,36 @@ func Env(c *plan.Cluster, n *plan.Node) ([]byte, error) {
 	}
 	set("POD_CIDR_V4", v4)
 	set("POD_CIDR_V6", v6)
-	set("MTU", strconv.Itoa(cs.Network.Calico.VethMTU))
-	switch cs.Network.Plugin {
+	set("MTU", strconv.Itoa(c.Calico.VethMTU))
+	switch c.CNI {
 	case "calico":
-		r := images.Calico(cs.Kubernetes.Version)
+		r := images.Calico(c.KubernetesVersion)
 		set("CALICO_VERSION", r.Version)
 		set("CALICO_SEPARATE_CRDS", strconv.FormatBool(r.SeparateCRDs))
-		enc, enc6 := calicoEncapsulation(cs.Network.Calico)
+		enc, enc6 := calicoEncapsulation(c.Calico)
 		set("CALICO_ENCAPSULATION", enc)
 		set("CALICO_ENCAPSULATION_V6", enc6)
 		nat := "Enabled"
-		if cs.Network.Calico.Ipv4NatOutgoing != nil && !*cs.Network.Calico.Ipv4NatOutgoing {
+		if !c.Calico.NATOutgoing {
 			nat = "Disabled"
 		}
 		set("CALICO_NAT_OUTGOING", nat)
 	case "flannel":
 		set("FLANNEL_VERSION", images.FlannelVersion)
-		set("FLANNEL_BACKEND", cs.Network.Flannel.BackendMode)
+		set("FLANNEL_BACKEND", c.FlannelBackend)
 	case "cilium":
 		set("CILIUM_VERSION", images.CiliumVersion)
 	}
-	if ks := c.Spec.KubeSphere; ks != nil {
-		r, ok := images.KubeSphere(ks.Version())
+	if ks := c.KubeSphere; ks != nil {
+		r, ok := images.KubeSphere(ks.Version)
 		if !ok {
-			return nil, fmt.Errorf("KubeSphere %s: ksgen installs %s", ks.Version(), strings.Join(images.KubeSphereVersions(), ", "))
+			return nil, fmt.Errorf("KubeSphere %s: ksgen installs %s", ks.Version, strings.Join(images.KubeSphereVersions(), ", "))
 		}
 		set("KS_VERSION", r.Version)
 		set("KS_HELM", strconv.FormatBool(r.Helm))
 		set("KS_WAIT_TRIES", "120")
 		set("KS_CONSOLE_URL", fmt.Sprintf("http://%s:%d", n.IPv4, httpPort))
-		monitoring := ks.EtcdMonitoring() && !r.Helm
+		monitoring := ks.EtcdMonitoring && !r.Helm
 		set("KS_ETCD_MONITORING", strconv.FormatBool(monitoring))
 		if monitoring {
 			ca, cert, key := etcdClientFiles(c)
@@ -268,12 +266,12 @@ func Env(c *plan.Cluster, n *plan.Node) ([]byte, error) {
 			set("KS_ETCD_KEY", key)
 		}
 	}
-	if c.Spec.OpenEBSEnabled() {
+	if c.OpenEBS.Enabled {
 		set("OPENEBS_VERSION", images.OpenEBSVersion)
-		set("OPENEBS_BASE_PATH", cs.Storage.OpenEBS.BasePath)
+		set("OPENEBS_BASE_PATH", c.OpenEBS.BasePath)
 	}
-	set("ADDON_COUNT", strconv.Itoa(len(addonSteps(cs.Addons))))
-	for i, s := range addonSteps(cs.Addons) {
+	set("ADDON_COUNT", strconv.Itoa(len(addonSteps(c.Addons))))
+	for i, s := range addonSteps(c.Addons) {
 		set(fmt.Sprintf("ADDON_%d_NAME", i), s.name)
 		set(fmt.Sprintf("ADDON_%d_RETRIES", i), strconv.Itoa(s.retries))
 		set(fmt.Sprintf("ADDON_%d_DELAY", i), strconv.Itoa(s.delay))
@@ -288,7 +286,7 @@ func Env(c *plan.Cluster, n *plan.Node) ([]byte, error) {
 
 // calicoEncapsulation maps KubeKey's ipipMode/vxlanMode to the Tigera
 // operator's IP pool encapsulation (IPv4, IPv6: IP-in-IP carries no IPv6).
-func calicoEncapsulation(c spec.Calico) (string, string) {
+func calicoEncapsulation(c plan.Calico) (string, string) {
 	switch {
 	case c.VXLANMode == "Always":
 		return "VXLAN", "VXLAN"
@@ -311,7 +309,7 @@ type addonStep struct {
 // addonSteps turns spec.addons into commands, in order: one per yaml
 // source, one per chart. Relative paths are assets baked into the image
 // under AssetDir/addons/<name>/.
-func addonSteps(list []spec.Addon) []addonStep {
+func addonSteps(list []plan.Addon) []addonStep {
 	var out []addonStep
 	for _, a := range list {
 		s := addonStep{name: a.Name, retries: a.Retries, delay: a.Delay}
@@ -327,14 +325,14 @@ func addonSteps(list []spec.Addon) []addonStep {
 			}
 			return path.Join(images.AssetDir, "addons", a.Name, p)
 		}
-		for _, y := range a.Sources.Yaml.Path {
+		for _, y := range a.Yaml {
 			cmd := []string{"kubectl", "apply", "-f", asset(y)}
 			if a.Namespace != "" {
 				cmd = append(cmd, "--namespace", a.Namespace)
 			}
 			out = append(out, addonStep{name: a.Name, retries: s.retries, delay: s.delay, cmd: cmd})
 		}
-		ch := a.Sources.Chart
+		ch := a.Chart
 		if ch.Name == "" && ch.Path == "" {
 			continue
 		}

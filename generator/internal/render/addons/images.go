@@ -8,25 +8,24 @@ import (
 // Images describes the cluster for images.List: the images ksgen's payloads
 // make the nodes pull.
 func Images(c *plan.Cluster) images.Cluster {
-	cs := c.Spec.Cluster.Spec
 	ic := images.Cluster{
-		KubernetesVersion: cs.Kubernetes.Version,
-		PrivateRegistry:   cs.Registry.PrivateRegistry,
-		NamespaceOverride: cs.Registry.NamespaceOverride,
-		StackedEtcd:       cs.Etcd.Type == "kubeadm",
+		KubernetesVersion: c.KubernetesVersion,
+		PrivateRegistry:   c.Registry.PrivateRegistry,
+		NamespaceOverride: c.Registry.NamespaceOverride,
+		StackedEtcd:       c.Etcd.Type == plan.EtcdKubeadm,
 		KubeKeyEtcd:       c.Etcd.Type == plan.EtcdKubeKey,
-		DisableKubeProxy:  cs.Kubernetes.DisableKubeProxy,
+		DisableKubeProxy:  !c.KubeProxy,
 		HAProxy:           c.Endpoint.Mode == plan.LBInternal,
 		KubeVip:           c.Endpoint.Mode == plan.LBKubeVip,
 		Keepalived:        len(c.LoadBalancers) > 0,
-		Proxy:             c.Spec.Config.Spec.LoadBalancer.ProxyName(),
-		CNI:               cs.Network.Plugin,
+		Proxy:             c.Endpoint.Proxy,
+		CNI:               c.CNI,
 	}
-	if c.Spec.KubeSphere != nil {
-		ic.KubeSphere = c.Spec.KubeSphere.Version()
-		ic.KubeSphereComponents = c.Spec.KubeSphere.Components()
+	if c.KubeSphere != nil {
+		ic.KubeSphere = c.KubeSphere.Version
+		ic.KubeSphereComponents = c.KubeSphere.Components
 	}
-	ic.OpenEBS = c.Spec.OpenEBSEnabled()
+	ic.OpenEBS = c.OpenEBS.Enabled
 	ic.NodeLocalDNS = c.NodeLocalDNS
 	return ic
 }

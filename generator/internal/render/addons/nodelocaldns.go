@@ -38,8 +38,7 @@ const (
 // over TCP and the rest to the node's resolv.conf, with KubeKey's
 // nodelocaldns.externalZones in front.
 func NodeLocalDNS(c *plan.Cluster) ([]byte, error) {
-	cs := c.Spec.Cluster.Spec
-	reg := cs.Registry
+	reg := c.Registry
 	meta := metav1.ObjectMeta{Name: nodeLocalDNS, Namespace: kubeSystem}
 	sa := corev1.ServiceAccount{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"}, ObjectMeta: meta}
 	cm := corev1.ConfigMap{
@@ -157,7 +156,7 @@ func corefile(c *plan.Cluster) string {
 		b.WriteString("}\n")
 	}
 	cache := func(seconds int) string { return fmt.Sprintf("    cache %d\n", seconds) }
-	for _, z := range c.Spec.Cluster.Spec.DNS.NodeLocalDNS.ExternalZones {
+	for _, z := range c.DNSZones {
 		seconds := z.Cache
 		if seconds <= 0 {
 			seconds = 300
@@ -165,7 +164,7 @@ func corefile(c *plan.Cluster) string {
 		server(z.Zones, cache(seconds), z.Nameservers, false, z.Rewrite, false)
 	}
 	coredns := []string{c.CoreDNSIP}
-	server([]string{c.Spec.Cluster.Spec.Kubernetes.DNSDomain}, "    cache {\n        success 9984 30\n        denial 9984 5\n    }\n", coredns, true, nil, true)
+	server([]string{c.DNSDomain}, "    cache {\n        success 9984 30\n        denial 9984 5\n    }\n", coredns, true, nil, true)
 	server([]string{"in-addr.arpa"}, cache(30), coredns, true, nil, false)
 	server([]string{"ip6.arpa"}, cache(30), coredns, true, nil, false)
 	server([]string{"."}, cache(30), []string{"/etc/resolv.conf"}, false, nil, false)

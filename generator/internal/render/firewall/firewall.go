@@ -56,7 +56,7 @@ func For(c *plan.Cluster, n *plan.Node) Rules {
 		if c.KubeProxy {
 			tcp(10256) // kube-proxy's health check, for load balancers
 		}
-		r.cni(c.CNI, c.CalicoIPIP)
+		r.cni(c.CNI, c.Calico.IPIPMode)
 		r.Sources = append(r.Sources, splitCIDRs(c.PodCIDR)...)
 		r.Sources = append(r.Sources, splitCIDRs(c.ServiceCIDR)...)
 	}
