@@ -401,6 +401,9 @@ func plain(render func(*plan.Cluster, *plan.Node, *fileset.Set) error) step {
 // kubeadmConfig is the node's kubeadm config (none on nodes without kubeadm).
 func kubeadmConfig(r *renderer, n *plan.Node, b *nodeBuild) error {
 	kcfg, err := kubeadm.Render(r.cluster, n, r.cred)
+	if f, ok := err.(*kubeadm.Finding); ok { // a patch's, at its line
+		err = &spec.EntryError{Entry: entry(*f)}
+	}
 	if err != nil {
 		return fmt.Errorf("kubeadm config: %w", err)
 	}

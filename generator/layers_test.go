@@ -69,7 +69,7 @@ func pipelinePackages(t *testing.T) []string {
 // rendersThroughSpec are the renderers that still read the raw spec rather
 // than typed plan fields. The list may only shrink: a renderer added to it
 // is a step back from "the plan is the renderers' only vocabulary".
-var rendersThroughSpec = []string{"generator/internal/render/kubeadm"}
+var rendersThroughSpec = []string{}
 
 const specPkg = "generator/input/spec"
 
@@ -128,9 +128,7 @@ func TestStageRule(t *testing.T) {
 // specReads are, per renderer, how many times it still selects the raw spec
 // through plan.Cluster's Spec field. The numbers may only fall: a renderer
 // that needs a new fact gets a typed plan field instead.
-var specReads = map[string]int{
-	"generator/internal/render/kubeadm": 14,
-}
+var specReads = map[string]int{}
 
 // TestRenderersReadThePlan counts, in every renderer, selections of Spec on
 // a *plan.Cluster parameter or receiver.

@@ -29,13 +29,15 @@ func Validate(s *spec.Spec, r *spec.Report) (*plan.Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("plan: %w", err)
 	}
-	r.Entries = append(r.Entries, kubeadm.Check(c)...)
+	for _, f := range kubeadm.Check(c) {
+		r.Entries = append(r.Entries, entry(f))
+	}
 	if !r.HasErrors(false) {
 		driver, err := kubeadm.CgroupDriver(c)
-		var e *spec.EntryError
+		var f *kubeadm.Finding
 		switch {
-		case errors.As(err, &e):
-			r.Entries = append(r.Entries, e.Entry)
+		case errors.As(err, &f):
+			r.Entries = append(r.Entries, entry(*f))
 		case err != nil:
 			return nil, err
 		}
@@ -54,6 +56,11 @@ func Validate(s *spec.Spec, r *spec.Report) (*plan.Cluster, error) {
 	}
 	c.Etcd.External = files
 	return c, nil
+}
+
+// entry is a kubeadm finding as an error of the spec's report.
+func entry(f kubeadm.Finding) spec.Entry {
+	return spec.Entry{Severity: spec.Error, Path: f.Path, Line: f.Line, Err: f.Err}
 }
 
 // checkBinaries says whether the OSes, the binaries source and the image

@@ -92,6 +92,9 @@ type Node struct {
 	// without an API server, when Action is None).
 	Kubelet  bool
 	Settings spec.NodeSettings
+	// KubeadmPatches are the ksgen document's kubeadm patches of this node,
+	// in the order they apply: the cluster's, its roles', its host's.
+	KubeadmPatches []KubeadmPatch
 }
 
 // NodeIP is the kubelet --node-ip value: "v4" or "v4,v6".
@@ -166,6 +169,8 @@ type Cluster struct {
 	// KubernetesVersion is spec.kubernetes.version as written (Version
 	// parsed): what images and asset pins are looked up by.
 	KubernetesVersion string
+	// Kubernetes is spec.kubernetes's settings for the kubeadm config.
+	Kubernetes Kubernetes
 	// APIServerIP is the first address of the service network (the kubernetes service).
 	APIServerIP string
 	// CgroupDriver is the kubelet's cgroup driver after the spec's
@@ -220,6 +225,9 @@ type Cluster struct {
 	OpenEBS OpenEBS
 	// KubeSphere is nil when the spec has no ClusterConfiguration document.
 	KubeSphere *KubeSphere
+	// KubeadmPatches are all of the ksgen document's kubeadm patches, in
+	// the order of its sections; each node's are on the node.
+	KubeadmPatches []KubeadmPatch
 
 	memo sync.Map // key -> *shared
 
@@ -312,6 +320,15 @@ func (c *Cluster) etcd() Etcd {
 	return e
 }
 
+// Line is the line of the spec field at path, 0 when the file does not
+// write it: where a renderer's finding points. Lines are positions in the
+// file, not facts of the cluster.
+func (c *Cluster) Line(path string) int { return c.Spec.Line(path) }
+
+// NearestLine is the line of the spec field at path or of its nearest
+// parent the file writes.
+func (c *Cluster) NearestLine(path string) int { return c.Spec.NearestLine(path) }
+
 // NodeByName returns the named node or nil.
 func (c *Cluster) NodeByName(name string) *Node {
 	for _, n := range c.Nodes {
@@ -339,6 +356,7 @@ func New(s *spec.Spec) (*Cluster, error) {
 		Calico:            calico(cs.Network.Calico),
 		FlannelBackend:    cs.Network.Flannel.BackendMode,
 		KubernetesVersion: cs.Kubernetes.Version,
+		Kubernetes:        kubernetes(cs.Kubernetes),
 	}
 	if ver.AtLeast(version.MustParseSemantic(images.V1Beta4Since)) {
 		c.KubeadmAPI = "kubeadm.k8s.io/v1beta4"
@@ -412,7 +430,9 @@ func New(s *spec.Spec) (*Cluster, error) {
 			n.Action = None
 		}
 		n.Kubelet = n.Action != None || n.LoadBalancer
+		n.KubeadmPatches = nodeKubeadmPatches(s.Config.Spec, n)
 	}
+	c.KubeadmPatches = allKubeadmPatches(s.Config.Spec)
 	for _, name := range s.Roles[spec.RoleLoadBalancer] {
 		c.LoadBalancers = append(c.LoadBalancers, c.NodeByName(name))
 	}

@@ -1,8 +1,58 @@
 package plan
 
 import (
+	"fmt"
+	"maps"
+	"slices"
+
 	"github.com/ksgen/ksgen/generator/input/spec"
 )
+
+// Kubernetes is what spec.kubernetes says beyond the plan's addresses and
+// networks: the settings the kubeadm config and the KubeletConfiguration and
+// KubeProxyConfiguration it uploads carry, as the spec writes them.
+type Kubernetes struct {
+	// ClusterName is kubeadm's clusterName (spec.kubernetes.clusterName).
+	ClusterName string
+	// MaxPods, PodPidsLimit, ProxyMode and MasqueradeAll are KubeKey's
+	// component settings; NodeCIDRMaskSize the controller manager's.
+	MaxPods          int
+	PodPidsLimit     int
+	NodeCIDRMaskSize int
+	ProxyMode        string
+	MasqueradeAll    bool
+	// FeatureGates go to every control-plane component, the kubelet and
+	// kube-proxy.
+	FeatureGates map[string]bool
+	// APIServerArgs, ControllerManagerArgs, SchedulerArgs and KubeletArgs
+	// are KubeKey's "name=value" overrides of each component's flags.
+	APIServerArgs         []string
+	ControllerManagerArgs []string
+	SchedulerArgs         []string
+	KubeletArgs           []string
+	// KubeletConfiguration and KubeProxyConfiguration are the user's raw
+	// overrides of those documents, merged over ksgen's.
+	KubeletConfiguration   map[string]any
+	KubeProxyConfiguration map[string]any
+}
+
+func kubernetes(k spec.Kubernetes) Kubernetes {
+	return Kubernetes{
+		ClusterName:            k.ClusterName,
+		MaxPods:                k.MaxPods,
+		PodPidsLimit:           k.PodPidsLimit,
+		NodeCIDRMaskSize:       k.NodeCidrMaskSize,
+		ProxyMode:              k.ProxyMode,
+		MasqueradeAll:          k.MasqueradeAll,
+		FeatureGates:           k.FeatureGates,
+		APIServerArgs:          k.ApiServerArgs,
+		ControllerManagerArgs:  k.ControllerManagerArgs,
+		SchedulerArgs:          k.SchedulerArgs,
+		KubeletArgs:            k.KubeletArgs,
+		KubeletConfiguration:   k.KubeletConfiguration,
+		KubeProxyConfiguration: k.KubeProxyConfiguration,
+	}
+}
 
 // Calico is Calico's tuning (spec.network.calico): the addons step hands it
 // to Tigera's operator, the firewall opens IP-in-IP when IPIPMode asks.
@@ -84,4 +134,59 @@ func kubeSphere(ks *spec.KubeSphere) *KubeSphere {
 		return nil
 	}
 	return &KubeSphere{Version: ks.Version(), Components: ks.Components(), EtcdMonitoring: ks.EtcdMonitoring(), ClusterConfiguration: ks}
+}
+
+// Kinds of the kubeadm configuration documents a kubeadm patch targets.
+const (
+	KindInitConfiguration      = spec.KindInitConfiguration
+	KindClusterConfiguration   = spec.KindClusterConfiguration
+	KindJoinConfiguration      = spec.KindJoinConfiguration
+	KindKubeletConfiguration   = spec.KindKubeletConfiguration
+	KindKubeProxyConfiguration = spec.KindKubeProxyConfiguration
+)
+
+// KubeadmPatch is one of the ksgen document's kubeadm patches: a strategic
+// merge Patch or RFC 6902 JSONPatch operations on the document of Kind.
+type KubeadmPatch struct {
+	Path      string // its field path: ksgen.spec.hosts.node2.kubeadmPatches[0]
+	Kind      string
+	Patch     map[string]any
+	JSONPatch []spec.JSONPatchOp
+}
+
+func kubeadmPatches(path string, list []spec.KubeadmPatch) []KubeadmPatch {
+	out := make([]KubeadmPatch, len(list))
+	for i, p := range list {
+		out[i] = KubeadmPatch{Path: fmt.Sprintf("%s[%d]", path, i), Kind: p.Target.Kind, Patch: p.Patch, JSONPatch: p.JSONPatch}
+	}
+	return out
+}
+
+// allKubeadmPatches lists every kubeadm patch of the ksgen document, in the
+// order of the file's sections: the cluster's, the roles', the hosts'.
+func allKubeadmPatches(cfg spec.ConfigSpec) []KubeadmPatch {
+	out := kubeadmPatches("ksgen.spec.kubeadmPatches", cfg.KubeadmPatches)
+	for _, role := range slices.Sorted(maps.Keys(cfg.Roles)) {
+		out = append(out, kubeadmPatches("ksgen.spec.roles."+role+".kubeadmPatches", cfg.Roles[role].KubeadmPatches)...)
+	}
+	for _, host := range slices.Sorted(maps.Keys(cfg.Hosts)) {
+		out = append(out, kubeadmPatches("ksgen.spec.hosts."+host+".kubeadmPatches", cfg.Hosts[host].KubeadmPatches)...)
+	}
+	return out
+}
+
+// nodeKubeadmPatches are the patches of node n in the order they apply: the
+// cluster's, then its roles' (spec.PatchRoles' order), then its host's. Nodes
+// that run no kubeadm have none.
+func nodeKubeadmPatches(cfg spec.ConfigSpec, n *Node) []KubeadmPatch {
+	if n.Action == None {
+		return nil
+	}
+	out := kubeadmPatches("ksgen.spec.kubeadmPatches", cfg.KubeadmPatches)
+	for _, role := range spec.PatchRoles {
+		if n.Has(role) {
+			out = append(out, kubeadmPatches("ksgen.spec.roles."+role+".kubeadmPatches", cfg.Roles[role].KubeadmPatches)...)
+		}
+	}
+	return append(out, kubeadmPatches("ksgen.spec.hosts."+n.Name+".kubeadmPatches", cfg.Hosts[n.Name].KubeadmPatches)...)
 }

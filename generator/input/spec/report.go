@@ -228,8 +228,6 @@ var (
 	ErrImagesElsewhere   = errors.New("baked images are not where containerd looks")
 	ErrNoStorage         = errors.New("no StorageClass for persistent volumes")
 	ErrTooSmall          = errors.New("hosts smaller than the components request")
-	ErrPatch             = errors.New("kubeadm patch failed")
-	ErrNoTarget          = errors.New("kubeadm patch matches no document")
 	ErrNoPin             = errors.New("download has no sha256 pin")
 	ErrNoBinaries        = errors.New("no Kubernetes binaries on the OS's image")
 )

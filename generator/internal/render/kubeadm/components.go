@@ -11,7 +11,6 @@ import (
 	kubeproxyv1alpha1 "k8s.io/kube-proxy/config/v1alpha1"
 	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
 
-	"github.com/ksgen/ksgen/generator/input/spec"
 	"github.com/ksgen/ksgen/generator/plan"
 )
 
@@ -21,7 +20,7 @@ import (
 // structs would print every zero value), only fields that kubelets back to
 // v1.22 know, and the result is checked by strict decoding into the types.
 func componentConfigs(c *plan.Cluster) ([]*document, error) {
-	k := c.Spec.Cluster.Spec.Kubernetes
+	k := c.Kubernetes
 	kubelet := map[string]any{
 		"apiVersion":           "kubelet.config.k8s.io/v1beta1",
 		"kind":                 "KubeletConfiguration",
@@ -30,7 +29,7 @@ func componentConfigs(c *plan.Cluster) ([]*document, error) {
 		"maxPods":              k.MaxPods,
 		"podPidsLimit":         k.PodPidsLimit,
 		"clusterDNS":           []any{c.ClusterDNS},
-		"clusterDomain":        k.DNSDomain,
+		"clusterDomain":        c.DNSDomain,
 		"containerLogMaxSize":  "5Mi",
 		"containerLogMaxFiles": 3,
 		"evictionHard":         evictionHard(c.Version),
@@ -46,11 +45,11 @@ func componentConfigs(c *plan.Cluster) ([]*document, error) {
 	if len(k.FeatureGates) > 0 {
 		kubelet["featureGates"] = k.FeatureGates
 	}
-	kb, err := componentDocument(spec.KindKubeletConfiguration, kubelet, k.KubeletConfiguration, &kubeletv1beta1.KubeletConfiguration{})
+	kb, err := componentDocument(plan.KindKubeletConfiguration, kubelet, k.KubeletConfiguration, &kubeletv1beta1.KubeletConfiguration{})
 	if err != nil {
-		return nil, fmt.Errorf("spec.kubernetes.kubeletConfiguration (line %d): %w", c.Spec.Line("spec.kubernetes.kubeletConfiguration"), err)
+		return nil, fmt.Errorf("spec.kubernetes.kubeletConfiguration (line %d): %w", c.Line("spec.kubernetes.kubeletConfiguration"), err)
 	}
-	if k.DisableKubeProxy {
+	if !c.KubeProxy {
 		return []*document{kb}, nil
 	}
 	proxy := map[string]any{
@@ -69,9 +68,9 @@ func componentConfigs(c *plan.Cluster) ([]*document, error) {
 		// kube-proxy in ipvs mode would otherwise sweep the VIP off kube-ipvs0.
 		proxy["ipvs"] = map[string]any{"excludeCIDRs": []any{c.Endpoint.Address + hostBits(c.Endpoint.Address)}}
 	}
-	pb, err := componentDocument(spec.KindKubeProxyConfiguration, proxy, k.KubeProxyConfiguration, &kubeproxyv1alpha1.KubeProxyConfiguration{})
+	pb, err := componentDocument(plan.KindKubeProxyConfiguration, proxy, k.KubeProxyConfiguration, &kubeproxyv1alpha1.KubeProxyConfiguration{})
 	if err != nil {
-		return nil, fmt.Errorf("spec.kubernetes.kubeProxyConfiguration (line %d): %w", c.Spec.Line("spec.kubernetes.kubeProxyConfiguration"), err)
+		return nil, fmt.Errorf("spec.kubernetes.kubeProxyConfiguration (line %d): %w", c.Line("spec.kubernetes.kubeProxyConfiguration"), err)
 	}
 	return []*document{kb, pb}, nil
 }
@@ -147,13 +146,13 @@ func CgroupDriver(c *plan.Cluster) (string, error) {
 	if c.Init == nil {
 		return "", errors.New("no node runs kubeadm init")
 	}
-	for _, p := range Patches(c, c.Init) {
-		if p.Target.Kind != spec.KindKubeletConfiguration {
+	for _, p := range c.Init.KubeadmPatches {
+		if p.Kind != plan.KindKubeletConfiguration {
 			continue
 		}
 		out, perr := apply(c, doc, &p)
 		if perr != nil {
-			return "", &spec.EntryError{Entry: perr.entry(c.Spec)}
+			return "", perr.finding(c)
 		}
 		doc = &document{kind: doc.kind, json: out, component: true}
 	}

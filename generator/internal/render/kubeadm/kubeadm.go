@@ -20,7 +20,6 @@ import (
 	kubeadmv1beta4 "k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm/v1beta4"
 	"sigs.k8s.io/yaml"
 
-	"github.com/ksgen/ksgen/generator/input/spec"
 	"github.com/ksgen/ksgen/generator/internal/fileset"
 	"github.com/ksgen/ksgen/generator/plan"
 	"github.com/ksgen/ksgen/images"
@@ -87,14 +86,14 @@ func render(c *plan.Cluster, n *plan.Node, cred Credentials) ([]*document, error
 		}
 		// A copy: the conversion writes through to the object's timeouts.
 		timeouts := init.Timeouts.DeepCopy()
-		if err := add(spec.KindInitConfiguration, init); err != nil {
+		if err := add(plan.KindInitConfiguration, init); err != nil {
 			return nil, err
 		}
 		if err := pinTimeouts(docs[0], gv, timeouts); err != nil {
 			return nil, err
 		}
 		cluster := clusterConfiguration(c, cred)
-		if err := add(spec.KindClusterConfiguration, &cluster); err != nil {
+		if err := add(plan.KindClusterConfiguration, &cluster); err != nil {
 			return nil, err
 		}
 		comps, err := componentConfigs(c)
@@ -105,7 +104,7 @@ func render(c *plan.Cluster, n *plan.Node, cred Credentials) ([]*document, error
 	case plan.JoinControlPlane, plan.Join:
 		join := joinConfiguration(c, n, cred)
 		timeouts := join.Timeouts.DeepCopy()
-		if err := add(spec.KindJoinConfiguration, join); err != nil {
+		if err := add(plan.KindJoinConfiguration, join); err != nil {
 			return nil, err
 		}
 		if err := pinTimeouts(docs[0], gv, timeouts); err != nil {
@@ -187,7 +186,7 @@ func initConfiguration(c *plan.Cluster, n *plan.Node, cred Credentials) (*kubead
 		// Not nil: see joinConfiguration.
 		Timeouts: &kubeadmapi.Timeouts{},
 	}
-	if c.Spec.Cluster.Spec.Kubernetes.DisableKubeProxy {
+	if !c.KubeProxy {
 		init.SkipPhases = []string{"addon/kube-proxy"}
 	}
 	return init, nil
@@ -221,15 +220,14 @@ func joinConfiguration(c *plan.Cluster, n *plan.Node, cred Credentials) *kubeadm
 }
 
 func nodeRegistration(c *plan.Cluster, n *plan.Node) kubeadmapi.NodeRegistrationOptions {
-	k := c.Spec.Cluster.Spec.Kubernetes
 	args := []kubeadmapi.Arg{{Name: "node-ip", Value: n.NodeIP()}}
 	if labels := selfLabels(n.Labels); labels != "" {
 		args = append(args, kubeadmapi.Arg{Name: "node-labels", Value: labels})
 	}
-	args = mergeArgs(args, k.KubeletArgs)
+	args = mergeArgs(args, c.Kubernetes.KubeletArgs)
 	nr := kubeadmapi.NodeRegistrationOptions{
 		Name:             n.Name,
-		CRISocket:        k.ContainerRuntimeEndpoint,
+		CRISocket:        c.CRISocket,
 		KubeletExtraArgs: args,
 		ImagePullPolicy:  corev1.PullIfNotPresent,
 	}
@@ -268,8 +266,7 @@ func isSelfLabel(key string) bool {
 }
 
 func clusterConfiguration(c *plan.Cluster, cred Credentials) kubeadmapi.ClusterConfiguration {
-	s := c.Spec.Cluster.Spec
-	k := s.Kubernetes
+	k := c.Kubernetes
 	gates := featureGates(k.FeatureGates)
 	withGates := func(args []kubeadmapi.Arg) []kubeadmapi.Arg {
 		if gates != "" {
@@ -279,25 +276,25 @@ func clusterConfiguration(c *plan.Cluster, cred Credentials) kubeadmapi.ClusterC
 	}
 	cm := []kubeadmapi.Arg{{Name: "bind-address", Value: "0.0.0.0"}, {Name: "cluster-signing-duration", Value: "87600h"}}
 	if strings.Contains(c.PodCIDR, ",") {
-		cm = append(cm, kubeadmapi.Arg{Name: "node-cidr-mask-size-ipv4", Value: fmt.Sprint(k.NodeCidrMaskSize)}, kubeadmapi.Arg{Name: "node-cidr-mask-size-ipv6", Value: "64"})
+		cm = append(cm, kubeadmapi.Arg{Name: "node-cidr-mask-size-ipv4", Value: fmt.Sprint(k.NodeCIDRMaskSize)}, kubeadmapi.Arg{Name: "node-cidr-mask-size-ipv6", Value: "64"})
 	} else {
-		cm = append(cm, kubeadmapi.Arg{Name: "node-cidr-mask-size", Value: fmt.Sprint(k.NodeCidrMaskSize)})
+		cm = append(cm, kubeadmapi.Arg{Name: "node-cidr-mask-size", Value: fmt.Sprint(k.NodeCIDRMaskSize)})
 	}
 	cc := kubeadmapi.ClusterConfiguration{
 		KubernetesVersion:    "v" + c.Version.String(),
 		ClusterName:          k.ClusterName,
 		ControlPlaneEndpoint: c.Endpoint.HostPort(),
 		CertificatesDir:      "/etc/kubernetes/pki",
-		ImageRepository:      imageRepository(s.Registry),
-		DNS:                  kubeadmapi.DNS{ImageMeta: kubeadmapi.ImageMeta{ImageRepository: images.DNSRepository(s.Registry.PrivateRegistry)}},
+		ImageRepository:      imageRepository(c),
+		DNS:                  kubeadmapi.DNS{ImageMeta: kubeadmapi.ImageMeta{ImageRepository: images.DNSRepository(c.Registry.PrivateRegistry)}},
 		Networking: kubeadmapi.Networking{
 			PodSubnet:     c.PodCIDR,
 			ServiceSubnet: c.ServiceCIDR,
-			DNSDomain:     k.DNSDomain,
+			DNSDomain:     c.DNSDomain,
 		},
 		APIServer: kubeadmapi.APIServer{
 			ControlPlaneComponent: kubeadmapi.ControlPlaneComponent{
-				ExtraArgs: mergeArgs(withGates([]kubeadmapi.Arg{{Name: "bind-address", Value: "0.0.0.0"}}), k.ApiServerArgs),
+				ExtraArgs: mergeArgs(withGates([]kubeadmapi.Arg{{Name: "bind-address", Value: "0.0.0.0"}}), k.APIServerArgs),
 			},
 			CertSANs: c.CertSANs,
 		},
@@ -337,8 +334,8 @@ func etcd(c *plan.Cluster) kubeadmapi.Etcd {
 // v1.25 defaults to k8s.gcr.io, which the baked image, containerd's sandbox
 // image and `ksgen images list` do not name (images.Repository is the one
 // answer for all four).
-func imageRepository(r spec.Registry) string {
-	return images.Repository(r.PrivateRegistry, r.NamespaceOverride)
+func imageRepository(c *plan.Cluster) string {
+	return images.Repository(c.Registry.PrivateRegistry, c.Registry.NamespaceOverride)
 }
 
 func featureGates(gates map[string]bool) string {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
@@ -22,42 +21,36 @@ import (
 	"k8s.io/kubernetes/cmd/kubeadm/app/componentconfigs"
 	"k8s.io/kubernetes/cmd/kubeadm/app/util/config/strict"
 
-	"github.com/ksgen/ksgen/generator/input/spec"
 	"github.com/ksgen/ksgen/generator/plan"
 )
 
-// Patch is one kubeadm patch of the spec with the field path it came from.
-type Patch struct {
-	spec.KubeadmPatch
-	Path string // ksgen.spec.hosts.node2.kubeadmPatches[0]
+// Named causes of the findings about kubeadm patches.
+var (
+	ErrPatch    = errors.New("kubeadm patch failed")
+	ErrNoTarget = errors.New("kubeadm patch matches no document")
+)
+
+// Finding is an error in the spec field at Path, which is written at Line
+// (0: nowhere). generator.Validate reports it as the spec's report entry,
+// as a render reports the errors Render returns.
+type Finding struct {
+	Path string
+	Line int
+	Err  error
 }
 
-// Patches returns the kubeadm patches of node n in the order they apply:
-// the cluster's, then its roles' (control-plane, then worker), then its
-// host's; each list in order. Nodes that run no kubeadm have none.
-func Patches(c *plan.Cluster, n *plan.Node) []Patch {
-	if n.Action == plan.None {
-		return nil
+func (f *Finding) Error() string {
+	msg := f.Err.Error()
+	if f.Path != "" {
+		msg = f.Path + ": " + msg
 	}
-	cfg := c.Spec.Config.Spec
-	var out []Patch
-	add := func(path string, list []spec.KubeadmPatch) {
-		for i, p := range list {
-			out = append(out, Patch{KubeadmPatch: p, Path: fmt.Sprintf("%s[%d]", path, i)})
-		}
+	if f.Line > 0 {
+		msg += fmt.Sprintf(" (line %d)", f.Line)
 	}
-	add("ksgen.spec.kubeadmPatches", cfg.KubeadmPatches)
-	for _, role := range spec.PatchRoles {
-		if n.Has(role) {
-			add("ksgen.spec.roles."+role+".kubeadmPatches", cfg.Roles[role].KubeadmPatches)
-		}
-	}
-	add("ksgen.spec.hosts."+n.Name+".kubeadmPatches", cfg.Hosts[n.Name].KubeadmPatches)
-	return out
+	return msg
 }
 
-// hasPatches reports whether the spec has any kubeadm patch.
-func hasPatches(s *spec.Spec) bool { return len(allPatches(s)) > 0 }
+func (f *Finding) Unwrap() error { return f.Err }
 
 // patchError is a patch that failed on a node, reported at the patch's
 // field path and line.
@@ -68,7 +61,7 @@ type patchError struct {
 }
 
 func (e *patchError) Error() string   { return fmt.Sprintf("node %s: %v", e.node, e.err) }
-func (e *patchError) Unwrap() []error { return []error{spec.ErrPatch, e.err} }
+func (e *patchError) Unwrap() []error { return []error{ErrPatch, e.err} }
 
 // noTarget is a patch that applies to no document of any node.
 type noTarget struct{ kind string }
@@ -76,11 +69,11 @@ type noTarget struct{ kind string }
 func (e *noTarget) Error() string {
 	return fmt.Sprintf("no node this patch applies to renders a %s, so it would change nothing", e.kind)
 }
-func (e *noTarget) Unwrap() error { return spec.ErrNoTarget }
+func (e *noTarget) Unwrap() error { return ErrNoTarget }
 
-// entry turns the failure into a report entry of the spec.
-func (e *patchError) entry(s *spec.Spec) spec.Entry {
-	return spec.Entry{Severity: spec.Error, Path: e.path, Line: s.NearestLine(e.path), Err: e}
+// finding places the failure at the patch's line.
+func (e *patchError) finding(c *plan.Cluster) *Finding {
+	return &Finding{Path: e.path, Line: c.NearestLine(e.path), Err: e}
 }
 
 // applyPatches patches the node's documents in place, then has kubeadm
@@ -88,28 +81,27 @@ func (e *patchError) entry(s *spec.Spec) spec.Entry {
 // decoded is ever printed, so kubeadm's defaulting (and its process-wide
 // state) never reaches the output.
 func applyPatches(c *plan.Cluster, n *plan.Node, docs []*document) error {
-	var last *Patch
+	var last *plan.KubeadmPatch
 	// dropped is, by kind, the patch that removed the manifests preflight
 	// exception a static-pod load balancer needs.
-	dropped := map[string]*Patch{}
-	patches := Patches(c, n)
-	for i := range patches {
-		p := &patches[i]
-		j := slices.IndexFunc(docs, func(d *document) bool { return d.kind == p.Target.Kind })
+	dropped := map[string]*plan.KubeadmPatch{}
+	for i := range n.KubeadmPatches {
+		p := &n.KubeadmPatches[i]
+		j := slices.IndexFunc(docs, func(d *document) bool { return d.kind == p.Kind })
 		if j < 0 {
 			continue
 		}
 		out, err := apply(c, docs[j], p)
 		if err != nil {
 			err.node = n.Name
-			return &spec.EntryError{Entry: err.entry(c.Spec)}
+			return err.finding(c)
 		}
 		if n.LocalLB != plan.NoLocalLB {
 			switch before, after := ignoresManifestsPreflight(docs[j].json), ignoresManifestsPreflight(out); {
 			case before && !after:
-				dropped[p.Target.Kind] = p
+				dropped[p.Kind] = p
 			case after:
-				delete(dropped, p.Target.Kind)
+				delete(dropped, p.Kind)
 			}
 		}
 		docs[j].json = out
@@ -121,12 +113,12 @@ func applyPatches(c *plan.Cluster, n *plan.Node, docs []*document) error {
 	for _, d := range docs {
 		if p := dropped[d.kind]; p != nil {
 			pe := &patchError{path: p.Path, node: n.Name, err: fmt.Errorf("%s: the patch drops %s from nodeRegistration.ignorePreflightErrors (and no later one puts it back), but this node's load balancer is a static pod in /etc/kubernetes/manifests before kubeadm runs, so kubeadm's preflight would fail: keep it in the list the patch sets, or append with jsonPatch add /nodeRegistration/ignorePreflightErrors/- on such nodes", d.kind, manifestsPreflight)}
-			return &spec.EntryError{Entry: pe.entry(c.Spec)}
+			return pe.finding(c)
 		}
 	}
 	if err := validateNode(docs); err != nil {
 		pe := &patchError{path: last.Path, node: n.Name, err: fmt.Errorf("kubeadm refuses the configuration after this patch: %w", err)}
-		return &spec.EntryError{Entry: pe.entry(c.Spec)}
+		return pe.finding(c)
 	}
 	return nil
 }
@@ -141,7 +133,7 @@ func ignoresManifestsPreflight(js []byte) bool {
 			IgnorePreflightErrors []string `json:"ignorePreflightErrors"`
 		} `json:"nodeRegistration"`
 	}
-	if json.Unmarshal(js, &doc) != nil || (doc.Kind != spec.KindInitConfiguration && doc.Kind != spec.KindJoinConfiguration) {
+	if json.Unmarshal(js, &doc) != nil || (doc.Kind != plan.KindInitConfiguration && doc.Kind != plan.KindJoinConfiguration) {
 		return true
 	}
 	return slices.ContainsFunc(doc.NodeRegistration.IgnorePreflightErrors, func(e string) bool {
@@ -151,7 +143,7 @@ func ignoresManifestsPreflight(js []byte) bool {
 
 // apply runs one patch on a document and checks that the result still
 // decodes strictly into the document's versioned type.
-func apply(c *plan.Cluster, d *document, p *Patch) ([]byte, *patchError) {
+func apply(c *plan.Cluster, d *document, p *plan.KubeadmPatch) ([]byte, *patchError) {
 	gv := documentGV(c, d.kind)
 	fail := func(path string, err error) *patchError {
 		return &patchError{path: path, err: fmt.Errorf("%s: %w", d.kind, err)}
@@ -172,7 +164,7 @@ func apply(c *plan.Cluster, d *document, p *Patch) ([]byte, *patchError) {
 	} else {
 		out = d.json
 		for i, op := range p.JSONPatch {
-			raw, err := json.Marshal([]spec.JSONPatchOp{op})
+			raw, err := json.Marshal([]any{op})
 			if err != nil {
 				return nil, fail(p.Path, err)
 			}
@@ -203,9 +195,9 @@ func apply(c *plan.Cluster, d *document, p *Patch) ([]byte, *patchError) {
 // documentGV is the API version ksgen renders kind in.
 func documentGV(c *plan.Cluster, kind string) schema.GroupVersion {
 	switch kind {
-	case spec.KindKubeletConfiguration:
+	case plan.KindKubeletConfiguration:
 		return kubeletv1beta1.SchemeGroupVersion
-	case spec.KindKubeProxyConfiguration:
+	case plan.KindKubeProxyConfiguration:
 		return kubeproxyv1alpha1.SchemeGroupVersion
 	}
 	gv, _ := schema.ParseGroupVersion(c.KubeadmAPI)
@@ -222,20 +214,20 @@ func versioned(kind string, gv schema.GroupVersion) (any, error) {
 		return &kubeproxyv1alpha1.KubeProxyConfiguration{}, nil
 	case kubeadmv1beta3.SchemeGroupVersion:
 		switch kind {
-		case spec.KindInitConfiguration:
+		case plan.KindInitConfiguration:
 			return &kubeadmv1beta3.InitConfiguration{}, nil
-		case spec.KindClusterConfiguration:
+		case plan.KindClusterConfiguration:
 			return &kubeadmv1beta3.ClusterConfiguration{}, nil
-		case spec.KindJoinConfiguration:
+		case plan.KindJoinConfiguration:
 			return &kubeadmv1beta3.JoinConfiguration{}, nil
 		}
 	case kubeadmv1beta4.SchemeGroupVersion:
 		switch kind {
-		case spec.KindInitConfiguration:
+		case plan.KindInitConfiguration:
 			return &kubeadmv1beta4.InitConfiguration{}, nil
-		case spec.KindClusterConfiguration:
+		case plan.KindClusterConfiguration:
 			return &kubeadmv1beta4.ClusterConfiguration{}, nil
-		case spec.KindJoinConfiguration:
+		case plan.KindJoinConfiguration:
 			return &kubeadmv1beta4.JoinConfiguration{}, nil
 		}
 	}
@@ -255,13 +247,13 @@ func validateNode(docs []*document) error {
 	for _, d := range docs {
 		var err error
 		switch d.kind {
-		case spec.KindInitConfiguration:
+		case plan.KindInitConfiguration:
 			init = &kubeadmapi.InitConfiguration{}
 			err = runtime.DecodeInto(kubeadmscheme.Codecs.UniversalDecoder(), d.json, init)
-		case spec.KindClusterConfiguration:
+		case plan.KindClusterConfiguration:
 			cluster = &kubeadmapi.ClusterConfiguration{}
 			err = runtime.DecodeInto(kubeadmscheme.Codecs.UniversalDecoder(), d.json, cluster)
-		case spec.KindJoinConfiguration:
+		case plan.KindJoinConfiguration:
 			join := &kubeadmapi.JoinConfiguration{}
 			if err = runtime.DecodeInto(kubeadmscheme.Codecs.UniversalDecoder(), d.json, join); err == nil {
 				err = validation.ValidateJoinConfiguration(join).ToAggregate()
@@ -282,61 +274,43 @@ func validateNode(docs []*document) error {
 // credentials and applies the spec's kubeadm patches, as a render would: it
 // reports each patch that fails (on the first node it fails on) and each
 // patch whose target kind no node renders, which would change nothing.
-// ksgen validate runs it; a render runs it before writing anything.
-func Check(c *plan.Cluster) []spec.Entry {
-	if !hasPatches(c.Spec) {
+// Other failures are findings without a path. ksgen validate runs it; a
+// render runs it before writing anything.
+func Check(c *plan.Cluster) []Finding {
+	if len(c.KubeadmPatches) == 0 {
 		return nil
 	}
 	cred := Credentials{Token: "abcdef.0123456789abcdef", CACertHash: "sha256:" + strings.Repeat("0", 64), KeyAlgorithm: "rsa"}
 	failed := map[string]bool{}
 	matched := map[string]bool{}
-	var out []spec.Entry
+	var out []Finding
 	for _, n := range c.Nodes {
 		docs, err := render(c, n, cred)
 		if err != nil {
-			out = append(out, spec.Entry{Severity: spec.Error, Err: fmt.Errorf("node %s: kubeadm config: %w", n.Name, err)})
+			out = append(out, Finding{Err: fmt.Errorf("node %s: kubeadm config: %w", n.Name, err)})
 			continue
 		}
-		for _, p := range Patches(c, n) {
-			if slices.ContainsFunc(docs, func(d *document) bool { return d.kind == p.Target.Kind }) {
+		for _, p := range n.KubeadmPatches {
+			if slices.ContainsFunc(docs, func(d *document) bool { return d.kind == p.Kind }) {
 				matched[p.Path] = true
 			}
 		}
 		err = applyPatches(c, n, docs)
-		var ee *spec.EntryError
-		if errors.As(err, &ee) {
-			if !failed[ee.Entry.Path] {
-				failed[ee.Entry.Path] = true
-				out = append(out, ee.Entry)
+		var f *Finding
+		if errors.As(err, &f) {
+			if !failed[f.Path] {
+				failed[f.Path] = true
+				out = append(out, *f)
 			}
 		} else if err != nil {
-			out = append(out, spec.Entry{Severity: spec.Error, Err: fmt.Errorf("node %s: %w", n.Name, err)})
+			out = append(out, Finding{Err: fmt.Errorf("node %s: %w", n.Name, err)})
 		}
 	}
-	for _, p := range allPatches(c.Spec) {
+	for _, p := range c.KubeadmPatches {
 		if !matched[p.Path] {
-			out = append(out, spec.Entry{Severity: spec.Error, Path: p.Path + ".target.kind", Line: c.Spec.NearestLine(p.Path + ".target.kind"),
-				Err: &noTarget{kind: p.Target.Kind}})
+			path := p.Path + ".target.kind"
+			out = append(out, Finding{Path: path, Line: c.NearestLine(path), Err: &noTarget{kind: p.Kind}})
 		}
-	}
-	return out
-}
-
-// allPatches lists every patch of the spec, in the order of the file's sections.
-func allPatches(s *spec.Spec) []Patch {
-	cfg := s.Config.Spec
-	var out []Patch
-	add := func(path string, list []spec.KubeadmPatch) {
-		for i, p := range list {
-			out = append(out, Patch{KubeadmPatch: p, Path: fmt.Sprintf("%s[%d]", path, i)})
-		}
-	}
-	add("ksgen.spec.kubeadmPatches", cfg.KubeadmPatches)
-	for _, role := range slices.Sorted(maps.Keys(cfg.Roles)) {
-		add("ksgen.spec.roles."+role+".kubeadmPatches", cfg.Roles[role].KubeadmPatches)
-	}
-	for _, host := range slices.Sorted(maps.Keys(cfg.Hosts)) {
-		add("ksgen.spec.hosts."+host+".kubeadmPatches", cfg.Hosts[host].KubeadmPatches)
 	}
 	return out
 }

@@ -12,7 +12,6 @@ import (
 	kubeadmconfig "k8s.io/kubernetes/cmd/kubeadm/app/util/config"
 	"sigs.k8s.io/yaml"
 
-	"github.com/ksgen/ksgen/generator/input/spec"
 	"github.com/ksgen/ksgen/generator/internal/plantest"
 	"github.com/ksgen/ksgen/generator/internal/render/kubeadm"
 	"github.com/ksgen/ksgen/generator/plan"
@@ -255,11 +254,10 @@ func TestPatchErrors(t *testing.T) {
 			t.Parallel()
 			c := plantest.Plan(t, withPatches(tc.ksgen))
 			_, err := renderNode(t, c, tc.node)
-			var ee *spec.EntryError
-			if !errors.As(err, &ee) || !errors.Is(err, spec.ErrPatch) {
-				t.Fatalf("render %s: error %v, want a spec entry for the patch", tc.node, err)
+			var e *kubeadm.Finding
+			if !errors.As(err, &e) || !errors.Is(err, kubeadm.ErrPatch) {
+				t.Fatalf("render %s: error %v, want a finding for the patch", tc.node, err)
 			}
-			e := ee.Entry
 			if e.Path != tc.path || e.Line == 0 || !strings.Contains(e.Err.Error(), "node "+tc.node+":") || !strings.Contains(e.Err.Error(), tc.msg) {
 				t.Errorf("entry %q (path %s, line %d), want path %s, node %s and %q", e, e.Path, e.Line, tc.path, tc.node, tc.msg)
 			}
@@ -282,7 +280,7 @@ func TestPatchNoTarget(t *testing.T) {
         patch: {nodeRegistration: {ignorePreflightErrors: [SystemVerification]}}
 `))
 	entries := kubeadm.Check(c)
-	if len(entries) != 1 || !errors.Is(entries[0].Err, spec.ErrNoTarget) || entries[0].Path != "ksgen.spec.roles.worker.kubeadmPatches[0].target.kind" {
+	if len(entries) != 1 || !errors.Is(entries[0].Err, kubeadm.ErrNoTarget) || entries[0].Path != "ksgen.spec.roles.worker.kubeadmPatches[0].target.kind" {
 		t.Errorf("Check = %v, want one ErrNoTarget entry for the worker role's patch", entries)
 	}
 }
