@@ -113,7 +113,7 @@ func (b budget) check(name string, m measured, p *fileset.Set) error {
 
 // readSnippets reads every user snippet the selected nodes use, once, from
 // paths relative to the spec file.
-func readSnippets(s *spec.Spec, nodes []*plan.Node) (map[string][]byte, error) {
+func readSnippets(dir string, nodes []*plan.Node) (map[string][]byte, error) {
 	out := map[string][]byte{}
 	for _, n := range nodes {
 		for _, path := range []string{n.Settings.Snippets.Butane, n.Settings.Snippets.CloudConfig} {
@@ -122,7 +122,7 @@ func readSnippets(s *spec.Spec, nodes []*plan.Node) (map[string][]byte, error) {
 			}
 			full := path
 			if !filepath.IsAbs(full) {
-				full = filepath.Join(s.Dir, path)
+				full = filepath.Join(dir, path)
 			}
 			raw, err := os.ReadFile(full)
 			if err != nil {

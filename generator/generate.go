@@ -93,12 +93,11 @@ func GenerateTo(s *spec.Spec, b *pki.Bundle, opts Options, out tree.Sink) error 
 // GeneratePlan is GenerateTo for a plan Validate returned, whose report
 // the caller has judged.
 func GeneratePlan(c *plan.Cluster, b *pki.Bundle, opts Options, out tree.Sink) error {
-	s := c.Spec
 	nodes, err := selectNodes(c, opts.Nodes)
 	if err != nil {
 		return err
 	}
-	r, err := newRenderer(s, c, b, nodes, opts)
+	r, err := newRenderer(c, b, nodes, opts)
 	if err != nil {
 		return err
 	}
@@ -131,7 +130,7 @@ func GeneratePlan(c *plan.Cluster, b *pki.Bundle, opts Options, out tree.Sink) e
 // newRenderer checks the options and prepares what every node's render
 // shares: the bundle's derived values, user snippets and the certificates
 // issued from the bundle, read and made once.
-func newRenderer(s *spec.Spec, c *plan.Cluster, b *pki.Bundle, nodes []*plan.Node, opts Options) (*renderer, error) {
+func newRenderer(c *plan.Cluster, b *pki.Bundle, nodes []*plan.Node, opts Options) (*renderer, error) {
 	formats := opts.Formats
 	if len(formats) == 0 {
 		formats = Formats
@@ -145,7 +144,7 @@ func newRenderer(s *spec.Spec, c *plan.Cluster, b *pki.Bundle, nodes []*plan.Nod
 	if err != nil {
 		return nil, fmt.Errorf("secrets bundle: %w", err)
 	}
-	snippets, err := readSnippets(s, nodes)
+	snippets, err := readSnippets(c.Dir, nodes)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +152,7 @@ func newRenderer(s *spec.Spec, c *plan.Cluster, b *pki.Bundle, nodes []*plan.Nod
 	if f, ok := b.EncryptionConfigFile(); ok {
 		cred.EncryptionConfig = f.Path
 	}
-	budget, err := budgetOf(s.Config.Spec.Budget)
+	budget, err := budgetOf(c.Budget)
 	if err != nil {
 		return nil, err
 	}

@@ -52,7 +52,7 @@ type FileIndex struct {
 
 func newIndex(c *plan.Cluster) *Index {
 	return &Index{
-		Cluster:           c.Spec.Cluster.Metadata.Name,
+		Cluster:           c.Name,
 		KubernetesVersion: "v" + c.Version.String(),
 		KubeadmAPI:        c.KubeadmAPI,
 		Endpoint:          c.Endpoint.HostPort(),

@@ -66,11 +66,9 @@ func pipelinePackages(t *testing.T) []string {
 	return out
 }
 
-// rendersThroughSpec are the renderers that still read the raw spec rather
-// than typed plan fields. The list may only shrink: a renderer added to it
-// is a step back from "the plan is the renderers' only vocabulary".
-var rendersThroughSpec = []string{}
-
+// specPkg is the raw spec, which no renderer imports: the plan is the
+// renderers' only vocabulary, and a renderer that needs a new fact gets a
+// typed plan field.
 const specPkg = "generator/input/spec"
 
 func imports(t *testing.T, pkg string) []string {
@@ -91,7 +89,7 @@ func imports(t *testing.T, pkg string) []string {
 // TestStageRule fails when a package imports one of a later stage (an
 // encoder a renderer, a renderer the output), when an encoder imports
 // anything but the node's file set, when delivery reaches past the output
-// into the plan, or when a renderer newly reads the raw spec.
+// into the plan, or when a renderer imports the raw spec.
 func TestStageRule(t *testing.T) {
 	pkgs := pipelinePackages(t)
 	if len(pkgs) < 20 {
@@ -113,36 +111,23 @@ func TestStageRule(t *testing.T) {
 				t.Errorf("encoder %s imports %s: encoders take only the node's file set", pkg, imp)
 			case stage == "delivery" && (is == "plan" || is == "render" || is == "encode"):
 				t.Errorf("delivery %s imports %s: delivery reads the output, not the pipeline", pkg, imp)
-			case stage == "render" && imp == specPkg && !slices.Contains(rendersThroughSpec, pkg):
+			case stage == "render" && imp == specPkg:
 				t.Errorf("renderer %s imports the spec: give it typed plan fields instead", pkg)
 			}
 		}
 	}
-	for _, pkg := range rendersThroughSpec {
-		if !slices.Contains(imports(t, pkg), specPkg) {
-			t.Errorf("%s no longer imports the spec: take it off rendersThroughSpec", pkg)
-		}
-	}
 }
 
-// specReads are, per renderer, how many times it still selects the raw spec
-// through plan.Cluster's Spec field. The numbers may only fall: a renderer
-// that needs a new fact gets a typed plan field instead.
-var specReads = map[string]int{}
-
-// TestRenderersReadThePlan counts, in every renderer, selections of Spec on
-// a *plan.Cluster parameter or receiver.
+// TestRenderersReadThePlan fails when a renderer selects Spec on a
+// *plan.Cluster parameter or receiver: plan.Cluster keeps the spec it was
+// made from to itself, and must not hand it out again.
 func TestRenderersReadThePlan(t *testing.T) {
 	for _, pkg := range pipelinePackages(t) {
 		if stageOf(pkg) != "render" {
 			continue
 		}
-		got := countSpecReads(t, filepath.Join("..", pkg))
-		switch want := specReads[pkg]; {
-		case got > want:
-			t.Errorf("%s reads plan.Cluster.Spec %d times, %d allowed: give it typed plan fields instead", pkg, got, want)
-		case got < want:
-			t.Errorf("%s reads plan.Cluster.Spec %d times: lower its specReads entry from %d", pkg, got, want)
+		if got := countSpecReads(t, filepath.Join("..", pkg)); got > 0 {
+			t.Errorf("%s reads plan.Cluster.Spec %d times: give it typed plan fields instead", pkg, got)
 		}
 	}
 }

@@ -43,7 +43,7 @@ func Validate(s *spec.Spec, r *spec.Report) (*plan.Cluster, error) {
 		}
 		c.CgroupDriver = driver
 	}
-	r.Entries = append(r.Entries, checkBinaries(c)...)
+	r.Entries = append(r.Entries, checkBinaries(s, c)...)
 	// The external etcd files are read here, once: the render takes them
 	// from the plan.
 	files, err := plan.ReadExternalEtcd(s)
@@ -69,7 +69,7 @@ func entry(f kubeadm.Finding) spec.Entry {
 // naming the binary, its version and the way out); with source image, a
 // node whose OS images/packer does not bake and whose stock image has no
 // kubeadm needs an image the user bakes (a warning: they may have one).
-func checkBinaries(c *plan.Cluster) []spec.Entry {
+func checkBinaries(s *spec.Spec, c *plan.Cluster) []spec.Entry {
 	const path = "ksgen.spec.binaries.source"
 	type key struct{ name, version, arch string }
 	hosts := map[key][]string{}
@@ -85,18 +85,18 @@ func checkBinaries(c *plan.Cluster) []spec.Entry {
 			hosts[k] = append(hosts[k], n.Name)
 		}
 		prof := osprofile.Of(n.OS)
-		if c.Spec.Config.Spec.Binaries.Source == binaries.SourceImage && n.Kubelet && !prof.Bake && !prof.Ships(osprofile.Kubeadm) {
+		if c.Binaries.Source == binaries.SourceImage && n.Kubelet && !prof.Bake && !prof.Ships(osprofile.Kubeadm) {
 			unbaked[n.OS] = append(unbaked[n.OS], n.Name)
 		}
 	}
 	var out []spec.Entry
 	for _, k := range keys {
-		out = append(out, spec.NewEntry(c.Spec, spec.Error, path, spec.ErrNoPin,
+		out = append(out, spec.NewEntry(s, spec.Error, path, spec.ErrNoPin,
 			"%s %s (linux/%s), which hosts %s download, has no sha256 in ksgen's pin table (images/checksums.go): add {name: %s, url: URL, sha256: SUM} to ksgen.spec.binaries.downloads (the sum from the upstream release), or choose a pinned version",
 			k.name, k.version, k.arch, strings.Join(hosts[k], ", "), k.name))
 	}
 	for _, os := range slices.Sorted(maps.Keys(unbaked)) {
-		out = append(out, spec.NewEntry(c.Spec, spec.Warning, path, spec.ErrNoBinaries,
+		out = append(out, spec.NewEntry(s, spec.Warning, path, spec.ErrNoBinaries,
 			"hosts %s run %s, whose stock image has no kubeadm, kubelet or kubectl and whose image images/packer does not bake: set binaries.source: download (pinned URLs, or binaries.mirror offline), or boot an image you baked with them in %s",
 			strings.Join(unbaked[os], ", "), os, osprofile.Of(os).BinDir))
 	}

@@ -189,10 +189,7 @@ func newAdminKubeconfig(c *plan.Cluster, b *pki.Bundle, server string, ttl time.
 	if err != nil {
 		return nil, err
 	}
-	cluster := c.Spec.Cluster.Metadata.Name
-	if cluster == "" {
-		cluster = "kubernetes"
-	}
+	cluster := clusterName(c)
 	name := adminUser + "@" + cluster
 	cfg := clientcmdapi.NewConfig()
 	cfg.Clusters[cluster] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: b.CA.Cert}

@@ -78,11 +78,11 @@ output.`,
 }
 
 func render(f *renderFlags, stdout, stderr io.Writer) error {
-	c, err := loadPlan(f.file, f.strict, stderr)
+	s, c, err := load(f.file, f.strict, stderr)
 	if err != nil {
 		return err
 	}
-	warnNoLogin(f.file, c.Spec, stderr)
+	warnNoLogin(f.file, s, stderr)
 	secrets, b, created, err := openBundle(f)
 	if err != nil {
 		return err

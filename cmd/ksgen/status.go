@@ -218,7 +218,7 @@ func serverHint(c *plan.Cluster, server string) string {
 }
 
 func clusterName(c *plan.Cluster) string {
-	if n := c.Spec.Cluster.Metadata.Name; n != "" {
+	if n := c.Name; n != "" {
 		return n
 	}
 	return "kubernetes"

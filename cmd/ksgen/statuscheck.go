@@ -17,7 +17,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/ksgen/ksgen/generator/delivery/fleet"
-	"github.com/ksgen/ksgen/generator/input/spec"
 	"github.com/ksgen/ksgen/generator/plan"
 	"github.com/ksgen/ksgen/images"
 )
@@ -171,20 +170,20 @@ func (sc *statusChecker) check(ctx context.Context, c *plan.Cluster) (*clusterSt
 	}
 	st := &clusterStatus{Hosts: hostsOf(c, nodes)}
 	sc.addReports(ctx, st)
-	if cni, err := sc.cni(ctx, c.Spec); err != nil {
+	if cni, err := sc.cni(ctx, c.CNI); err != nil {
 		return nil, err
 	} else if cni != nil {
 		st.Components = append(st.Components, *cni)
 	}
-	if c.Spec.OpenEBSEnabled() {
+	if c.OpenEBS.Enabled {
 		s, err := sc.deployment(ctx, "storage openebs", openEBSProvisioner[0], openEBSProvisioner[1])
 		if err != nil {
 			return nil, err
 		}
 		st.Components = append(st.Components, s)
 	}
-	if ks := c.Spec.KubeSphere; ks != nil {
-		s, err := sc.kubesphere(ctx, ks)
+	if ks := c.KubeSphere; ks != nil {
+		s, err := sc.kubesphere(ctx, ks.Version)
 		if err != nil {
 			return nil, err
 		}
@@ -244,8 +243,7 @@ func oneLine(s string, n int) string {
 
 // cni is the network plugin's DaemonSet, ready on every node it schedules
 // to; nil when ksgen installs no CNI (plugin none or unknown).
-func (sc *statusChecker) cni(ctx context.Context, s *spec.Spec) (*componentStatus, error) {
-	plugin := s.Cluster.Spec.Network.Plugin
+func (sc *statusChecker) cni(ctx context.Context, plugin string) (*componentStatus, error) {
 	w, ok := cniWorkloads[plugin]
 	if !ok {
 		return nil, nil
@@ -295,9 +293,9 @@ func (sc *statusChecker) deployment(ctx context.Context, name, namespace, deploy
 // succeeded; KubeKey reads that same file through kubectl exec. Meanwhile
 // the last log line is the progress. v4 (the ks-core chart): ks-console is
 // available.
-func (sc *statusChecker) kubesphere(ctx context.Context, ks *spec.KubeSphere) (componentStatus, error) {
-	name := "kubesphere " + ks.Version()
-	if r, ok := images.KubeSphere(ks.Version()); ok && r.Helm {
+func (sc *statusChecker) kubesphere(ctx context.Context, version string) (componentStatus, error) {
+	name := "kubesphere " + version
+	if r, ok := images.KubeSphere(version); ok && r.Helm {
 		return sc.deployment(ctx, name, kubesphereNS, ksConsole)
 	}
 	st := componentStatus{Name: name}
@@ -347,7 +345,7 @@ func lastLine(s string) string {
 func consoleURL(c *plan.Cluster) string {
 	addr := ""
 	if len(c.LoadBalancers) > 0 && c.Endpoint.Address != "" {
-		for _, p := range c.Spec.Config.Spec.LoadBalancer.PortList() {
+		for _, p := range c.Endpoint.Ports {
 			if p.Port == consolePort {
 				addr = c.Endpoint.Address
 			}

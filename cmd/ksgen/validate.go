@@ -26,11 +26,11 @@ func newValidateCommand(stdout, stderr io.Writer) *cobra.Command {
   ksgen validate -f config-sample.yaml --strict   # warnings are errors too`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			c, err := loadPlan(f.file, f.strict, stderr)
+			s, _, err := load(f.file, f.strict, stderr)
 			if err != nil {
 				return err
 			}
-			warnNoLogin(f.file, c.Spec, stderr)
+			warnNoLogin(f.file, s, stderr)
 			_, err = fmt.Fprintf(stdout, "%s: valid\n", f.file)
 			return err
 		},
@@ -46,21 +46,28 @@ func newValidateCommand(stdout, stderr io.Writer) *cobra.Command {
 // (generator.Validate), printing warnings; findings that stop the run come
 // back as the error.
 func loadPlan(path string, strict bool, stderr io.Writer) (*plan.Cluster, error) {
+	_, c, err := load(path, strict, stderr)
+	return c, err
+}
+
+// load is loadPlan that also returns the spec, for what the CLI says about
+// the file itself (warnNoLogin).
+func load(path string, strict bool, stderr io.Writer) (*spec.Spec, *plan.Cluster, error) {
 	s, r, err := spec.LoadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c, err := generator.Validate(s, r)
 	if rerr := r.ErrIn(path, strict); rerr != nil {
-		return nil, rerr
+		return nil, nil, rerr
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	for _, w := range r.Warnings() {
 		fmt.Fprintln(stderr, w.Format(path))
 	}
-	return c, nil
+	return s, c, nil
 }
 
 // warnNoLogin tells the operator, on stderr, when no host gets an SSH key

@@ -134,9 +134,18 @@ const (
 // HostPort is "domain:port", what kubeconfigs and join configs point at.
 func (e Endpoint) HostPort() string { return fmt.Sprintf("%s:%d", e.Domain, e.Port) }
 
-// Cluster is the plan for the whole cluster.
+// Cluster is the plan for the whole cluster. It holds every fact the
+// renderers read; the spec it was planned from stays inside (Line and
+// NearestLine only), so a renderer cannot reach past the plan.
 type Cluster struct {
-	Spec       *spec.Spec
+	// Name is the cluster's metadata.name ("" when unset), as index.json
+	// and kubeconfigs name it.
+	Name string
+	// Dir is the spec file's directory: relative file names in the spec
+	// (snippets) resolve against it.
+	Dir string
+	// Budget is the ksgen document's user-data size budget.
+	Budget     spec.Budget
 	Version    *version.Version
 	KubeadmAPI string // kubeadm.k8s.io/v1beta3 or kubeadm.k8s.io/v1beta4
 	Nodes      []*Node
@@ -230,6 +239,8 @@ type Cluster struct {
 	KubeadmPatches []KubeadmPatch
 
 	memo sync.Map // key -> *shared
+	// lines is the spec the plan was made from, for Line and NearestLine.
+	lines *spec.Spec
 
 	// Etcd is where etcd runs and how kube-apiserver reaches it.
 	Etcd Etcd
@@ -289,8 +300,7 @@ func etcdURL(ip string, port int) string {
 }
 
 // etcd plans the etcd topology from spec.etcd and the etcd members.
-func (c *Cluster) etcd() Etcd {
-	se := c.Spec.Cluster.Spec.Etcd
+func (c *Cluster) etcd(se spec.Etcd) Etcd {
 	e := Etcd{Type: se.Type, Port: *se.Port, PeerPort: *se.PeerPort, DataDir: DefaultEtcdDataDir, Settings: se}
 	e.BackupCalendar, _ = spec.BackupCalendar(se.BackupPeriod)
 	if se.DataDir != nil && *se.DataDir != "" {
@@ -323,11 +333,11 @@ func (c *Cluster) etcd() Etcd {
 // Line is the line of the spec field at path, 0 when the file does not
 // write it: where a renderer's finding points. Lines are positions in the
 // file, not facts of the cluster.
-func (c *Cluster) Line(path string) int { return c.Spec.Line(path) }
+func (c *Cluster) Line(path string) int { return c.lines.Line(path) }
 
 // NearestLine is the line of the spec field at path or of its nearest
 // parent the file writes.
-func (c *Cluster) NearestLine(path string) int { return c.Spec.NearestLine(path) }
+func (c *Cluster) NearestLine(path string) int { return c.lines.NearestLine(path) }
 
 // NodeByName returns the named node or nil.
 func (c *Cluster) NodeByName(name string) *Node {
@@ -347,7 +357,10 @@ func New(s *spec.Spec) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{
-		Spec:              s,
+		Name:              s.Cluster.Metadata.Name,
+		Dir:               s.Dir,
+		Budget:            s.Config.Spec.Budget,
+		lines:             s,
 		Version:           ver,
 		KubeadmAPI:        "kubeadm.k8s.io/v1beta3",
 		PodCIDR:           cs.Network.KubePodsCIDR,
@@ -446,7 +459,7 @@ func New(s *spec.Spec) (*Cluster, error) {
 		c.APIServerPort = 6443
 	}
 	for _, n := range c.Nodes {
-		n.EndpointIP = c.endpointIP(n)
+		n.EndpointIP = c.endpointIP(n, cs.ControlPlaneEndpoint)
 		switch {
 		case slices.Contains(c.LoadBalancers, n):
 			n.LocalLB = LocalKeepalived
@@ -456,7 +469,7 @@ func New(s *spec.Spec) (*Cluster, error) {
 			n.LocalLB = LocalKubeVip
 		}
 	}
-	c.CertSANs = c.certSANs()
+	c.CertSANs = c.certSANs(cs.Kubernetes)
 	c.KubeProxy = !cs.Kubernetes.DisableKubeProxy
 	c.Registry = cs.Registry
 	c.DNSDomain = cs.Kubernetes.DNSDomain
@@ -472,7 +485,7 @@ func New(s *spec.Spec) (*Cluster, error) {
 	}
 	// JoinWindowDuration has checked it.
 	c.BootstrapTokenTTL, _ = time.ParseDuration(s.Config.Spec.BootstrapTokenTTL)
-	c.Etcd = c.etcd()
+	c.Etcd = c.etcd(cs.Etcd)
 	c.Addons = addons(cs.Addons)
 	c.OpenEBS = OpenEBS{Enabled: s.OpenEBSEnabled(), Default: s.OpenEBSDefault(), BasePath: cs.Storage.OpenEBS.BasePath}
 	c.KubeSphere = kubeSphere(s.KubeSphere)
@@ -518,8 +531,7 @@ func endpoint(ep spec.ControlPlaneEndpoint, lb spec.LoadBalancer) Endpoint {
 // internal HAProxy, control planes use their own apiserver and every other
 // node its local HAProxy; otherwise the VIP, the LB address, or (no LB) the
 // first control plane.
-func (c *Cluster) endpointIP(n *Node) string {
-	ep := c.Spec.Cluster.Spec.ControlPlaneEndpoint
+func (c *Cluster) endpointIP(n *Node, ep spec.ControlPlaneEndpoint) string {
 	if ep.ExternalDNS != nil && *ep.ExternalDNS {
 		return ""
 	}
@@ -537,8 +549,7 @@ func (c *Cluster) endpointIP(n *Node) string {
 
 // certSANs is KubeKey's apiserver SAN list, limited to the control-plane
 // hosts so that no node's files grow with the number of workers.
-func (c *Cluster) certSANs() []string {
-	k := c.Spec.Cluster.Spec.Kubernetes
+func (c *Cluster) certSANs(k spec.Kubernetes) []string {
 	sans := []string{"kubernetes", "kubernetes.default", "kubernetes.default.svc",
 		"kubernetes.default.svc." + k.DNSDomain, "localhost", "127.0.0.1", c.Endpoint.Domain}
 	if c.Endpoint.Address != "" {

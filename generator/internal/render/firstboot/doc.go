@@ -7,5 +7,5 @@
 //
 // Stage: render. It takes the plan (and the bundle's keys) and adds files and
 // units to a node's fileset.Set; it must not import an encoder, the output or
-// delivery, nor the raw spec unless generator/layers_test.go still lists it.
+// delivery, nor the raw spec (generator/layers_test.go checks).
 package firstboot

@@ -294,7 +294,7 @@ func TestPatchedOutputAfterV1beta3(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := loadPlan(t, filepath.Join(specsDir, "valid-v1.22.yaml"))
+	_, old := loadPlan(t, filepath.Join(specsDir, "valid-v1.22.yaml"))
 	if old.KubeadmAPI != v1beta3 {
 		t.Fatalf("valid-v1.22 renders %s, want %s", old.KubeadmAPI, v1beta3)
 	}
@@ -310,7 +310,7 @@ func TestPatchedOutputAfterV1beta3(t *testing.T) {
 			}
 		}
 	}
-	c := loadPlan(t, filepath.Join(specsDir, "valid-kubeadm-patches.yaml"))
+	_, c := loadPlan(t, filepath.Join(specsDir, "valid-kubeadm-patches.yaml"))
 	compared := 0
 	for _, n := range c.Nodes {
 		b, err := kubeadm.Render(c, n, cred)

@@ -91,7 +91,7 @@ func validSpecs(t *testing.T) map[string]string {
 	return out
 }
 
-func loadPlan(t *testing.T, path string) *plan.Cluster {
+func loadPlan(t *testing.T, path string) (*spec.Spec, *plan.Cluster) {
 	t.Helper()
 	s, r, err := spec.LoadFile(path)
 	if err != nil {
@@ -104,7 +104,7 @@ func loadPlan(t *testing.T, path string) *plan.Cluster {
 	if err != nil {
 		t.Fatalf("plan %s: %v", path, err)
 	}
-	return c
+	return s, c
 }
 
 // expectations are what a user checks in a node's kubeadm config, derived
@@ -185,8 +185,8 @@ func TestKubeadmAcceptsEveryConfig(t *testing.T) {
 	for name, path := range validSpecs(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			c := loadPlan(t, path)
-			e := expect(t, c.Spec)
+			s, c := loadPlan(t, path)
+			e := expect(t, s)
 			if c.KubeadmAPI != e.api {
 				t.Errorf("plan.KubeadmAPI = %s for %s, want %s", c.KubeadmAPI, e.version, e.api)
 			}
