@@ -4,7 +4,6 @@ import (
 	"crypto"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"time"
@@ -49,13 +48,9 @@ func readExternalEtcd(s *spec.Spec, now time.Time) (*EtcdFiles, error) {
 		return nil, nil
 	}
 	const p = "spec.etcd.external."
+	// The field names a file, so the file writes it: NewEntry's line is its own.
 	fail := func(field string, cause error, format string, args ...any) error {
-		return &spec.EntryError{Entry: spec.Entry{
-			Severity: spec.Error,
-			Path:     p + field,
-			Line:     s.Line(p + field),
-			Err:      &detailed{msg: fmt.Sprintf(format, args...), cause: cause},
-		}}
+		return &spec.EntryError{Entry: spec.NewEntry(s, spec.Error, p+field, cause, format, args...)}
 	}
 	read := func(field, what, name string) ([]byte, error) {
 		if name == "" {
@@ -154,13 +149,3 @@ func readExternalEtcd(s *spec.Spec, now time.Time) (*EtcdFiles, error) {
 	}
 	return x, nil
 }
-
-// detailed is a message that reads on its own and still matches its cause
-// with errors.Is.
-type detailed struct {
-	msg   string
-	cause error
-}
-
-func (e *detailed) Error() string { return e.msg }
-func (e *detailed) Unwrap() error { return e.cause }
