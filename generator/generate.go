@@ -401,7 +401,7 @@ func plain(render func(*plan.Cluster, *plan.Node, *fileset.Set) error) step {
 func kubeadmConfig(r *renderer, n *plan.Node, b *nodeBuild) error {
 	kcfg, err := kubeadm.Render(r.cluster, n, r.cred)
 	if f, ok := err.(*kubeadm.Finding); ok { // a patch's, at its line
-		err = &spec.EntryError{Entry: entry(*f)}
+		err = &spec.EntryError{Entry: kubeadmEntry(*f)}
 	}
 	if err != nil {
 		return fmt.Errorf("kubeadm config: %w", err)

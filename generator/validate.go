@@ -30,14 +30,14 @@ func Validate(s *spec.Spec, r *spec.Report) (*plan.Cluster, error) {
 		return nil, fmt.Errorf("plan: %w", err)
 	}
 	for _, f := range kubeadm.Check(c) {
-		r.Entries = append(r.Entries, entry(f))
+		r.Entries = append(r.Entries, kubeadmEntry(f))
 	}
 	if !r.HasErrors(false) {
 		driver, err := kubeadm.CgroupDriver(c)
 		var f *kubeadm.Finding
 		switch {
 		case errors.As(err, &f):
-			r.Entries = append(r.Entries, entry(*f))
+			r.Entries = append(r.Entries, kubeadmEntry(*f))
 		case err != nil:
 			return nil, err
 		}
@@ -58,8 +58,8 @@ func Validate(s *spec.Spec, r *spec.Report) (*plan.Cluster, error) {
 	return c, nil
 }
 
-// entry is a kubeadm finding as an error of the spec's report.
-func entry(f kubeadm.Finding) spec.Entry {
+// kubeadmEntry is a kubeadm finding as an error of the spec's report.
+func kubeadmEntry(f kubeadm.Finding) spec.Entry {
 	return spec.Entry{Severity: spec.Error, Path: f.Path, Line: f.Line, Err: f.Err}
 }
 
