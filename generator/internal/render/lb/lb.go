@@ -109,12 +109,9 @@ func internalLB(c *plan.Cluster, p *fileset.Set) error {
 	return nil
 }
 
-// sharedInternalLB keys internalLBFiles and sharedEndpointScript
-// renderEndpointScript: both depend on the cluster alone.
-type (
-	sharedInternalLB     struct{}
-	sharedEndpointScript struct{}
-)
+// sharedInternalLB keys internalLBFiles, which depends on the cluster alone;
+// endpointMode keys renderEndpointScript.
+type sharedInternalLB struct{}
 
 func internalLBFiles(c *plan.Cluster) ([]fileset.File, error) {
 	port := c.Endpoint.Port
@@ -125,7 +122,7 @@ func internalLBFiles(c *plan.Cluster) ([]fileset.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	script, err := endpointScript(c)
+	script, err := endpointScript(c, endpointLocal)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +166,7 @@ type kubeProxyData struct{ BinDir, Server string }
 // only runs once it has joined, so it joins through the first control plane
 // that answers and points the domain at itself afterwards.
 func joiningControlPlane(c *plan.Cluster, n *plan.Node, p *fileset.Set) error {
-	script, err := endpointScript(c)
+	script, err := endpointScript(c, endpointOwn)
 	if err != nil {
 		return err
 	}
@@ -187,13 +184,23 @@ func joiningControlPlane(c *plan.Cluster, n *plan.Node, p *fileset.Set) error {
 	return nil
 }
 
-// endpointScript is apiserver-endpoint.sh.tmpl for the cluster, rendered
-// once for the workers and the joining control planes.
-func endpointScript(c *plan.Cluster) (fileset.File, error) {
-	return plan.Shared(c, sharedEndpointScript{}, func(sharedEndpointScript) (fileset.File, error) { return renderEndpointScript(c) })
+// endpointMode is where a node points the domain once it has joined, after
+// direct: endpointLocal on workers, endpointOwn on joining control planes.
+// Each node's script carries direct and its own mode only.
+type endpointMode string
+
+const (
+	endpointLocal endpointMode = "local"
+	endpointOwn   endpointMode = "own"
+)
+
+// endpointScript is apiserver-endpoint.sh.tmpl for the cluster and mode,
+// rendered once for the workers and once for the joining control planes.
+func endpointScript(c *plan.Cluster, mode endpointMode) (fileset.File, error) {
+	return plan.Shared(c, mode, func(mode endpointMode) (fileset.File, error) { return renderEndpointScript(c, mode) })
 }
 
-func renderEndpointScript(c *plan.Cluster) (fileset.File, error) {
+func renderEndpointScript(c *plan.Cluster, mode endpointMode) (fileset.File, error) {
 	var cps []string
 	for _, cp := range c.ControlPlanes {
 		cps = append(cps, cp.IPv4)
@@ -205,6 +212,7 @@ func renderEndpointScript(c *plan.Cluster) (fileset.File, error) {
 		APIPort:       c.APIServerPort,
 		ControlPlanes: cps,
 		Proxy:         proxyLabel(c),
+		Mode:          string(mode),
 	})
 	if err != nil {
 		return fileset.File{}, fmt.Errorf("apiserver-endpoint script: %w", err)
@@ -321,6 +329,7 @@ func kubeVip(c *plan.Cluster, n *plan.Node, p *fileset.Set) error {
 // endpointData is the data of apiserver-endpoint.sh.tmpl.
 type endpointData struct {
 	Domain, DomainPattern, Proxy string
+	Mode                         string // "local" or "own", beside direct
 	Port, APIPort                int
 	ControlPlanes                []string
 }

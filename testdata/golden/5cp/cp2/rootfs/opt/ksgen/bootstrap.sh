@@ -110,7 +110,7 @@ restore_seed() {
 }
 leftovers() {
   [ -e "$KUBE_DIR/admin.conf" ] || [ -e "$KUBE_DIR/kubelet.conf" ] || [ -e "$KUBE_DIR/bootstrap-kubelet.conf" ] ||
-    { [ -n "$ETCD_DATA" ] && [ -d "$ETCD_DATA/member" ]; }
+    [ -d "$ETCD_DATA/member" ]
 }
 finished() {
   local out
@@ -144,7 +144,7 @@ settle() {
     sleep 10
     waited=$((waited + 10))
   done
-  if [ -n "$ETCD_DATA" ] && [ -d "$ETCD_DATA/member" ]; then
+  if [ -d "$ETCD_DATA/member" ]; then
     log "the API does not answer, so whether $ETCD_DATA belongs to a running cluster is unknown: not resetting (to start this node over on purpose: kubeadm reset -f)"
     return 1
   fi

@@ -6,7 +6,6 @@ KUBEADM='join'
 NODE_NAME='node1'
 ENDPOINT='lb.kubesphere.local:6443'
 CRI_SOCKET='unix:///run/containerd/containerd.sock'
-ETCD_DATA=''
 STATE_DIR="${KSGEN_STATE_DIR:-/var/lib/ksgen}"
 RUN_DIR="${KSGEN_RUN_DIR:-/run/ksgen}"
 KUBE_DIR="${KSGEN_KUBE_DIR:-/etc/kubernetes}"
@@ -109,8 +108,7 @@ restore_seed() {
   done
 }
 leftovers() {
-  [ -e "$KUBE_DIR/admin.conf" ] || [ -e "$KUBE_DIR/kubelet.conf" ] || [ -e "$KUBE_DIR/bootstrap-kubelet.conf" ] ||
-    { [ -n "$ETCD_DATA" ] && [ -d "$ETCD_DATA/member" ]; }
+  [ -e "$KUBE_DIR/admin.conf" ] || [ -e "$KUBE_DIR/kubelet.conf" ] || [ -e "$KUBE_DIR/bootstrap-kubelet.conf" ]
 }
 finished() {
   local out
@@ -143,10 +141,6 @@ settle() {
     sleep 10
     waited=$((waited + 10))
   done
-  if [ -n "$ETCD_DATA" ] && [ -d "$ETCD_DATA/member" ]; then
-    log "the API does not answer, so whether $ETCD_DATA belongs to a running cluster is unknown: not resetting (to start this node over on purpose: kubeadm reset -f)"
-    return 1
-  fi
   log "the API does not answer and this node holds no etcd data: resetting what the earlier run made"
   reset_node
   return 2
