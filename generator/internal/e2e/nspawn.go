@@ -360,6 +360,23 @@ func (m *Machine) Stop() error {
 	return removeCgroupTree(m.cgroup())
 }
 
+// PowerCut stops the machine as a power cut would: its PID 1 and with it
+// every process of the machine get SIGKILL, nothing shuts down. Files
+// already written stay, as on a disk (the host's page cache keeps them).
+func (m *Machine) PowerCut() error {
+	pid, err := m.PID1()
+	if err != nil {
+		return err
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("power cut %s: %w", m.Name, err)
+	}
+	if _, err := m.WaitExit(stopGrace); err != nil {
+		return err
+	}
+	return m.Stop()
+}
+
 // isNspawn reports whether pid is a systemd-nspawn of this lab.
 func isNspawn(pid int) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
