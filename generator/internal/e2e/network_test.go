@@ -77,14 +77,15 @@ spec:
 `, name, worker)
 }
 
-// applyManifest writes a manifest into m's root and applies it there.
+// applyManifest writes a manifest into m's disk (/var/tmp: nspawn mounts a
+// tmpfs on /tmp) and applies it there.
 func applyManifest(t *testing.T, m *Machine, kubectl func(...string) ([]byte, error), name, body string) {
 	t.Helper()
-	file := filepath.Join(m.Root, "tmp", name)
+	file := filepath.Join(m.Root, "var/tmp", name)
 	if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := kubectl("apply", "-f", "/tmp/"+name); err != nil {
+	if out, err := kubectl("apply", "-f", "/var/tmp/"+name); err != nil {
 		t.Fatalf("kubectl apply %s: %v\n%s", name, err, out)
 	}
 }
