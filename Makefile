@@ -55,8 +55,8 @@ e2e:
 	KSGEN_E2E=1 $(GO) test -count=1 -timeout 45m -v -run TestRenewalWithKubeadm ./generator/internal/render/certrenew
 	KSGEN_E2E=1 $(GO) test -count=1 -timeout 45m -v -run TestCluster ./generator/internal/e2e
 
-# e2e-boot boots every host of generator/internal/e2e/testdata/boot/cluster.yaml
-# as a systemd-nspawn machine with real systemd and cloud-init, each from its
+# e2e-boot boots every host of generator/internal/e2e/testdata/boot/seed.yaml
+# (3 + 3 with flannel) as a systemd-nspawn machine with real systemd and cloud-init, each from its
 # own user-data only (root; mmdebstrap, systemd-container, iproute2, haproxy):
 # see the README's "End-to-end test". Not in .ci/run yet. Run it under the
 # lock other engineers' e2e runs take:

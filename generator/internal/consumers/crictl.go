@@ -25,7 +25,7 @@ func CrictlBinary() (string, error) { return crictlBinary() }
 
 func buildCrictl() (string, error) {
 	const pkg = "sigs.k8s.io/cri-tools/cmd/crictl"
-	dir, err := cachedGoBuild("crictl-"+CrictlVersion, CrictlVersion, []string{"crictl"}, CrictlBuildTimeout, func(run goRun, bin string) error {
+	dir, err := cachedGoBuild("crictl-"+CrictlVersion, CrictlVersion, []string{"crictl"}, CrictlBuildTimeout, nil, func(run goRun, bin string) error {
 		if _, err := run("mod", "init", "ksgen.test/crictl"); err != nil {
 			return fmt.Errorf("build crictl: %w", err)
 		}

@@ -34,7 +34,7 @@ func EtcdBinaries() (Etcd, error) { return etcdBinaries() }
 
 func buildEtcd() (Etcd, error) {
 	server, etcdctl := "go.etcd.io/etcd/server/v3", "go.etcd.io/etcd/etcdctl/v3"
-	dir, err := cachedGoBuild("etcd-"+EtcdVersion, EtcdVersion, []string{"etcd", "etcdctl"}, EtcdBuildTimeout, func(run goRun, bin string) error {
+	dir, err := cachedGoBuild("etcd-"+EtcdVersion, EtcdVersion, []string{"etcd", "etcdctl"}, EtcdBuildTimeout, nil, func(run goRun, bin string) error {
 		if _, err := run("mod", "init", "ksgen.test/etcd"); err != nil {
 			return fmt.Errorf("build etcd: %w", err)
 		}

@@ -24,11 +24,15 @@ type goRun func(args ...string) ([]byte, error)
 // after name and a hash of key and the Go toolchain, so later runs only
 // stat the files. build runs in a scratch module of its own (no workspace,
 // nothing of the project's go.mod) and writes the executables into bin,
-// which is renamed into place whole. A machine without the go command gets
-// a *MissingError.
-func cachedGoBuild(name, key string, names []string, timeout time.Duration, build func(run goRun, bin string) error) (string, error) {
+// which is renamed into place whole. env is added to the go command's
+// environment (CGO_ENABLED=1 for a program that needs cgo). A machine
+// without the go command gets a *MissingError.
+func cachedGoBuild(name, key string, names []string, timeout time.Duration, env []string, build func(run goRun, bin string) error) (string, error) {
 	if err := lookPaths("install Go", "go"); err != nil {
 		return "", err
+	}
+	for _, e := range env {
+		key += " " + e
 	}
 	h := sha256.Sum256([]byte(runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + " " + key))
 	cache, err := os.UserCacheDir()
@@ -54,7 +58,7 @@ func cachedGoBuild(name, key string, names []string, timeout time.Duration, buil
 	run := func(args ...string) ([]byte, error) {
 		cmd := exec.CommandContext(ctx, "go", args...)
 		cmd.Dir = work
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=-mod=mod -buildvcs=false")
+		cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=-mod=mod -buildvcs=false"), env...)
 		var stdout, stderr strings.Builder
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		cmd.WaitDelay = 5 * time.Second

@@ -53,7 +53,7 @@ func buildKubernetes(v string) (string, error) {
 		return "", fmt.Errorf("kubernetes version %q: %w", v, err)
 	}
 	key := v + " " + strings.Join(KubernetesCommands, ",")
-	return cachedGoBuild("kubernetes-"+v, key, KubernetesCommands, KubernetesBuildTimeout, func(run goRun, bin string) error {
+	return cachedGoBuild("kubernetes-"+v, key, KubernetesCommands, KubernetesBuildTimeout, nil, func(run goRun, bin string) error {
 		if _, err := run("mod", "init", "ksgen.test/kubernetes"); err != nil {
 			return fmt.Errorf("build kubernetes: %w", err)
 		}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -10,6 +11,7 @@ import (
 	"maps"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,6 +21,8 @@ import (
 
 	"github.com/ksgen/ksgen/generator/input/spec"
 	"github.com/ksgen/ksgen/generator/internal/consumers"
+	"github.com/ksgen/ksgen/generator/internal/render/firstboot"
+	"github.com/ksgen/ksgen/internal/upstream"
 )
 
 // Budgets of the booted e2e's phases.
@@ -48,6 +52,7 @@ func bootEnabled(t *testing.T) {
 // starts.
 type bootInputs struct {
 	work, specFile, out string
+	ksgen, bundle       string
 	hosts               []e2eHost
 	image               string
 	sysctls             []string
@@ -61,9 +66,9 @@ func prepareBoot(t *testing.T, phase func(string, time.Time)) bootInputs {
 	t.Helper()
 	in := bootInputs{work: t.TempDir()}
 	var err error
-	spec := "testdata/boot/cluster.yaml"
+	spec := "testdata/boot/seed.yaml"
 	if f := os.Getenv("KSGEN_E2E_BOOT_SPEC"); f != "" {
-		spec = f // e.g. testdata/boot/seed.yaml
+		spec = f // e.g. testdata/boot/cluster.yaml, the quick case
 	}
 	if in.specFile, err = filepath.Abs(spec); err != nil {
 		t.Fatal(err)
@@ -79,15 +84,22 @@ func prepareBoot(t *testing.T, phase func(string, time.Time)) bootInputs {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cni, err := consumers.CNIBinaries()
+	if err != nil {
+		t.Fatal(err)
+	}
 	ksgen := filepath.Join(in.work, "ksgen")
 	goBuild(t, ksgen, "github.com/ksgen/ksgen/cmd/ksgen", "")
 	pause := filepath.Join(in.work, "pause")
 	goBuild(t, pause, ".", "testdata/pause")
+	netcheck := filepath.Join(in.work, "netcheck")
+	goBuild(t, netcheck, ".", "testdata/netcheck")
 	phase("build", t0)
 
 	t0 = time.Now()
 	in.out = filepath.Join(in.work, "out")
 	bundle := filepath.Join(in.work, "ksgen-secrets.yaml")
+	in.ksgen, in.bundle = ksgen, bundle
 	ksgenRun(t, ksgen, "secrets", "gen", "-o", bundle)
 	ksgenRun(t, ksgen, "validate", "-f", in.specFile)
 	ksgenRun(t, ksgen, "render", "-f", in.specFile, "--secrets", bundle, "-o", in.out, "--format", "cloud-init")
@@ -107,11 +119,27 @@ func prepareBoot(t *testing.T, phase func(string, time.Time)) bootInputs {
 			t.Fatal(err)
 		}
 	}
+	// The CNI plugins' release archive, remade from the built plugins.
+	local["cni-plugins"] = filepath.Join(in.work, "cni-plugins.tgz")
+	if err := cniPluginsArchive(local["cni-plugins"], cni); err != nil {
+		t.Fatal(err)
+	}
 	for _, name := range slices.Sorted(maps.Keys(local)) {
 		pinArgs = append(pinArgs, "--sha256", name+"="+fileSHA256(t, local[name]))
 	}
+	vars := ksgenRun(t, ksgen, pinArgs...)
+	// Assets (the CNI's manifest) are pinned by ksgen's table: served from
+	// the stored upstream copies, whose sums must match it.
+	assets := ParsePackerAssets(vars)
+	for i, a := range assets {
+		stored := upstream.AssetFile(a.Path)
+		if stored == "" {
+			t.Fatalf("packer-vars names asset %s, which ../shared/upstream does not keep", a.Path)
+		}
+		assets[i].URL = upstream.File(t, stored)
+	}
 	var baked []BakedBinary
-	for _, b := range ParsePackerBinaries(ksgenRun(t, ksgen, pinArgs...)) {
+	for _, b := range ParsePackerBinaries(vars) {
 		if file, ok := local[b.Name]; ok {
 			if b.SHA256 == "" {
 				t.Fatalf("packer-vars left %s unpinned", b.Name)
@@ -142,23 +170,29 @@ func prepareBoot(t *testing.T, phase func(string, time.Time)) bootInputs {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img := BootImage{Files: files, Scripts: scripts, Binaries: baked, Archives: map[string]string{}}
+	img := BootImage{Files: files, Scripts: scripts, Binaries: baked, Assets: assets, Archives: map[string]string{}}
 	base, err := img.Base(cache, t.Logf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, a := range packImages(t, in.work, imageList, kube, etcd, pause) {
-		img.Archives[filepath.Base(a)] = a
+	progs := programs{kube: kube, etcd: etcd, pause: pause, base: base}
+	if slices.ContainsFunc(imageList, func(ref string) bool { return strings.Contains(ref, "/flannel:") }) {
+		progs.cni = &cni
 	}
-	// kube-proxy runs iptables: its image gets Debian's, taken from the
-	// test image's base with the libraries and extensions it loads.
 	for _, ref := range imageList {
-		if strings.Contains(ref, "/kube-proxy:") {
-			proxy := Image{Ref: ref, Files: kubeProxyFiles(t, base, filepath.Join(kube, "kube-proxy"))}
-			if err := proxy.WriteArchive(img.Archives["kube-proxy.tar"]); err != nil {
+		if name, tag, _ := strings.Cut(path.Base(ref), ":"); name == "coredns" {
+			if progs.coreDNS, err = consumers.CoreDNSBinary(tag); err != nil {
 				t.Fatal(err)
 			}
 		}
+	}
+	for _, a := range packImages(t, in.work, imageList, progs) {
+		img.Archives[filepath.Base(a)] = a
+	}
+	// The test's own workload, imported with the rest.
+	img.Archives["netcheck.tar"] = filepath.Join(in.work, "images", "netcheck.tar")
+	if err := (Image{Ref: netcheckImage, Files: map[string]string{"/netcheck": netcheck}}).WriteArchive(img.Archives["netcheck.tar"]); err != nil {
+		t.Fatal(err)
 	}
 	if in.image, err = img.Build(cache, t.Logf); err != nil {
 		t.Fatal(err)
@@ -178,11 +212,13 @@ func TestBootImage(t *testing.T) {
 	t.Logf("image %s", in.image)
 }
 
-// TestBoot boots every host of testdata/boot/cluster.yaml as an nspawn
+// TestBoot boots every host of testdata/boot/seed.yaml as an nspawn
 // machine with real systemd as PID 1, whose only input is its own rendered
 // user-data through cloud-init's NoCloud seed: the real ksgen-bootstrap.service
-// runs kubeadm init on master1 and the joins elsewhere, every machine
-// reaches `running`, and a rebooted worker comes back with nothing to do.
+// runs kubeadm init on master1 and the joins elsewhere, flannel and CoreDNS
+// carry pod traffic and names, every machine reaches `running`, rebooted
+// machines come back with nothing to do, and the cluster survives
+// master1's apiserver and etcd stopping.
 func TestBoot(t *testing.T) {
 	bootEnabled(t)
 	start := time.Now()
@@ -243,7 +279,27 @@ func TestBoot(t *testing.T) {
 	done := map[string]time.Duration{}
 	deadline := time.Now().Add(bootBootstrapTimeout)
 	lastReport := time.Now()
+	// The interrupted first boot: master1 loses power once its kubeadm
+	// init and admin kubeconfig are done and its post steps (the CNI, …)
+	// run, then boots again and must resume them without a second init.
+	m1 := machines["master1"]
+	cutDone := filepath.Join(m1.Root, "var/lib/ksgen/phases", firstboot.PhaseAdmin+".done")
+	cut := false
 	for len(done) < len(in.hosts) {
+		if !cut && exists(cutDone) && !exists(filepath.Join(m1.Root, "var/lib/ksgen/bootstrapped")) {
+			cut = true
+			phases, _ := filepath.Glob(filepath.Join(m1.Root, "var/lib/ksgen/phases/*.done"))
+			for i := range phases {
+				phases[i] = strings.TrimSuffix(filepath.Base(phases[i]), ".done")
+			}
+			if err := m1.PowerCut(); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("master1: power cut %.1fs after power-on, its finished phases %v; booting it again", time.Since(t0).Seconds(), phases)
+			if err := m1.Start(); err != nil {
+				t.Fatal(err)
+			}
+		}
 		for _, h := range in.hosts {
 			m := machines[h.name]
 			if _, ok := done[h.name]; ok {
@@ -252,7 +308,7 @@ func TestBoot(t *testing.T) {
 			if exited, code := m.Exited(); exited {
 				t.Fatalf("%s: nspawn exited (%d) during first boot", h.name, code)
 			}
-			if _, err := os.Stat(filepath.Join(m.Root, "var/lib/ksgen/bootstrapped")); err == nil {
+			if exists(filepath.Join(m.Root, "var/lib/ksgen/bootstrapped")) {
 				done[h.name] = time.Since(t0)
 				t.Logf("%s: bootstrapped %.1fs after power-on", h.name, done[h.name].Seconds())
 			}
@@ -269,7 +325,10 @@ func TestBoot(t *testing.T) {
 				}
 			}
 		}
-		time.Sleep(2 * time.Second)
+		time.Sleep(250 * time.Millisecond) // the cut must land inside master1's post steps
+	}
+	if !cut {
+		t.Errorf("master1 was never seen between its %s phase and the end of its bootstrap", firstboot.PhaseAdmin)
 	}
 	phase("boot", t0)
 
@@ -277,7 +336,8 @@ func TestBoot(t *testing.T) {
 	t0 = time.Now()
 	for _, h := range in.hosts {
 		m := machines[h.name]
-		journal, err := m.Run(time.Minute, "journalctl", "-b", "-o", "cat", "-u", "ksgen-bootstrap")
+		// Every boot's journal: master1 booted twice.
+		journal, err := m.Run(time.Minute, "journalctl", "-o", "cat", "-u", "ksgen-bootstrap")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -288,6 +348,15 @@ func TestBoot(t *testing.T) {
 		if n := bytes.Count(journal, []byte("kubeadm "+verb+" succeeded after")); n != 1 {
 			t.Errorf("%s: want one \"kubeadm %s succeeded\" in the bootstrap's journal, got %d:\n%s", h.name, verb, n, tailLines(journal, 30))
 		}
+		if h.name == "master1" {
+			second, _ := m.Run(time.Minute, "journalctl", "-b", "-o", "cat", "-u", "ksgen-bootstrap")
+			for _, p := range []string{firstboot.PhaseKubeadm, firstboot.PhaseAdmin} {
+				if !bytes.Contains(second, []byte("phase "+p+": done before")) {
+					t.Errorf("master1: after the power cut the bootstrap should skip phase %s as done before:\n%s", p, tailLines(second, 30))
+				}
+			}
+			t.Logf("master1's second boot resumed:\n%s", tailLines(second, 12))
+		}
 		if !bytes.Contains(journal, []byte("done: every phase finished")) {
 			t.Errorf("%s: the bootstrap did not log that every phase finished:\n%s", h.name, tailLines(journal, 30))
 		}
@@ -296,7 +365,6 @@ func TestBoot(t *testing.T) {
 			t.Errorf("%s: cloud-init status: %v\n%s", h.name, err, status)
 		}
 	}
-	m1 := machines["master1"]
 	kubectl := func(args ...string) ([]byte, error) {
 		return m1.Run(time.Minute, append([]string{"kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf"}, args...)...)
 	}
@@ -322,6 +390,30 @@ func TestBoot(t *testing.T) {
 		}
 	}
 	phase("cluster", t0)
+
+	// The pod network and DNS, as a user checks them.
+	var workers []string
+	for _, h := range in.hosts {
+		if h.role == "worker" {
+			workers = append(workers, h.name)
+		}
+	}
+	withCNI := networkPlugin(t, in.specFile) != "none"
+	if withCNI {
+		t0 = time.Now()
+		checkNetwork(t, kubectl, workers, netPods(t, m1, kubectl, workers))
+		phase("network", t0)
+
+		// The operator's finish line: ksgen status, from the bundle alone,
+		// on the lab's network as an operator's machine would be.
+		t0 = time.Now()
+		out, err := ksgenStatus(in, in.specFile, "https://10.250.8.11:6443", "--wait", "--timeout", "5m")
+		if err != nil {
+			t.Errorf("ksgen status --wait with every node Ready: %v\n%s", err, out)
+		}
+		t.Logf("ksgen status --wait:\n%s", out)
+		phase("status", t0)
+	}
 
 	// systemd reaches running on every machine: no failed unit, and the
 	// bootstrap holds no job of multi-user.target.
@@ -414,12 +506,142 @@ func TestBoot(t *testing.T) {
 			return nil
 		})
 	}
+	kubectl2 := func(args ...string) ([]byte, error) {
+		return m2.Run(time.Minute, append([]string{"kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf"}, args...)...)
+	}
 	for i := range 5 {
-		if out, err := m2.Run(time.Minute, "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "-n", "default", "create", "configmap", fmt.Sprintf("failover-%d", i)); err != nil {
+		if out, err := kubectl2("-n", "default", "create", "configmap", fmt.Sprintf("failover-%d", i)); err != nil {
 			t.Errorf("write %d with master1 down: %s %v", i+1, out, err)
 		}
 	}
+	// kube-proxy programs a Service made while master1 is down, and a pod
+	// on another node reaches it by name.
+	if withCNI {
+		applyManifest(t, m2, kubectl2, "net-after-stop.yaml", netService("net-after-stop", workers[0]))
+		checkService(t, kubectl2, "net-after-stop", workers)
+	}
 	phase("failover", t0)
+
+	t0 = time.Now()
+	lateJoin(t, in, lab, machines, kubectl2, filepath.Join(m1.Root, "var/lib/ksgen/phases", firstboot.PhaseKubeadm+".done"))
+	phase("late-join", t0)
+}
+
+// lateHost is the host the late-join check adds to the seed's spec.
+const lateHost = "  - {name: node4, address: 10.250.8.24, internalAddress: 10.250.8.24}\n"
+
+// lateJoin adds a 4th worker to the spec, renders it with the same
+// secrets bundle into a new folder, as "Adding a node later" says, and
+// boots it once the bootstrap token's TTL has passed since kubeadm init
+// created it (initDone's time): the join window's keeper must have kept
+// the token alive for it to join. It must bootstrap with one kubeadm join
+// and come up Ready.
+func lateJoin(t *testing.T, in bootInputs, lab *Lab, machines map[string]*Machine, kubectl func(...string) ([]byte, error), initDone string) {
+	t.Helper()
+	b, err := os.ReadFile(in.specFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	lastHost := "  - {name: node3, address: 10.250.8.23, internalAddress: 10.250.8.23}\n"
+	if !strings.Contains(text, lastHost) || !strings.Contains(text, "worker: [node1, node2, node3]") {
+		t.Fatalf("%s: the late join adds node4 after node3's host line and worker list", in.specFile)
+	}
+	text = strings.Replace(text, lastHost, lastHost+lateHost, 1)
+	text = strings.Replace(text, "worker: [node1, node2, node3]", "worker: [node1, node2, node3, node4]", 1)
+	specFile := filepath.Join(in.work, "seed-node4.yaml")
+	if err := os.WriteFile(specFile, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(in.work, "out-node4")
+	ksgenRun(t, in.ksgen, "render", "-f", specFile, "--secrets", in.bundle, "-o", out, "--format", "cloud-init")
+
+	// Held back: the spec names node4, which has not booted (master1's
+	// API server is still stopped from the failover: ask master2's).
+	if out, err := ksgenStatus(in, specFile, "https://10.250.8.12:6443"); err == nil || !strings.Contains(err.Error(), "node4") {
+		t.Errorf("ksgen status with node4 not booted: want a non-zero exit naming node4, got %v\n%s", err, out)
+	} else {
+		t.Logf("ksgen status before node4 boots: %v", err)
+	}
+
+	ttl := bootstrapTokenTTL(t, in.specFile)
+	st, err := os.Stat(initDone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wait := time.Until(st.ModTime().Add(ttl + 10*time.Second)); wait > 0 {
+		t.Logf("node4: waiting %.0fs until the token's %s TTL has passed since kubeadm init", wait.Seconds(), ttl)
+		time.Sleep(wait)
+	}
+	m, err := lab.NewMachine("node4", in.image, filepath.Join(out, "node4", "user-data"), "10.250.8.24/24")
+	if err != nil {
+		t.Fatal(err)
+	}
+	machines["node4"] = m
+	started := time.Now()
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("node4: booted %.0fs after kubeadm init (token TTL %s)", time.Since(st.ModTime()).Seconds(), ttl)
+	waitFor(t, bootBootstrapTimeout, "node4 to bootstrap", func() error {
+		if exited, code := m.Exited(); exited {
+			return fmt.Errorf("nspawn exited (%d)", code)
+		}
+		if !exists(filepath.Join(m.Root, "var/lib/ksgen/bootstrapped")) {
+			return fmt.Errorf("not bootstrapped")
+		}
+		return nil
+	})
+	journal, err := m.Run(time.Minute, "journalctl", "-o", "cat", "-u", "ksgen-bootstrap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(journal, []byte("kubeadm join succeeded after")); n != 1 {
+		t.Errorf("node4: want one kubeadm join succeeded, got %d:\n%s", n, tailLines(journal, 30))
+	}
+	waitFor(t, bootSettleTimeout, "node4 Ready", func() error {
+		out, err := kubectl("get", "node", "node4", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`)
+		if err != nil || string(out) != "True" {
+			return fmt.Errorf("Ready=%q %v", out, err)
+		}
+		return nil
+	})
+	t.Logf("node4: joined and Ready %.0fs after power-on", time.Since(started).Seconds())
+}
+
+// ksgenStatus runs ksgen status for specFile with the bundle, in the lab's
+// network namespace, against server (an API server's URL); an error carries its
+// standard error.
+func ksgenStatus(in bootInputs, specFile, server string, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	argv := append([]string{"--net=/run/netns/" + LabNetns, in.ksgen, "status", "-f", specFile, "--secrets", in.bundle,
+		"--server", server}, args...)
+	cmd := exec.CommandContext(ctx, "nsenter", argv...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Run(); err != nil {
+		return stdout.Bytes(), fmt.Errorf("%w: %s", err, stderr.Bytes())
+	}
+	return stdout.Bytes(), nil
+}
+
+// bootstrapTokenTTL is the ksgen document's bootstrapTokenTTL.
+func bootstrapTokenTTL(t *testing.T, file string) time.Duration {
+	t.Helper()
+	s, _, err := spec.LoadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Config.Spec.BootstrapTokenTTL == "" {
+		t.Fatalf("%s: the late join needs a short bootstrapTokenTTL in the ksgen document", file)
+	}
+	d, err := time.ParseDuration(s.Config.Spec.BootstrapTokenTTL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 // rebootMachine reboots m with systemctl reboot and checks it comes back
@@ -491,9 +713,10 @@ func leaseRenewed(b []byte, err error) (time.Time, error) {
 	return lease.Spec.RenewTime, err
 }
 
-// checkSystemPods waits until kube-system's HAProxy pods (one a worker)
-// and, when the spec runs kube-proxy, its pods (one a node) are Running,
-// then checks that kube-proxy programmed its iptables chains on a worker.
+// checkSystemPods waits until the system pods are Running: HAProxy on
+// each worker, kube-proxy on each node when the spec runs it, and with a
+// CNI its pods on each node, CoreDNS's two and every node Ready. It then
+// checks that kube-proxy programmed its iptables chains on a worker.
 func checkSystemPods(t *testing.T, in bootInputs, kubectl func(...string) ([]byte, error), worker *Machine) {
 	t.Helper()
 	workers := 0
@@ -502,17 +725,23 @@ func checkSystemPods(t *testing.T, in bootInputs, kubectl func(...string) ([]byt
 			workers++
 		}
 	}
-	want := map[string]int{"haproxy-": workers}
-	b, err := os.ReadFile(in.specFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := !bytes.Contains(b, []byte("disableKubeProxy: true"))
+	want := map[string]int{"kube-system/haproxy-": workers}
+	cs := clusterSpec(t, in.specFile)
+	proxy := !cs.Kubernetes.DisableKubeProxy
 	if proxy {
-		want["kube-proxy-"] = len(in.hosts)
+		want["kube-system/kube-proxy-"] = len(in.hosts)
 	}
-	waitFor(t, bootSettleTimeout, fmt.Sprintf("kube-system pods Running: %v", want), func() error {
-		out, err := kubectl("-n", "kube-system", "get", "pods", "-o", `jsonpath={range .items[*]}{.metadata.name} {.status.phase}{"\n"}{end}`)
+	cni := cs.Network.Plugin
+	switch cni {
+	case "none", "":
+	case "flannel":
+		want["kube-flannel/kube-flannel-ds-"] = len(in.hosts)
+		want["kube-system/coredns-"] = 2
+	default:
+		t.Fatalf("the booted e2e does not run network plugin %s", cni)
+	}
+	waitFor(t, bootSettleTimeout, fmt.Sprintf("system pods Running: %v", want), func() error {
+		out, err := kubectl("get", "pods", "-A", "-o", `jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name} {.status.phase}{"\n"}{end}`)
 		if err != nil {
 			return err
 		}
@@ -532,6 +761,18 @@ func checkSystemPods(t *testing.T, in bootInputs, kubectl func(...string) ([]byt
 		}
 		return nil
 	})
+	if cni != "none" && cni != "" {
+		waitFor(t, bootSettleTimeout, "every node Ready", func() error {
+			out, err := kubectl("get", "nodes", "-o", `jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}`)
+			if err != nil {
+				return err
+			}
+			if f := strings.Fields(string(out)); len(f) != len(in.hosts) || slices.ContainsFunc(f, func(s string) bool { return !strings.HasSuffix(s, "=True") }) {
+				return fmt.Errorf("nodes %s", out)
+			}
+			return nil
+		})
+	}
 	if !proxy {
 		return
 	}
@@ -541,33 +782,18 @@ func checkSystemPods(t *testing.T, in bootInputs, kubectl func(...string) ([]byt
 	})
 }
 
-// kubeProxyFiles is kube-proxy plus iptables (nft), ip6tables and
-// conntrack from the Debian root base, with what they load: the shared
-// libraries ldd names (run in base) and the xtables extensions.
-func kubeProxyFiles(t *testing.T, base, kubeProxy string) map[string]string {
+// iptablesFiles is iptables (nft), ip6tables and conntrack from the test
+// image's root base, with the xtables extensions they load by name;
+// withLibraries adds the shared libraries.
+func iptablesFiles(t *testing.T, base string) map[string]string {
 	t.Helper()
-	files := map[string]string{"/usr/local/bin/kube-proxy": kubeProxy}
+	files := map[string]string{}
 	multi := filepath.Join(base, "usr/sbin/xtables-nft-multi")
 	for _, name := range []string{"iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save", "ip6tables-restore",
 		"iptables-nft", "iptables-nft-save", "iptables-nft-restore", "ip6tables-nft", "ip6tables-nft-save", "ip6tables-nft-restore", "xtables-nft-multi"} {
 		files["/usr/sbin/"+name] = multi // it picks its applet by its name
 	}
 	files["/usr/sbin/conntrack"] = filepath.Join(base, "usr/sbin/conntrack")
-	for _, bin := range []string{"/usr/sbin/xtables-nft-multi", "/usr/sbin/conntrack"} {
-		out, err := exec.Command("chroot", base, "ldd", bin).Output()
-		if err != nil {
-			t.Fatalf("ldd %s in the test image: %v", bin, err)
-		}
-		for _, line := range strings.Split(string(out), "\n") {
-			f := strings.Fields(line)
-			switch {
-			case len(f) >= 3 && f[1] == "=>" && strings.HasPrefix(f[2], "/"):
-				files[f[2]] = filepath.Join(base, f[2])
-			case len(f) >= 1 && strings.HasPrefix(f[0], "/"):
-				files[f[0]] = filepath.Join(base, f[0])
-			}
-		}
-	}
 	exts, _ := filepath.Glob(filepath.Join(base, "usr/lib/x86_64-linux-gnu/xtables/*.so"))
 	if len(exts) == 0 {
 		t.Fatal("the test image has no xtables extensions")
@@ -576,6 +802,47 @@ func kubeProxyFiles(t *testing.T, base, kubeProxy string) map[string]string {
 		files[strings.TrimPrefix(e, base)] = e
 	}
 	return files
+}
+
+// withLibraries adds to an image's files the shared libraries each one
+// loads, as ldd names them, taken from the test image's root base: ldd runs
+// chrooted in base for base's own files and on this machine (Debian 12 as
+// well) for the programs the test built.
+func withLibraries(t *testing.T, base string, files map[string]string) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, src := range slices.Sorted(maps.Values(files)) {
+		if seen[src] {
+			continue
+		}
+		seen[src] = true
+		cmd := exec.Command("ldd", src)
+		if rel, ok := strings.CutPrefix(src, base+"/"); ok {
+			cmd = exec.Command("chroot", base, "ldd", "/"+rel)
+		}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			if bytes.Contains(out, []byte("not a dynamic executable")) {
+				continue // static, as the Go programs built with CGO off
+			}
+			t.Fatalf("%s: %v\n%s", cmd, err, out)
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			f := strings.Fields(line)
+			lib := ""
+			switch {
+			case len(f) >= 3 && f[1] == "=>" && strings.HasPrefix(f[2], "/"):
+				lib = f[2]
+			case len(f) >= 1 && strings.HasPrefix(f[0], "/"):
+				lib = f[0]
+			default:
+				continue
+			}
+			if _, ok := files[lib]; !ok {
+				files[lib] = filepath.Join(base, lib)
+			}
+		}
+	}
 }
 
 // hostSysctlKeys are the keys of a node's sysctl.d that are not per network
@@ -601,14 +868,24 @@ func hostSysctlKeys(t *testing.T, dir string) []string {
 	return keys
 }
 
+func exists(file string) bool {
+	_, err := os.Stat(file)
+	return err == nil
+}
+
 // etcdType is the spec's etcd.type.
-func etcdType(t *testing.T, file string) string {
+func etcdType(t *testing.T, file string) string { return clusterSpec(t, file).Etcd.Type }
+
+// networkPlugin is the spec's network.plugin.
+func networkPlugin(t *testing.T, file string) string { return clusterSpec(t, file).Network.Plugin }
+
+func clusterSpec(t *testing.T, file string) spec.ClusterSpec {
 	t.Helper()
 	s, _, err := spec.LoadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s.Cluster.Spec.Etcd.Type
+	return s.Cluster.Spec
 }
 
 func fileSHA256(t *testing.T, file string) string {

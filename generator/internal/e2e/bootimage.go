@@ -12,6 +12,7 @@ import (
 	"maps"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -40,6 +41,23 @@ type BakedBinary struct {
 
 var packerBinary = regexp.MustCompile(`\{ name = "([^"]+)", url = "([^"]*)", dest = "([^"]+)", strip = (\d+), sha256 = "([0-9a-f]*)" \}`)
 
+// BakedAsset is one line of the Packer template's `assets` variable: a
+// manifest place-assets.sh puts under /opt/ksgen/assets/<Path>.
+type BakedAsset struct {
+	URL, Path, SHA256 string
+}
+
+var packerAsset = regexp.MustCompile(`\{ url = "([^"]*)", path = "([^"]+)", sha256 = "([0-9a-f]*)" \}`)
+
+// ParsePackerAssets reads the assets of a packer-vars file.
+func ParsePackerAssets(vars []byte) []BakedAsset {
+	var as []BakedAsset
+	for _, m := range packerAsset.FindAllStringSubmatch(string(vars), -1) {
+		as = append(as, BakedAsset{URL: m[1], Path: m[2], SHA256: m[3]})
+	}
+	return as
+}
+
 // ParsePackerBinaries reads the binaries of a packer-vars file.
 func ParsePackerBinaries(vars []byte) []BakedBinary {
 	var bs []BakedBinary
@@ -50,14 +68,16 @@ func ParsePackerBinaries(vars []byte) []BakedBinary {
 }
 
 // BootImage describes the test image: mmdebstrap's Debian 12 with the
-// test-only adaptations in Files, the binaries installed by the project's
-// own images/packer/scripts/install-binaries.sh (each URL a file:// path
-// inside the build, each pinned by sha256), the container image archives
-// the pre-import unit loads, and the project's cleanup.sh run last.
+// test-only adaptations in Files, the binaries and assets installed by the
+// project's own images/packer/scripts/install-binaries.sh and
+// place-assets.sh (each URL a file:// path inside the build, each pinned by
+// sha256), the container image archives the pre-import unit loads, and the
+// project's cleanup.sh run last.
 type BootImage struct {
 	Files    string            // directory synced into the image's /
 	Scripts  string            // images/packer/scripts
 	Binaries []BakedBinary     // URL is a file on this machine
+	Assets   []BakedAsset      // URL is a file on this machine
 	Archives map[string]string // name in /opt/ksgen-test/images → file on this machine
 }
 
@@ -80,6 +100,9 @@ func (img BootImage) key(base string) (string, error) {
 	}
 	for _, b := range img.Binaries {
 		fmt.Fprintf(h, "binary %s %s %s %s\n", b.Name, b.Dest, b.Strip, b.SHA256)
+	}
+	for _, a := range img.Assets {
+		fmt.Fprintf(h, "asset %s %s\n", a.Path, a.SHA256)
 	}
 	for _, n := range slices.Sorted(maps.Keys(img.Archives)) {
 		fmt.Fprintf(h, "archive %s\n", n)
@@ -174,8 +197,8 @@ func (img BootImage) Base(cacheDir string, logf func(string, ...any)) (string, e
 
 // Build returns the test image's root directory, cached under cacheDir:
 // a copy of Base into which the Packer build's provisioners run in a
-// chroot, install-binaries.sh with file:// URLs and the sha256 pins, then
-// cleanup.sh; the image archives go to /opt/ksgen-test/images.
+// chroot, install-binaries.sh and place-assets.sh with file:// URLs and the
+// sha256 pins, then cleanup.sh; the image archives go to /opt/ksgen-test/images.
 func (img BootImage) Build(cacheDir string, logf func(string, ...any)) (string, error) {
 	base, err := img.Base(cacheDir, logf)
 	if err != nil {
@@ -201,7 +224,15 @@ func (img BootImage) Build(cacheDir string, logf func(string, ...any)) (string, 
 			}
 			lines = append(lines, strings.Join([]string{b.Name, "file:///tmp/ksgen-src/bin/" + name, b.Dest, b.Strip, b.SHA256}, " "))
 		}
-		for _, s := range []string{"lib.sh", "install-binaries.sh", "cleanup.sh"} {
+		var assets []string
+		for _, a := range img.Assets {
+			name := path.Base(a.Path)
+			if err := copyFile(a.URL, filepath.Join(src, "assets", name), 0o644); err != nil {
+				return err
+			}
+			assets = append(assets, strings.Join([]string{"file:///tmp/ksgen-src/assets/" + name, a.Path, a.SHA256}, " "))
+		}
+		for _, s := range []string{"lib.sh", "install-binaries.sh", "place-assets.sh", "cleanup.sh"} {
 			if err := copyFile(filepath.Join(img.Scripts, s), filepath.Join(src, s), 0o755); err != nil {
 				return err
 			}
@@ -215,14 +246,15 @@ func (img BootImage) Build(cacheDir string, logf func(string, ...any)) (string, 
 		// pull-images.sh needs a registry, so ksgen-test-images.service
 		// imports the archives at first boot instead.
 		script := `set -euo pipefail
-export KSGEN_LIB=/tmp/ksgen-src/lib.sh KSGEN_BINARIES="$1"
+export KSGEN_LIB=/tmp/ksgen-src/lib.sh KSGEN_BINARIES="$1" KSGEN_ASSETS="$2"
 bash /tmp/ksgen-src/install-binaries.sh
+bash /tmp/ksgen-src/place-assets.sh
 bash /tmp/ksgen-src/cleanup.sh
 `
 		// /dev and /proc for the chroot, in a mount namespace that goes away
 		// with the command: nothing stays mounted.
-		chroot := `set -e; mount --bind /dev "$0/dev"; mount -t proc proc "$0/proc"; exec chroot "$0" bash -c "$1" bash "$2"`
-		out, err := run(exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", chroot, root, script, strings.Join(lines, "\n")))
+		chroot := `set -e; mount --bind /dev "$0/dev"; mount -t proc proc "$0/proc"; exec chroot "$0" bash -c "$1" bash "$2" "$3"`
+		out, err := run(exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", chroot, root, script, strings.Join(lines, "\n"), strings.Join(assets, "\n")))
 		if err != nil {
 			return fmt.Errorf("bake the test image: %w\n%s", err, out)
 		}
@@ -232,26 +264,48 @@ bash /tmp/ksgen-src/cleanup.sh
 }
 
 // etcdReleaseArchive writes etcd and etcdctl as etcd's release archive
-// lays them out (etcd-vX-linux-amd64/etcd), deterministically, so its sha256
-// is a stable pin.
+// lays them out (etcd-vX-linux-amd64/etcd), so the URL packer-vars names
+// (strip 1) unpacks the same way.
 func etcdReleaseArchive(file string, etcd consumers.Etcd) error {
+	dir := "etcd-" + images.EtcdVersion + "-linux-amd64/"
+	return writeTarGz(file, map[string]string{dir + "etcd": etcd.Server, dir + "etcdctl": etcd.Etcdctl})
+}
+
+// cniPluginsArchive writes the CNI plugins the nodes run as the
+// containernetworking/plugins release archive lays them out (./bridge, …,
+// strip 0): flannel's conflist delegates to bridge with host-local and
+// chains portmap; flannel itself comes with its DaemonSet's init container.
+func cniPluginsArchive(file string, cni consumers.CNI) error {
+	files := map[string]string{}
+	for _, name := range []string{"bridge", "host-local", "loopback", "portmap"} {
+		files["./"+name] = filepath.Join(cni.Plugins, name)
+	}
+	return writeTarGz(file, files)
+}
+
+// writeTarGz writes files (archive name → file on this machine) as a
+// gzipped tar with their directories, deterministically, so its sha256 is
+// a stable pin.
+func writeTarGz(file string, files map[string]string) error {
 	var buf bytes.Buffer
 	gz, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
 	if err != nil {
 		return err
 	}
 	tw := tar.NewWriter(gz)
-	dir := "etcd-" + images.EtcdVersion + "-linux-amd64/"
-	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir, Mode: 0o755}); err != nil {
-		return err
-	}
-	for _, f := range []struct{ name, src string }{{"etcd", etcd.Server}, {"etcdctl", etcd.Etcdctl}} {
-		name := f.name
-		b, err := os.ReadFile(f.src)
+	dirs := map[string]bool{}
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		if dir := path.Dir(name) + "/"; dir != "./" && !dirs[dir] {
+			dirs[dir] = true
+			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir, Mode: 0o755}); err != nil {
+				return err
+			}
+		}
+		b, err := os.ReadFile(files[name])
 		if err != nil {
 			return err
 		}
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: dir + name, Mode: 0o755, Size: int64(len(b))}); err != nil {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o755, Size: int64(len(b))}); err != nil {
 			return err
 		}
 		if _, err := tw.Write(b); err != nil {

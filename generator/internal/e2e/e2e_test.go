@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path"
@@ -109,7 +110,7 @@ func TestCluster(t *testing.T) {
 
 	// Images: what `ksgen images list` names, packed from what was built.
 	t0 = time.Now()
-	archives := packImages(t, work, imageList, kube, etcd, pause)
+	archives := packImages(t, work, imageList, programs{kube: kube, etcd: etcd, pause: pause})
 	phase("images", t0)
 
 	// Nodes: namespaces, rootfs, cgroups, containerd with the images.
@@ -568,34 +569,74 @@ func ksgenRun(t *testing.T, ksgen string, args ...string) []byte {
 	return stdout.Bytes()
 }
 
+// programs is what the test built or took that its images carry.
+type programs struct {
+	kube  string // KubernetesBinaries' directory
+	etcd  consumers.Etcd
+	pause string
+	// The booted e2e's: the test image's root (Debian's iptables, cp and
+	// the libraries they load), flannel and the CNI plugins, and CoreDNS.
+	// Without them kube-proxy is the bare binary and pause stands in for
+	// CoreDNS, which stays Pending with no CNI anyway.
+	base    string
+	cni     *consumers.CNI
+	coreDNS string
+}
+
 // packImages packs every image the cluster runs from what the test built,
 // under the names `ksgen images list` gives; an image it does not know how
 // to make fails the test, so a new image in the product reaches this list.
-func packImages(t *testing.T, work string, refs []string, kube string, etcd consumers.Etcd, pause string) []string {
+func packImages(t *testing.T, work string, refs []string, p programs) []string {
 	t.Helper()
 	var archives []string
 	for _, ref := range refs {
 		repo := path.Base(strings.SplitN(ref, ":", 2)[0])
 		img := Image{Ref: ref}
+		needs := func(what string, have bool) {
+			if !have {
+				t.Fatalf("image %s needs %s, which only the booted e2e builds", ref, what)
+			}
+		}
 		switch repo {
-		case "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy":
-			img.Files = map[string]string{"/usr/local/bin/" + repo: filepath.Join(kube, repo)}
+		case "kube-apiserver", "kube-controller-manager", "kube-scheduler":
+			img.Files = map[string]string{"/usr/local/bin/" + repo: filepath.Join(p.kube, repo)}
+		case "kube-proxy":
+			img.Files = map[string]string{"/usr/local/bin/kube-proxy": filepath.Join(p.kube, repo)}
+			if p.base != "" {
+				maps.Copy(img.Files, iptablesFiles(t, p.base))
+			}
 		case "etcd":
-			img.Files = map[string]string{"/usr/local/bin/etcd": etcd.Server, "/usr/local/bin/etcdctl": etcd.Etcdctl}
+			img.Files = map[string]string{"/usr/local/bin/etcd": p.etcd.Server, "/usr/local/bin/etcdctl": p.etcd.Etcdctl}
 		case "pause":
-			img.Files = map[string]string{"/pause": pause}
+			img.Files = map[string]string{"/pause": p.pause}
 			img.Entrypoint = []string{"/pause"}
 		case "coredns":
-			// CoreDNS stays Pending without a CNI (nodes are NotReady); the
-			// image is only there for kubeadm's preflight image check.
-			img.Files = map[string]string{"/coredns": pause}
+			img.Files = map[string]string{"/coredns": p.coreDNS}
+			if p.coreDNS == "" {
+				img.Files["/coredns"] = p.pause
+			}
 			img.Entrypoint = []string{"/coredns"}
+		case "flannel":
+			// Its images/Dockerfile: flanneld and install-conf under
+			// /opt/bin, with iptables for --ip-masq.
+			needs("flannel", p.cni != nil && p.base != "")
+			img.Files = iptablesFiles(t, p.base)
+			img.Files["/opt/bin/flanneld"] = p.cni.Flanneld
+			img.Files["/opt/bin/install-conf"] = p.cni.InstallConf
+			img.Entrypoint = []string{"/opt/bin/flanneld"}
+		case "flannel-cni-plugin":
+			// The init container runs `cp -f /flannel /opt/cni/bin/flannel`.
+			needs("the flannel CNI plugin", p.cni != nil && p.base != "")
+			img.Files = map[string]string{"/flannel": filepath.Join(p.cni.Plugins, "flannel"), "/usr/bin/cp": filepath.Join(p.base, "usr/bin/cp")}
 		case "haproxy":
 			img.Files = haproxyFiles(t)
 			// What the official image's entrypoint runs: master-worker, foreground.
 			img.Cmd = []string{"haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"}
 		default:
 			t.Fatalf("the e2e test does not know how to build image %s", ref)
+		}
+		if p.base != "" {
+			withLibraries(t, p.base, img.Files)
 		}
 		a := filepath.Join(work, "images", repo+".tar")
 		if err := os.MkdirAll(filepath.Dir(a), 0o755); err != nil {

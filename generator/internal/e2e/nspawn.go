@@ -39,6 +39,11 @@ type Lab struct {
 	// starts: the machines write /proc/sys (SYSTEMD_NSPAWN_API_VFS_WRITABLE),
 	// and what is not per network namespace reaches the host's kernel.
 	Sysctls []string
+	// Gateway is the bridge's address, each machine's default route: the
+	// lab has no way out, but a node needs a route that covers Service
+	// addresses for a connect() to reach kube-proxy's DNAT, as on a real
+	// network.
+	Gateway string
 }
 
 // hostSysctls are the kernel-wide keys kubelet and ksgen's sysctl.d may set.
@@ -88,7 +93,7 @@ func NewLab(keys []string, gw string) (*Lab, error) {
 	if err := CleanLab(); err != nil {
 		return nil, fmt.Errorf("clean up after an earlier run: %w", err)
 	}
-	l := &Lab{Dir: LabDir}
+	l := &Lab{Dir: LabDir, Gateway: gw}
 	if err := os.MkdirAll(filepath.Join(l.Dir, "machines"), 0o755); err != nil {
 		return nil, err
 	}
@@ -175,7 +180,8 @@ type Machine struct {
 
 // NewMachine copies image into the lab as the machine's root and seeds
 // cloud-init's NoCloud source with its user-data (unchanged), meta-data and
-// a static address on host0, nspawn's side of the veth.
+// a static address on host0, nspawn's side of the veth, with the lab's
+// gateway as default route.
 func (l *Lab) NewMachine(name, image, userData, cidr string) (*Machine, error) {
 	m := &Machine{Name: name, Root: filepath.Join(l.Dir, "machines", name), lab: l}
 	if _, err := run(exec.Command("cp", "-a", "--reflink=auto", image, m.Root)); err != nil {
@@ -193,7 +199,7 @@ func (l *Lab) NewMachine(name, image, userData, cidr string) (*Machine, error) {
 		"user-data": string(ud),
 		// A stable instance-id: a reboot is the same instance.
 		"meta-data":      fmt.Sprintf("instance-id: %s\nlocal-hostname: %s\n", name, name),
-		"network-config": fmt.Sprintf("version: 2\nethernets:\n  host0:\n    addresses: [%s]\n", cidr),
+		"network-config": fmt.Sprintf("version: 2\nethernets:\n  host0:\n    addresses: [%s]\n    gateway4: %s\n", cidr, l.Gateway),
 	}
 	for f, content := range files {
 		if err := os.WriteFile(filepath.Join(seed, f), []byte(content), 0o600); err != nil {
@@ -358,6 +364,23 @@ func (m *Machine) Stop() error {
 	os.Remove(m.Root + ".pid")
 	os.RemoveAll(filepath.Join("/run/systemd/nspawn/propagate", m.Name))
 	return removeCgroupTree(m.cgroup())
+}
+
+// PowerCut stops the machine as a power cut would: its PID 1 and with it
+// every process of the machine get SIGKILL, nothing shuts down. Files
+// already written stay, as on a disk (the host's page cache keeps them).
+func (m *Machine) PowerCut() error {
+	pid, err := m.PID1()
+	if err != nil {
+		return err
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("power cut %s: %w", m.Name, err)
+	}
+	if _, err := m.WaitExit(stopGrace); err != nil {
+		return err
+	}
+	return m.Stop()
 }
 
 // isNspawn reports whether pid is a systemd-nspawn of this lab.

@@ -32,6 +32,12 @@ const (
 	httpPort = 30880
 )
 
+// FlannelHealthPort is flanneld's health server on every node (hostNetwork).
+// kube-flannel.yml says 8081, where the workers' load balancer already
+// serves its /healthz (lb.HealthPort, KubeKey's port), so flanneld could not
+// bind and crash-looped: 8471 sits beside flannel's VXLAN port 8472/udp.
+const FlannelHealthPort = 8471
+
 // Default retries and delay (seconds) of an addon whose spec sets none.
 const (
 	DefaultRetries = 5
@@ -245,6 +251,7 @@ func Env(c *plan.Cluster, n *plan.Node) ([]byte, error) {
 	case "flannel":
 		set("FLANNEL_VERSION", images.FlannelVersion)
 		set("FLANNEL_BACKEND", c.FlannelBackend)
+		set("FLANNEL_HEALTH_PORT", strconv.Itoa(FlannelHealthPort))
 	case "cilium":
 		set("CILIUM_VERSION", images.CiliumVersion)
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/ksgen/ksgen/generator/internal/plantest"
 	"github.com/ksgen/ksgen/generator/internal/render/addons"
 	"github.com/ksgen/ksgen/generator/internal/render/firstboot"
+	"github.com/ksgen/ksgen/generator/internal/render/lb"
 	"github.com/ksgen/ksgen/generator/plan"
 	ksimages "github.com/ksgen/ksgen/images"
 	"github.com/ksgen/ksgen/internal/upstream"
@@ -521,6 +522,15 @@ func TestFlannelManifestCarriesTheSpec(t *testing.T) {
 			}
 			if net.Network != "10.100.0.0/16" || net.Backend.Type != "host-gw" {
 				t.Errorf("net-conf.json %+v", net)
+			}
+		}
+		// flanneld's health server (hostNetwork) must not take the port
+		// the workers' load balancer serves its /healthz on.
+		if ds, ok := o.(*appsv1.DaemonSet); ok {
+			c := ds.Spec.Template.Spec.Containers[0]
+			want := fmt.Sprintf("--healthz-port=%d", addons.FlannelHealthPort)
+			if !slices.Contains(c.Args, want) || c.Ports[0].ContainerPort != addons.FlannelHealthPort || addons.FlannelHealthPort == lb.HealthPort {
+				t.Errorf("flanneld's health server: args %v, ports %v; want %s apart from the load balancer's %d", c.Args, c.Ports, want, lb.HealthPort)
 			}
 		}
 	}

@@ -62,10 +62,11 @@ images() {
   fi
 }
 
-# render SRC DST: the baked manifest with this cluster's parameters.
 render() {
   images "$1" | sed -e "s#\"Network\": \"10.244.0.0/16\"#\"Network\": \"$POD_CIDR_V4\"#" \
-    -e "s#\"Type\": \"vxlan\"#\"Type\": \"$FLANNEL_BACKEND\"#" > "$2"
+    -e "s#\"Type\": \"vxlan\"#\"Type\": \"$FLANNEL_BACKEND\"#" \
+    -e "s#--healthz-port=8081#--healthz-port=$FLANNEL_HEALTH_PORT#" \
+    -e "s#containerPort: 8081#containerPort: $FLANNEL_HEALTH_PORT#" > "$2"
 }
 
 apply_file() { kubectl apply --server-side --force-conflicts -f "$1"; }
@@ -111,6 +112,7 @@ calico() {
 flannel() {
   render "$ASSET_DIR/flannel/$FLANNEL_VERSION/kube-flannel.yml" "$WORK_DIR/kube-flannel.yml"
   grep -q "\"Network\": \"$POD_CIDR_V4\"" "$WORK_DIR/kube-flannel.yml" || { log "flannel: the baked manifest has no net-conf.json to set the pod network in"; return 1; }
+  grep -q -- "--healthz-port=$FLANNEL_HEALTH_PORT" "$WORK_DIR/kube-flannel.yml" || { log "flannel: the baked manifest has no --healthz-port=8081 to move"; return 1; }
   retry 30 5 "apply flannel" apply_file "$WORK_DIR/kube-flannel.yml"
 }
 
