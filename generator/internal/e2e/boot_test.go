@@ -119,6 +119,16 @@ func prepareBoot(t *testing.T, phase func(string, time.Time)) bootInputs {
 			t.Fatal(err)
 		}
 	}
+	// crictl's release archive (crictl at its root), remade from the built
+	// crictl: the certificate renewal restarts the control plane with it.
+	crictl, err := consumers.CrictlBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	local["crictl"] = filepath.Join(in.work, "crictl.tar.gz")
+	if err := writeTarGz(local["crictl"], map[string]string{"crictl": crictl}); err != nil {
+		t.Fatal(err)
+	}
 	// The CNI plugins' release archive, remade from the built plugins.
 	local["cni-plugins"] = filepath.Join(in.work, "cni-plugins.tgz")
 	if err := cniPluginsArchive(local["cni-plugins"], cni); err != nil {
@@ -525,6 +535,49 @@ func TestBoot(t *testing.T) {
 	t0 = time.Now()
 	lateJoin(t, in, lab, machines, kubectl2, filepath.Join(m1.Root, "var/lib/ksgen/phases", firstboot.PhaseKubeadm+".done"))
 	phase("late-join", t0)
+
+	t0 = time.Now()
+	renewCerts(t, machines["master3"], "10.250.8.13")
+	phase("renewal", t0)
+}
+
+// renewCerts starts the real ksgen-renew-certs.service on m under systemd
+// with its threshold forced above a year (KSGEN_RENEW_DAYS=400 in the
+// manager's environment, which services inherit): it must succeed, and
+// kube-apiserver at addr must then serve a certificate with a new serial.
+func renewCerts(t *testing.T, m *Machine, addr string) {
+	t.Helper()
+	served := func() (string, error) {
+		b, err := m.Run(time.Minute, "sh", "-c", "openssl s_client -connect "+addr+":6443 </dev/null 2>/dev/null | openssl x509 -noout -serial")
+		return strings.TrimSpace(string(b)), err
+	}
+	before, err := served()
+	if err != nil || !strings.HasPrefix(before, "serial=") {
+		t.Fatalf("%s: the serial kube-apiserver serves: %q %v", m.Name, before, err)
+	}
+	for _, args := range [][]string{
+		{"systemctl", "set-environment", "KSGEN_RENEW_DAYS=400"},
+		{"systemctl", "start", "ksgen-renew-certs.service"},
+		{"systemctl", "unset-environment", "KSGEN_RENEW_DAYS"},
+	} {
+		if out, err := m.Run(10*time.Minute, args...); err != nil {
+			journal, _ := m.Run(time.Minute, "journalctl", "-b", "-o", "cat", "-u", "ksgen-renew-certs")
+			t.Fatalf("%s: %s: %v\n%s\n%s", m.Name, strings.Join(args, " "), err, out, tailLines(journal, 40))
+		}
+	}
+	journal, _ := m.Run(time.Minute, "journalctl", "-b", "-o", "cat", "-u", "ksgen-renew-certs")
+	if result, _ := m.Run(time.Minute, "systemctl", "show", "-P", "Result", "ksgen-renew-certs.service"); strings.TrimSpace(string(result)) != "success" {
+		t.Fatalf("%s: ksgen-renew-certs.service result %q:\n%s", m.Name, result, tailLines(journal, 40))
+	}
+	waitFor(t, bootSettleTimeout, m.Name+"'s kube-apiserver to serve the renewed certificate", func() error {
+		after, err := served()
+		if err != nil || after == before || !strings.HasPrefix(after, "serial=") {
+			return fmt.Errorf("serves %q (before renewal %q): %v", after, before, err)
+		}
+		t.Logf("%s: kube-apiserver served %s before renewal, %s after", m.Name, before, after)
+		return nil
+	})
+	t.Logf("%s: ksgen-renew-certs.service:\n%s", m.Name, tailLines(journal, 15))
 }
 
 // lateHost is the host the late-join check adds to the seed's spec.
