@@ -294,9 +294,10 @@ func TestBoot(t *testing.T) {
 	// run, then boots again and must resume them without a second init.
 	m1 := machines["master1"]
 	cutDone := filepath.Join(m1.Root, "var/lib/ksgen/phases", firstboot.PhaseAdmin+".done")
-	cut := false
+	// Without a CNI the post steps take well under a second: no window.
+	wantCut, cut := networkPlugin(t, in.specFile) != "none", false
 	for len(done) < len(in.hosts) {
-		if !cut && exists(cutDone) && !exists(filepath.Join(m1.Root, "var/lib/ksgen/bootstrapped")) {
+		if wantCut && !cut && exists(cutDone) && !exists(filepath.Join(m1.Root, "var/lib/ksgen/bootstrapped")) {
 			cut = true
 			phases, _ := filepath.Glob(filepath.Join(m1.Root, "var/lib/ksgen/phases/*.done"))
 			for i := range phases {
@@ -337,7 +338,7 @@ func TestBoot(t *testing.T) {
 		}
 		time.Sleep(250 * time.Millisecond) // the cut must land inside master1's post steps
 	}
-	if !cut {
+	if wantCut && !cut {
 		t.Errorf("master1 was never seen between its %s phase and the end of its bootstrap", firstboot.PhaseAdmin)
 	}
 	phase("boot", t0)
@@ -358,7 +359,7 @@ func TestBoot(t *testing.T) {
 		if n := bytes.Count(journal, []byte("kubeadm "+verb+" succeeded after")); n != 1 {
 			t.Errorf("%s: want one \"kubeadm %s succeeded\" in the bootstrap's journal, got %d:\n%s", h.name, verb, n, tailLines(journal, 30))
 		}
-		if h.name == "master1" {
+		if h.name == "master1" && cut {
 			second, _ := m.Run(time.Minute, "journalctl", "-b", "-o", "cat", "-u", "ksgen-bootstrap")
 			for _, p := range []string{firstboot.PhaseKubeadm, firstboot.PhaseAdmin} {
 				if !bytes.Contains(second, []byte("phase "+p+": done before")) {
