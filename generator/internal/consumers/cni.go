@@ -126,17 +126,9 @@ func buildFlannel() (string, error) {
 		if _, err := run("mod", "edit", "-replace", vpc+"="+stub); err != nil {
 			return fmt.Errorf("build flanneld: %w", err)
 		}
-		if _, err := run("get", mod+"@"+v); err != nil {
-			return &MissingError{What: "flannel " + v + " cannot be fetched: " + tail([]byte(err.Error()), 5), Hint: "needs the Go module proxy"}
-		}
+		// The version string flannel's Makefile sets; -X applies to both.
 		ldflags := "-s -w -X " + mod + "/pkg/version.Version=" + v
-		if _, err := run("build", "-trimpath", "-ldflags", ldflags, "-o", filepath.Join(bin, "flanneld"), mod); err != nil {
-			return fmt.Errorf("build flanneld: %w", err)
-		}
-		if _, err := run("build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(bin, "install-conf"), mod+"/cmd/install_conf"); err != nil {
-			return fmt.Errorf("build flannel's install-conf: %w", err)
-		}
-		return nil
+		return modBuild(run, bin, []string{mod + "@" + v}, map[string]string{"flanneld": mod, "install-conf": mod + "/cmd/install_conf"}, ldflags)
 	})
 }
 
@@ -144,18 +136,11 @@ func buildCNIPlugins() (string, error) {
 	const mod = "github.com/containernetworking/plugins"
 	pkgs := map[string]string{"bridge": "main/bridge", "flannel": "meta/flannel", "host-local": "ipam/host-local", "loopback": "main/loopback", "portmap": "meta/portmap"}
 	return cachedGoBuild("cni-plugins-"+CNIPluginsVersion, CNIPluginsVersion, CNIPlugins, CNIBuildTimeout, nil, func(run goRun, bin string) error {
-		if _, err := run("mod", "init", "ksgen.test/cni-plugins"); err != nil {
-			return fmt.Errorf("build the CNI plugins: %w", err)
+		programs := map[string]string{}
+		for name, pkg := range pkgs {
+			programs[name] = mod + "/plugins/" + pkg
 		}
-		if _, err := run("get", mod+"@"+CNIPluginsVersion); err != nil {
-			return &MissingError{What: "CNI plugins " + CNIPluginsVersion + " cannot be fetched: " + tail([]byte(err.Error()), 5), Hint: "needs the Go module proxy"}
-		}
-		for _, name := range CNIPlugins {
-			if _, err := run("build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(bin, name), mod+"/plugins/"+pkgs[name]); err != nil {
-				return fmt.Errorf("build the CNI plugin %s: %w", name, err)
-			}
-		}
-		return nil
+		return modBuild(run, bin, []string{mod + "@" + CNIPluginsVersion}, programs, "-s -w")
 	})
 }
 
@@ -164,16 +149,7 @@ func buildCNIPlugins() (string, error) {
 func CoreDNSBinary(version string) (string, error) {
 	const mod = "github.com/coredns/coredns"
 	dir, err := cachedGoBuild("coredns-"+version, version, []string{"coredns"}, CNIBuildTimeout, nil, func(run goRun, bin string) error {
-		if _, err := run("mod", "init", "ksgen.test/coredns"); err != nil {
-			return fmt.Errorf("build CoreDNS: %w", err)
-		}
-		if _, err := run("get", mod+"@"+version); err != nil {
-			return &MissingError{What: "CoreDNS " + version + " cannot be fetched: " + tail([]byte(err.Error()), 5), Hint: "needs the Go module proxy"}
-		}
-		if _, err := run("build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(bin, "coredns"), mod); err != nil {
-			return fmt.Errorf("build CoreDNS: %w", err)
-		}
-		return nil
+		return modBuild(run, bin, []string{mod + "@" + version}, map[string]string{"coredns": mod}, "-s -w")
 	})
 	if err != nil {
 		return "", err

@@ -1,7 +1,6 @@
 package consumers
 
 import (
-	"fmt"
 	"path/filepath"
 	"sync"
 	"time"
@@ -26,16 +25,7 @@ func CrictlBinary() (string, error) { return crictlBinary() }
 func buildCrictl() (string, error) {
 	const pkg = "sigs.k8s.io/cri-tools/cmd/crictl"
 	dir, err := cachedGoBuild("crictl-"+CrictlVersion, CrictlVersion, []string{"crictl"}, CrictlBuildTimeout, nil, func(run goRun, bin string) error {
-		if _, err := run("mod", "init", "ksgen.test/crictl"); err != nil {
-			return fmt.Errorf("build crictl: %w", err)
-		}
-		if _, err := run("get", "sigs.k8s.io/cri-tools@"+CrictlVersion); err != nil {
-			return &MissingError{What: "crictl " + CrictlVersion + " cannot be fetched: " + tail([]byte(err.Error()), 5), Hint: "needs the Go module proxy"}
-		}
-		if _, err := run("build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(bin, "crictl"), pkg); err != nil {
-			return fmt.Errorf("build crictl: %w", err)
-		}
-		return nil
+		return modBuild(run, bin, []string{"sigs.k8s.io/cri-tools@" + CrictlVersion}, map[string]string{"crictl": pkg}, "-s -w")
 	})
 	if err != nil {
 		return "", err

@@ -1,7 +1,6 @@
 package consumers
 
 import (
-	"fmt"
 	"path/filepath"
 	"sync"
 	"time"
@@ -35,18 +34,7 @@ func EtcdBinaries() (Etcd, error) { return etcdBinaries() }
 func buildEtcd() (Etcd, error) {
 	server, etcdctl := "go.etcd.io/etcd/server/v3", "go.etcd.io/etcd/etcdctl/v3"
 	dir, err := cachedGoBuild("etcd-"+EtcdVersion, EtcdVersion, []string{"etcd", "etcdctl"}, EtcdBuildTimeout, nil, func(run goRun, bin string) error {
-		if _, err := run("mod", "init", "ksgen.test/etcd"); err != nil {
-			return fmt.Errorf("build etcd: %w", err)
-		}
-		if _, err := run("get", server+"@"+EtcdVersion, etcdctl+"@"+EtcdVersion); err != nil {
-			return &MissingError{What: "etcd " + EtcdVersion + " cannot be fetched: " + tail([]byte(err.Error()), 5), Hint: "needs the Go module proxy"}
-		}
-		for _, b := range []struct{ pkg, name string }{{server, "etcd"}, {etcdctl, "etcdctl"}} {
-			if _, err := run("build", "-trimpath", "-o", filepath.Join(bin, b.name), b.pkg); err != nil {
-				return fmt.Errorf("build etcd: %w", err)
-			}
-		}
-		return nil
+		return modBuild(run, bin, []string{server + "@" + EtcdVersion, etcdctl + "@" + EtcdVersion}, map[string]string{"etcd": server, "etcdctl": etcdctl}, "")
 	})
 	if err != nil {
 		return Etcd{}, err

@@ -5,10 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -90,4 +92,30 @@ func allExecutable(dir string, names []string) bool {
 func executable(path string) bool {
 	st, err := os.Stat(path)
 	return err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0
+}
+
+// modBuild is a cachedGoBuild's usual body: a scratch module (unless the
+// caller made one first, e.g. to add a replace), the modules of get
+// (module@version) fetched from the proxy, and each program (name →
+// package) built into bin with ldflags. A module the proxy refuses gives a
+// *MissingError.
+func modBuild(run goRun, bin string, get []string, programs map[string]string, ldflags string) error {
+	if _, err := os.Stat(filepath.Join(filepath.Dir(bin), "go.mod")); err != nil {
+		if _, err := run("mod", "init", "ksgen.test/build"); err != nil {
+			return err
+		}
+	}
+	if _, err := run(append([]string{"get"}, get...)...); err != nil {
+		return &MissingError{What: strings.Join(get, ", ") + " cannot be fetched: " + tail([]byte(err.Error()), 5), Hint: "needs the Go module proxy"}
+	}
+	for _, name := range slices.Sorted(maps.Keys(programs)) {
+		args := []string{"build", "-trimpath", "-o", filepath.Join(bin, name), programs[name]}
+		if ldflags != "" {
+			args = slices.Insert(args, 2, "-ldflags", ldflags)
+		}
+		if _, err := run(args...); err != nil {
+			return fmt.Errorf("build %s: %w", name, err)
+		}
+	}
+	return nil
 }
