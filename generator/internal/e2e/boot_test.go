@@ -435,7 +435,11 @@ func TestBoot(t *testing.T) {
 		if got := strings.TrimSpace(string(state)); got != "running" {
 			failed, _ := m.Run(time.Minute, "systemctl", "list-units", "--failed", "--no-legend")
 			jobs, _ := m.Run(time.Minute, "systemctl", "list-jobs", "--no-legend")
-			t.Errorf("%s: is-system-running %q (%v); failed units:\n%s\njobs:\n%s", h.name, got, err, failed, jobs)
+			// The first second of the boot, where units have failed at
+			// step CGROUP (ENOENT) on this machine, and the cgroups as the
+			// machine sees them: what finding that cause needs.
+			early, _ := m.Run(time.Minute, "sh", "-c", "journalctl -b -o short-monotonic --no-pager | head -80; grep cgroup /proc/self/mountinfo")
+			t.Errorf("%s: is-system-running %q (%v); failed units:\n%s\njobs:\n%s\nearly boot:\n%s", h.name, got, err, failed, jobs, early)
 		}
 	}
 	phase("running", t0)
