@@ -38,8 +38,9 @@ type rendered struct{ script, service, timer []byte }
 // ksgen-node-roles.timer.tmpl.
 type (
 	scriptData struct {
-		BinDir string
-		Both   []string
+		BinDir        string
+		Both          []string
+		ControlPlanes []string // control planes that are not workers
 	}
 	serviceData struct{ Script string }
 	timerData   struct{ Unit string }
@@ -51,15 +52,19 @@ type sharedKey struct{ BinDir string }
 func render(c *plan.Cluster, binDir string) (rendered, error) {
 	// Hosts in both groups keep kubeadm's control-plane label, so the
 	// selector misses them: they are named (a handful at most).
-	var both []string
+	// The others are never labelled workers: they register before kubeadm
+	// marks them control planes.
+	var both, only []string
 	for _, cp := range c.ControlPlanes {
 		if cp.Worker {
 			both = append(both, cp.Name)
+		} else {
+			only = append(only, cp.Name)
 		}
 	}
 	var r rendered
 	var err error
-	if r.script, err = templates.Execute("node-roles.sh.tmpl", scriptData{BinDir: binDir, Both: both}); err != nil {
+	if r.script, err = templates.Execute("node-roles.sh.tmpl", scriptData{BinDir: binDir, Both: both, ControlPlanes: only}); err != nil {
 		return r, fmt.Errorf("node-roles script: %w", err)
 	}
 	if r.service, err = templates.Execute("ksgen-node-roles.service.tmpl", serviceData{Script: Script}); err != nil {

@@ -78,6 +78,17 @@ func TestControlPlanesLabelWorkers(t *testing.T) {
 			"label node/w1 node/w2 node-role.kubernetes.io/worker=",
 			"label nodes cp3 node-role.kubernetes.io/worker= --overwrite",
 		}},
+		// Found by booting the seed: master2 registered, the timer ran
+		// before kubeadm marked it, and it was labelled a worker.
+		{"a joining control plane", "node/cp1\nnode/cp3\nnode/w1\n", true, []string{
+			"get nodes --output name --selector !node-role.kubernetes.io/control-plane,!node-role.kubernetes.io/worker",
+			"label node/cp3 node/w1 node-role.kubernetes.io/worker=",
+			"label nodes cp3 node-role.kubernetes.io/worker= --overwrite",
+		}},
+		{"only control planes", "node/cp2\n", true, []string{
+			"get nodes --output name --selector !node-role.kubernetes.io/control-plane,!node-role.kubernetes.io/worker",
+			"label nodes cp3 node-role.kubernetes.io/worker= --overwrite",
+		}},
 		{"nothing new", "", true, []string{
 			"get nodes --output name --selector !node-role.kubernetes.io/control-plane,!node-role.kubernetes.io/worker",
 			"label nodes cp3 node-role.kubernetes.io/worker= --overwrite",
