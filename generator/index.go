@@ -53,7 +53,7 @@ type FileIndex struct {
 func newIndex(c *plan.Cluster) *Index {
 	return &Index{
 		Cluster:           c.Name,
-		KubernetesVersion: "v" + c.Version.String(),
+		KubernetesVersion: c.KubernetesVersion(),
 		KubeadmAPI:        c.KubeadmAPI,
 		Endpoint:          c.Endpoint.HostPort(),
 		LoadBalancer:      string(c.Endpoint.Mode),

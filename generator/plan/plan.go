@@ -175,9 +175,6 @@ type Cluster struct {
 	CNI            string
 	Calico         Calico
 	FlannelBackend string
-	// KubernetesVersion is spec.kubernetes.version as written (Version
-	// parsed): what images and asset pins are looked up by.
-	KubernetesVersion string
 	// Kubernetes is spec.kubernetes's settings for the kubeadm config.
 	Kubernetes Kubernetes
 	// APIServerIP is the first address of the service network (the kubernetes service).
@@ -339,6 +336,10 @@ func (c *Cluster) Line(path string) int { return c.lines.Line(path) }
 // parent the file writes.
 func (c *Cluster) NearestLine(path string) int { return c.lines.NearestLine(path) }
 
+// KubernetesVersion is Version as the spec writes it (v1.36.3; the spec
+// accepts no other form): what kubeadm, images and asset pins take.
+func (c *Cluster) KubernetesVersion() string { return "v" + c.Version.String() }
+
 // NodeByName returns the named node or nil.
 func (c *Cluster) NodeByName(name string) *Node {
 	for _, n := range c.Nodes {
@@ -357,19 +358,18 @@ func New(s *spec.Spec) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{
-		Name:              s.Cluster.Metadata.Name,
-		Dir:               s.Dir,
-		Budget:            s.Config.Spec.Budget,
-		lines:             s,
-		Version:           ver,
-		KubeadmAPI:        "kubeadm.k8s.io/v1beta3",
-		PodCIDR:           cs.Network.KubePodsCIDR,
-		ServiceCIDR:       cs.Network.KubeServiceCIDR,
-		CNI:               cs.Network.Plugin,
-		Calico:            calico(cs.Network.Calico),
-		FlannelBackend:    cs.Network.Flannel.BackendMode,
-		KubernetesVersion: cs.Kubernetes.Version,
-		Kubernetes:        kubernetes(cs.Kubernetes),
+		Name:           s.Cluster.Metadata.Name,
+		Dir:            s.Dir,
+		Budget:         s.Config.Spec.Budget,
+		lines:          s,
+		Version:        ver,
+		KubeadmAPI:     "kubeadm.k8s.io/v1beta3",
+		PodCIDR:        cs.Network.KubePodsCIDR,
+		ServiceCIDR:    cs.Network.KubeServiceCIDR,
+		CNI:            cs.Network.Plugin,
+		Calico:         calico(cs.Network.Calico),
+		FlannelBackend: cs.Network.Flannel.BackendMode,
+		Kubernetes:     kubernetes(cs.Kubernetes),
 	}
 	if ver.AtLeast(version.MustParseSemantic(images.V1Beta4Since)) {
 		c.KubeadmAPI = "kubeadm.k8s.io/v1beta4"
@@ -391,6 +391,7 @@ func New(s *spec.Spec) (*Cluster, error) {
 		c.DNSZones = append(c.DNSZones, DNSZone{Zones: z.Zones, Nameservers: z.Nameservers, Cache: z.Cache, Rewrite: z.Rewrite})
 	}
 
+	patches := newPatchSections(s.Config.Spec)
 	roles := map[string][]string{}
 	for role, hosts := range s.Roles {
 		for _, h := range hosts {
@@ -443,9 +444,9 @@ func New(s *spec.Spec) (*Cluster, error) {
 			n.Action = None
 		}
 		n.Kubelet = n.Action != None || n.LoadBalancer
-		n.KubeadmPatches = nodeKubeadmPatches(s.Config.Spec, n)
+		n.KubeadmPatches = patches.of(n)
 	}
-	c.KubeadmPatches = allKubeadmPatches(s.Config.Spec)
+	c.KubeadmPatches = patches.all()
 	for _, name := range s.Roles[spec.RoleLoadBalancer] {
 		c.LoadBalancers = append(c.LoadBalancers, c.NodeByName(name))
 	}

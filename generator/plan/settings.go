@@ -162,31 +162,53 @@ func kubeadmPatches(path string, list []spec.KubeadmPatch) []KubeadmPatch {
 	return out
 }
 
-// allKubeadmPatches lists every kubeadm patch of the ksgen document, in the
-// order of the file's sections: the cluster's, the roles', the hosts'.
-func allKubeadmPatches(cfg spec.ConfigSpec) []KubeadmPatch {
-	out := kubeadmPatches("ksgen.spec.kubeadmPatches", cfg.KubeadmPatches)
-	for _, role := range slices.Sorted(maps.Keys(cfg.Roles)) {
-		out = append(out, kubeadmPatches("ksgen.spec.roles."+role+".kubeadmPatches", cfg.Roles[role].KubeadmPatches)...)
+// patchSections are the ksgen document's kubeadm patches by section, each
+// converted once: the cluster's, each role's and each host's.
+type patchSections struct {
+	cluster      []KubeadmPatch
+	roles, hosts map[string][]KubeadmPatch
+}
+
+func newPatchSections(cfg spec.ConfigSpec) patchSections {
+	ps := patchSections{
+		cluster: kubeadmPatches("ksgen.spec.kubeadmPatches", cfg.KubeadmPatches),
+		roles:   map[string][]KubeadmPatch{},
+		hosts:   map[string][]KubeadmPatch{},
 	}
-	for _, host := range slices.Sorted(maps.Keys(cfg.Hosts)) {
-		out = append(out, kubeadmPatches("ksgen.spec.hosts."+host+".kubeadmPatches", cfg.Hosts[host].KubeadmPatches)...)
+	for role, r := range cfg.Roles {
+		ps.roles[role] = kubeadmPatches("ksgen.spec.roles."+role+".kubeadmPatches", r.KubeadmPatches)
+	}
+	for host, h := range cfg.Hosts {
+		ps.hosts[host] = kubeadmPatches("ksgen.spec.hosts."+host+".kubeadmPatches", h.KubeadmPatches)
+	}
+	return ps
+}
+
+// all lists every patch in the order of the file's sections: the
+// cluster's, the roles', the hosts'.
+func (ps patchSections) all() []KubeadmPatch {
+	out := slices.Clone(ps.cluster)
+	for _, role := range slices.Sorted(maps.Keys(ps.roles)) {
+		out = append(out, ps.roles[role]...)
+	}
+	for _, host := range slices.Sorted(maps.Keys(ps.hosts)) {
+		out = append(out, ps.hosts[host]...)
 	}
 	return out
 }
 
-// nodeKubeadmPatches are the patches of node n in the order they apply: the
-// cluster's, then its roles' (spec.PatchRoles' order), then its host's. Nodes
-// that run no kubeadm have none.
-func nodeKubeadmPatches(cfg spec.ConfigSpec, n *Node) []KubeadmPatch {
+// of lists node n's patches in the order they apply: the cluster's, then
+// its roles' (spec.PatchRoles' order), then its host's. Nodes that run no
+// kubeadm have none.
+func (ps patchSections) of(n *Node) []KubeadmPatch {
 	if n.Action == None {
 		return nil
 	}
-	out := kubeadmPatches("ksgen.spec.kubeadmPatches", cfg.KubeadmPatches)
+	lists := [][]KubeadmPatch{ps.cluster}
 	for _, role := range spec.PatchRoles {
 		if n.Has(role) {
-			out = append(out, kubeadmPatches("ksgen.spec.roles."+role+".kubeadmPatches", cfg.Roles[role].KubeadmPatches)...)
+			lists = append(lists, ps.roles[role])
 		}
 	}
-	return append(out, kubeadmPatches("ksgen.spec.hosts."+n.Name+".kubeadmPatches", cfg.Hosts[n.Name].KubeadmPatches)...)
+	return slices.Concat(append(lists, ps.hosts[n.Name])...)
 }

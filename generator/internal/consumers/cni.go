@@ -2,8 +2,10 @@ package consumers
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -25,16 +27,19 @@ const (
 	CNIBuildTimeout   = 20 * time.Minute
 )
 
-// CNIPlugins are the plugins CNIBinaries builds: flannel's conflist
-// delegates to bridge (with host-local IPAM) and chains portmap; the
-// runtime adds loopback.
-var CNIPlugins = []string{"bridge", "flannel", "host-local", "loopback", "portmap"}
+// cniPlugins are the plugins CNIBinaries builds, by their package under
+// containernetworking/plugins: flannel's conflist delegates to bridge (with
+// host-local IPAM) and chains portmap; the runtime adds loopback.
+var cniPlugins = map[string]string{
+	"bridge": "plugins/main/bridge", "flannel": "plugins/meta/flannel", "host-local": "plugins/ipam/host-local",
+	"loopback": "plugins/main/loopback", "portmap": "plugins/meta/portmap",
+}
 
 // CNI is what the booted cluster's network images carry.
 type CNI struct {
 	Flanneld    string
 	InstallConf string // flannel's init container that writes the conflist
-	Plugins     string // directory of CNIPlugins
+	Plugins     string // directory of the built plugins, by name
 }
 
 var cniBinaries = sync.OnceValues(buildCNI)
@@ -134,11 +139,11 @@ func buildFlannel() (string, error) {
 
 func buildCNIPlugins() (string, error) {
 	const mod = "github.com/containernetworking/plugins"
-	pkgs := map[string]string{"bridge": "main/bridge", "flannel": "meta/flannel", "host-local": "ipam/host-local", "loopback": "main/loopback", "portmap": "meta/portmap"}
-	return cachedGoBuild("cni-plugins-"+CNIPluginsVersion, CNIPluginsVersion, CNIPlugins, CNIBuildTimeout, nil, func(run goRun, bin string) error {
+	names := slices.Sorted(maps.Keys(cniPlugins))
+	return cachedGoBuild("cni-plugins-"+CNIPluginsVersion, CNIPluginsVersion, names, CNIBuildTimeout, nil, func(run goRun, bin string) error {
 		programs := map[string]string{}
-		for name, pkg := range pkgs {
-			programs[name] = mod + "/plugins/" + pkg
+		for name, pkg := range cniPlugins {
+			programs[name] = mod + "/" + pkg
 		}
 		return modBuild(run, bin, []string{mod + "@" + CNIPluginsVersion}, programs, "-s -w")
 	})

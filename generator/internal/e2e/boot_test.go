@@ -688,10 +688,7 @@ func ksgenStatus(in bootInputs, specFile, server string, args ...string) ([]byte
 // bootstrapTokenTTL is the ksgen document's bootstrapTokenTTL.
 func bootstrapTokenTTL(t *testing.T, file string) time.Duration {
 	t.Helper()
-	s, _, err := spec.LoadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := loadSpec(t, file)
 	if s.Config.Spec.BootstrapTokenTTL == "" {
 		t.Fatalf("%s: the late join needs a short bootstrapTokenTTL in the ksgen document", file)
 	}
@@ -863,9 +860,10 @@ func iptablesFiles(t *testing.T, base string) map[string]string {
 }
 
 // withLibraries adds to an image's files the shared libraries each one
-// loads, as ldd names them, taken from the test image's root base: ldd runs
-// chrooted in base for base's own files and on this machine (Debian 12 as
-// well) for the programs the test built.
+// loads, as ldd names them: for the test image's own files (under base,
+// when it is set) ldd runs chrooted in base and the libraries come from
+// there; for programs of this machine (Debian 12 as well: haproxy, the
+// programs the test built) they come from this machine.
 func withLibraries(t *testing.T, base string, files map[string]string) {
 	t.Helper()
 	seen := map[string]bool{}
@@ -874,9 +872,9 @@ func withLibraries(t *testing.T, base string, files map[string]string) {
 			continue
 		}
 		seen[src] = true
-		cmd := exec.Command("ldd", src)
-		if rel, ok := strings.CutPrefix(src, base+"/"); ok {
-			cmd = exec.Command("chroot", base, "ldd", "/"+rel)
+		cmd, root := exec.Command("ldd", src), ""
+		if rel, ok := strings.CutPrefix(src, base+"/"); ok && base != "" {
+			cmd, root = exec.Command("chroot", base, "ldd", "/"+rel), base
 		}
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -897,7 +895,7 @@ func withLibraries(t *testing.T, base string, files map[string]string) {
 				continue
 			}
 			if _, ok := files[lib]; !ok {
-				files[lib] = filepath.Join(base, lib)
+				files[lib] = filepath.Join(root, lib)
 			}
 		}
 	}
@@ -937,13 +935,15 @@ func etcdType(t *testing.T, file string) string { return clusterSpec(t, file).Et
 // networkPlugin is the spec's network.plugin.
 func networkPlugin(t *testing.T, file string) string { return clusterSpec(t, file).Network.Plugin }
 
-func clusterSpec(t *testing.T, file string) spec.ClusterSpec {
+func clusterSpec(t *testing.T, file string) spec.ClusterSpec { return loadSpec(t, file).Cluster.Spec }
+
+func loadSpec(t *testing.T, file string) *spec.Spec {
 	t.Helper()
 	s, _, err := spec.LoadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s.Cluster.Spec
+	return s
 }
 
 func fileSHA256(t *testing.T, file string) string {

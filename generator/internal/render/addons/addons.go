@@ -237,7 +237,7 @@ func Env(c *plan.Cluster, n *plan.Node) ([]byte, error) {
 	set("MTU", strconv.Itoa(c.Calico.VethMTU))
 	switch c.CNI {
 	case "calico":
-		r := images.Calico(c.KubernetesVersion)
+		r := images.Calico(c.KubernetesVersion())
 		set("CALICO_VERSION", r.Version)
 		set("CALICO_SEPARATE_CRDS", strconv.FormatBool(r.SeparateCRDs))
 		enc, enc6 := calicoEncapsulation(c.Calico)

@@ -9,7 +9,7 @@ import (
 // make the nodes pull.
 func Images(c *plan.Cluster) images.Cluster {
 	ic := images.Cluster{
-		KubernetesVersion: c.KubernetesVersion,
+		KubernetesVersion: c.KubernetesVersion(),
 		PrivateRegistry:   c.Registry.PrivateRegistry,
 		NamespaceOverride: c.Registry.NamespaceOverride,
 		StackedEtcd:       c.Etcd.Type == plan.EtcdKubeadm,

@@ -49,7 +49,7 @@ func Needed(c *plan.Cluster, n *plan.Node) (out []images.Binary, missing []Missi
 	}
 	prof := osprofile.Of(n.OS)
 	arch := n.Arch
-	ic := images.Cluster{KubernetesVersion: "v" + c.Version.String(), KubeKeyEtcd: c.Etcd.Type == plan.EtcdKubeKey}
+	ic := images.Cluster{KubernetesVersion: c.KubernetesVersion(), KubeKeyEtcd: c.Etcd.Type == plan.EtcdKubeKey}
 	for _, b := range images.Binaries(ic, n.OS, arch) {
 		if !needs(c, n, b.Name) || prof.Ships(b.Name) {
 			continue

@@ -96,7 +96,7 @@ type sharedConfig struct{}
 func configFiles(c *plan.Cluster) ([]fileset.File, error) {
 	reg := c.Registry
 	data := configData{
-		KubernetesVersion: "v" + c.Version.String(),
+		KubernetesVersion: c.KubernetesVersion(),
 		PauseImage:        images.Repository(reg.PrivateRegistry, reg.NamespaceOverride) + "/pause:" + images.PauseTag(c.Version.Minor()),
 		SystemdCgroup:     c.CgroupDriver == "" || c.CgroupDriver == "systemd",
 		Root:              reg.ContainerdDataDir,

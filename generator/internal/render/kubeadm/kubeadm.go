@@ -281,7 +281,7 @@ func clusterConfiguration(c *plan.Cluster, cred Credentials) kubeadmapi.ClusterC
 		cm = append(cm, kubeadmapi.Arg{Name: "node-cidr-mask-size", Value: fmt.Sprint(k.NodeCIDRMaskSize)})
 	}
 	cc := kubeadmapi.ClusterConfiguration{
-		KubernetesVersion:    "v" + c.Version.String(),
+		KubernetesVersion:    c.KubernetesVersion(),
 		ClusterName:          k.ClusterName,
 		ControlPlaneEndpoint: c.Endpoint.HostPort(),
 		CertificatesDir:      "/etc/kubernetes/pki",
