@@ -44,6 +44,7 @@ func Validate(s *spec.Spec, r *spec.Report) (*plan.Cluster, error) {
 		c.CgroupDriver = driver
 	}
 	r.Entries = append(r.Entries, checkBinaries(s, c)...)
+	r.Entries = append(r.Entries, checkNetwork(s, c)...)
 	// The external etcd files are read here, once: the render takes them
 	// from the plan.
 	files, err := plan.ReadExternalEtcd(s)
@@ -99,6 +100,48 @@ func checkBinaries(s *spec.Spec, c *plan.Cluster) []spec.Entry {
 		out = append(out, spec.NewEntry(s, spec.Warning, path, spec.ErrNoBinaries,
 			"hosts %s run %s, whose stock image has no kubeadm, kubelet or kubectl and whose image images/packer does not bake: set binaries.source: download (pinned URLs, or binaries.mirror offline), or boot an image you baked with them in %s",
 			strings.Join(unbaked[os], ", "), os, osprofile.Of(os).BinDir))
+	}
+	return out
+}
+
+// checkNetwork says which static addresses (ksgen's network setting) a
+// payload cannot carry: an Ignition OS's file must name its interface or
+// MAC (an error), and a cloud-init OS takes its address from the
+// datasource's network-config, which cloud-init applies before it reads
+// user-data (a warning: the user may give it there).
+func checkNetwork(s *spec.Spec, c *plan.Cluster) []spec.Entry {
+	var out []spec.Entry
+	datasource, first := map[string][]string{}, map[string]string{}
+	for _, n := range c.Nodes {
+		st := n.Settings
+		if st.Network == nil {
+			continue
+		}
+		path := "ksgen.spec.hosts." + n.Name + ".network"
+		if s.Config.Spec.Hosts[n.Name].Network == nil {
+			for _, r := range n.Roles {
+				if s.Config.Spec.Roles[r].Network != nil {
+					path = "ksgen.spec.roles." + r + ".network"
+				}
+			}
+		}
+		switch osprofile.Of(n.OS).Network {
+		case osprofile.NetworkDatasource:
+			if datasource[n.OS] == nil {
+				first[n.OS] = path
+			}
+			datasource[n.OS] = append(datasource[n.OS], n.Name)
+		default:
+			if st.Interface == "" && st.MAC == "" {
+				out = append(out, spec.NewEntry(s, spec.Error, path, spec.ErrRequired,
+					"host %s's static network needs interface or mac: the %s file ksgen writes must match one interface", n.Name, osprofile.Of(n.OS).Network))
+			}
+		}
+	}
+	for _, os := range slices.Sorted(maps.Keys(datasource)) {
+		out = append(out, spec.NewEntry(s, spec.Warning, first[os], spec.ErrUnsupported,
+			"hosts %s run %s, whose cloud-init applies a static address from its datasource's network-config before it reads user-data: ksgen's network setting is not in their user-data; give it in the datasource (a NoCloud seed's network-config, the cloud's metadata)",
+			strings.Join(datasource[os], ", "), os))
 	}
 	return out
 }

@@ -67,7 +67,9 @@ type NodeSettings struct {
 	MAC string `json:"mac,omitempty"`
 	// Interface names the network interface Network configures.
 	Interface string `json:"interface,omitempty"`
-	// Network is a static address instead of DHCP.
+	// Network is a static address instead of DHCP, written into Ignition
+	// payloads for the OS's network daemon (Interface or MAC required);
+	// cloud-init OSes take it from their datasource instead.
 	Network *StaticNetwork `json:"network,omitempty"`
 	// SSHAuthorizedKeys are public keys for the OS's login user.
 	SSHAuthorizedKeys []string `json:"sshAuthorizedKeys,omitempty"`

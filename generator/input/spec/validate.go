@@ -758,6 +758,19 @@ func (v *validator) nodeSettings(path string, n NodeSettings) {
 				v.errorf(fmt.Sprintf("%s.network.addresses[%d]", path, i), ErrInvalidCIDR, "%q is not an address in CIDR form (like 192.168.1.10/24)", a)
 			}
 		}
+		if len(n.Network.Addresses) == 0 {
+			v.errorf(path+".network.addresses", ErrRequired, "a static network needs at least one address")
+		}
+		if g := n.Network.Gateway; g != "" {
+			if _, err := netip.ParseAddr(g); err != nil {
+				v.errorf(path+".network.gateway", ErrInvalidValue, "gateway %q is not an IP address", g)
+			}
+		}
+		for i, d := range n.Network.Nameservers {
+			if _, err := netip.ParseAddr(d); err != nil {
+				v.errorf(fmt.Sprintf("%s.network.nameservers[%d]", path, i), ErrInvalidValue, "nameserver %q is not an IP address", d)
+			}
+		}
 	}
 }
 

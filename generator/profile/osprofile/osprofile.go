@@ -37,6 +37,15 @@ const (
 	Etcd       = "etcd"
 )
 
+// Network configuration daemons: how the stock image configures a static
+// address from a file ksgen writes. Cloud-init OSes take theirs from the
+// datasource's network-config instead (NetworkDatasource).
+const (
+	NetworkManager    = "NetworkManager"
+	NetworkNetworkd   = "systemd-networkd"
+	NetworkDatasource = "cloud-init datasource"
+)
+
 // Time daemons.
 const (
 	Chronyd   = "chronyd"
@@ -61,6 +70,8 @@ type Profile struct {
 	TimeDaemon, Chrony string
 	// AdminGroup is the group of users who may use sudo.
 	AdminGroup string
+	// Network is what configures a static address on the stock image.
+	Network string
 	// ContainerdEnv is true when the OS's containerd reads its own config
 	// unless CONTAINERD_CONFIG points it at /etc/containerd/config.toml.
 	ContainerdEnv bool
@@ -90,16 +101,16 @@ func (p Profile) Ships(binary string) bool { return slices.Contains(p.Stock, bin
 var profiles = map[string]Profile{
 	FCOS: {Name: FCOS, Display: "Fedora CoreOS", Format: FormatIgnition, IgnitionVariant: "fcos",
 		BinDir: "/usr/local/bin", EtcdBinDir: "/usr/local/bin", TimeDaemon: Chronyd, Chrony: "/etc/chrony.conf",
-		AdminGroup: "wheel", PXE: true, Stock: []string{Containerd, Runc}},
+		AdminGroup: "wheel", Network: NetworkManager, PXE: true, Stock: []string{Containerd, Runc}},
 	Flatcar: {Name: Flatcar, Display: "Flatcar", Format: FormatIgnition, IgnitionVariant: "flatcar",
 		BinDir: "/opt/bin", EtcdBinDir: "/opt/bin", TimeDaemon: Timesyncd,
-		AdminGroup: "wheel", ContainerdEnv: true, PXE: true, Stock: []string{Containerd, Runc}},
+		AdminGroup: "wheel", Network: NetworkNetworkd, ContainerdEnv: true, PXE: true, Stock: []string{Containerd, Runc}},
 	Ubuntu: {Name: Ubuntu, Display: "Ubuntu", Format: FormatCloudInit,
-		BinDir: "/usr/bin", EtcdBinDir: "/usr/local/bin", TimeDaemon: Timesyncd, AdminGroup: "sudo", Bake: true},
+		BinDir: "/usr/bin", EtcdBinDir: "/usr/local/bin", TimeDaemon: Timesyncd, AdminGroup: "sudo", Network: NetworkDatasource, Bake: true},
 	Debian: {Name: Debian, Display: "Debian", Format: FormatCloudInit,
-		BinDir: "/usr/bin", EtcdBinDir: "/usr/local/bin", TimeDaemon: Timesyncd, AdminGroup: "sudo", Bake: true},
+		BinDir: "/usr/bin", EtcdBinDir: "/usr/local/bin", TimeDaemon: Timesyncd, AdminGroup: "sudo", Network: NetworkDatasource, Bake: true},
 	RHEL: {Name: RHEL, Display: "RHEL-family", Format: FormatCloudInit,
-		BinDir: "/usr/bin", EtcdBinDir: "/usr/local/bin", TimeDaemon: Chronyd, Chrony: "/etc/chrony.conf", AdminGroup: "wheel", Bake: true},
+		BinDir: "/usr/bin", EtcdBinDir: "/usr/local/bin", TimeDaemon: Chronyd, Chrony: "/etc/chrony.conf", AdminGroup: "wheel", Network: NetworkDatasource, Bake: true},
 }
 
 // Names lists every OS, in the order the ksgen document's docs give them.

@@ -76,6 +76,7 @@ func Render(c *plan.Cluster, n *plan.Node, p *fileset.Set) error {
 	p.AddFile(public("/etc/sysctl.d/99-kubernetes.conf", strings.Join(s, "\n")+"\n"))
 	p.AddFile(public("/etc/modules-load.d/kubernetes.conf", strings.Join(modules, "\n")+"\n"))
 	timeSync(c, n, p)
+	network(n, p)
 	users(c, n, p)
 	return nil
 }

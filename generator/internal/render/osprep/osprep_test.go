@@ -188,3 +188,38 @@ func TestSysctlsTheKernelAccepts(t *testing.T) {
 	}
 	t.Logf("%d keys; %d applied in a network namespace: %s", len(keys), len(netns), strings.Join(netns, " "))
 }
+
+// TestStaticNetwork checks the files a static address becomes: Flatcar's
+// systemd-networkd unit and Fedora CoreOS's NetworkManager keyfile (0600, or
+// NetworkManager ignores it), with the interface by name or by MAC, and
+// nothing for a cloud-init OS, whose datasource carries it. The booted e2e
+// boots a Flatcar-profile worker whose only address is this file.
+func TestStaticNetwork(t *testing.T) {
+	t.Parallel()
+	c := plantest.Plan(t, plantest.HA(`---
+apiVersion: ksgen.io/v1alpha1
+kind: Config
+spec:
+  hosts:
+    w1: {os: flatcar, interface: eth1, network: {addresses: [10.0.0.4/24, "fd00::4/64"], gateway: 10.0.0.254, nameservers: [10.0.0.53]}}
+    w2: {os: fcos, mac: "52:54:00:AA:BB:02", network: {addresses: [10.0.0.5/24], gateway: 10.0.0.254, nameservers: [10.0.0.53, "fd00::53"]}}
+    w3: {os: ubuntu, interface: eth0, network: {addresses: [10.0.0.6/24]}}
+`))
+	_, files := plantest.Render(t, c, "w1", osprep.Render)
+	want := "# ksgen: the node's static address\n[Match]\nName=eth1\n\n[Network]\nAddress=10.0.0.4/24\nAddress=fd00::4/64\nGateway=10.0.0.254\nDNS=10.0.0.53\n"
+	if got := string(files[osprep.NetworkdFile].Content); got != want {
+		t.Errorf("flatcar %s:\n%s\nwant:\n%s", osprep.NetworkdFile, got, want)
+	}
+	_, files = plantest.Render(t, c, "w2", osprep.Render)
+	f := files[osprep.NMKeyfile]
+	want = "# ksgen: the node's static address\n[connection]\nid=ksgen\ntype=ethernet\n\n[ethernet]\nmac-address=52:54:00:aa:bb:02\n\n[ipv4]\nmethod=manual\naddress1=10.0.0.5/24\ngateway=10.0.0.254\ndns=10.0.0.53;\n\n[ipv6]\nmethod=auto\n"
+	if string(f.Content) != want || f.Mode != 0o600 {
+		t.Errorf("fcos %s (mode %o):\n%s\nwant (0600):\n%s", osprep.NMKeyfile, f.Mode, f.Content, want)
+	}
+	_, files = plantest.Render(t, c, "w3", osprep.Render)
+	for path := range files {
+		if path == osprep.NetworkdFile || path == osprep.NMKeyfile {
+			t.Errorf("ubuntu node got %s: cloud-init takes the address from its datasource", path)
+		}
+	}
+}
