@@ -234,7 +234,14 @@ var skeleton = map[string]struct {
 // directories above it are made traversable (o+x), because Ignition writes
 // SSH keys as their user.
 func ApplyIgnition(ctx context.Context, bin string, config []byte, dir string) (*IgnitionResult, error) {
-	return applyIgnition(ctx, bin, config, dir, false)
+	return applyIgnition(ctx, bin, config, dir, "", false)
+}
+
+// ApplyIgnitionTo is ApplyIgnition into root, an existing machine's root
+// file system, instead of a fresh skeleton: what the initramfs does to the
+// real root before a machine's first boot. dir keeps Ignition's run state.
+func ApplyIgnitionTo(ctx context.Context, bin string, config []byte, dir, root string) (*IgnitionResult, error) {
+	return applyIgnition(ctx, bin, config, dir, root, false)
 }
 
 // ApplyIgnitionOnline is ApplyIgnition for a config with remote resources
@@ -243,31 +250,25 @@ func ApplyIgnition(ctx context.Context, bin string, config []byte, dir string) (
 // files then fetches each file and checks its verification.hash. Tests
 // serve the resources on loopback.
 func ApplyIgnitionOnline(ctx context.Context, bin string, config []byte, dir string) (*IgnitionResult, error) {
-	return applyIgnition(ctx, bin, config, dir, true)
+	return applyIgnition(ctx, bin, config, dir, "", true)
 }
 
-func applyIgnition(ctx context.Context, bin string, config []byte, dir string, online bool) (*IgnitionResult, error) {
+func applyIgnition(ctx context.Context, bin string, config []byte, dir, root string, online bool) (*IgnitionResult, error) {
 	if err := requireRoot("Ignition's files stage writes root-owned files"); err != nil {
 		return nil, err
 	}
 	if err := traversable(dir); err != nil {
 		return nil, err
 	}
-	res := &IgnitionResult{Root: filepath.Join(dir, "root")}
+	res := &IgnitionResult{Root: root}
 	run := filepath.Join(dir, "run")
 	sysconf := filepath.Join(run, "system-config")
-	for _, d := range []string{res.Root, sysconf} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, err
-		}
+	if err := os.MkdirAll(sysconf, 0o755); err != nil {
+		return nil, err
 	}
-	for _, d := range []string{"etc", "root", "home"} {
-		if err := os.MkdirAll(filepath.Join(res.Root, d), 0o755); err != nil {
-			return nil, err
-		}
-	}
-	for name, f := range skeleton {
-		if err := os.WriteFile(filepath.Join(res.Root, name), []byte(f.content), f.mode); err != nil {
+	if root == "" {
+		res.Root = filepath.Join(dir, "root")
+		if err := writeSkeleton(res.Root); err != nil {
 			return nil, err
 		}
 	}
@@ -310,6 +311,21 @@ func applyIgnition(ctx context.Context, bin string, config []byte, dir string, o
 		}
 	}
 	return res, nil
+}
+
+// writeSkeleton makes a fresh scratch root with the skeleton's /etc.
+func writeSkeleton(root string) error {
+	for _, d := range []string{"etc", "root", "home"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			return err
+		}
+	}
+	for name, f := range skeleton {
+		if err := os.WriteFile(filepath.Join(root, name), []byte(f.content), f.mode); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // traversable creates dir and gives o+x to it and to every directory above it

@@ -56,6 +56,8 @@ type bootInputs struct {
 	hosts               []e2eHost
 	image               string
 	sysctls             []string
+	// ignition is the real Ignition binary, when a host boots config.ign.
+	ignition string
 }
 
 // prepareBoot builds Kubernetes, etcd, ksgen and pause, renders the boot
@@ -102,7 +104,9 @@ func prepareBoot(t *testing.T, phase func(string, time.Time)) bootInputs {
 	in.ksgen, in.bundle = ksgen, bundle
 	ksgenRun(t, ksgen, "secrets", "gen", "-o", bundle)
 	ksgenRun(t, ksgen, "validate", "-f", in.specFile)
-	ksgenRun(t, ksgen, "render", "-f", in.specFile, "--secrets", bundle, "-o", in.out, "--format", "cloud-init")
+	// Each host gets the payload its OS boots: user-data, or config.ign
+	// for the Flatcar-profile worker.
+	ksgenRun(t, ksgen, "render", "-f", in.specFile, "--secrets", bundle, "-o", in.out)
 	imageList := strings.Fields(string(ksgenRun(t, ksgen, "images", "list", "-f", in.specFile)))
 	// The sha256 pins of the built kubeadm, kubelet and kubectl, handed to
 	// packer-vars as a user pins a version no public table lists.
@@ -163,6 +167,11 @@ func prepareBoot(t *testing.T, phase func(string, time.Time)) bootInputs {
 	}
 	for _, h := range in.hosts {
 		in.sysctls = append(in.sysctls, hostSysctlKeys(t, filepath.Join(in.out, h.name, "rootfs/etc/sysctl.d"))...)
+		if exists(filepath.Join(in.out, h.name, "config.ign")) && in.ignition == "" {
+			if in.ignition, err = consumers.IgnitionBinary(); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	phase("render", t0)
 
@@ -270,9 +279,17 @@ func TestBoot(t *testing.T) {
 			t.Errorf("mounts under %s are left", LabDir)
 		}
 	})
+	ignited := map[string]bool{}
 	for _, h := range in.hosts {
-		m, err := lab.NewMachine(h.name, in.image, filepath.Join(in.out, h.name, "user-data"), h.ip+"/24")
-		if err != nil {
+		var m *Machine
+		if ign, err := os.ReadFile(filepath.Join(in.out, h.name, "config.ign")); err == nil {
+			ignited[h.name] = true
+			m, err = lab.NewIgnitionMachine(h.name, in.image, in.ignition, ign)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: the real Ignition applied config.ign to its root", h.name)
+		} else if m, err = lab.NewMachine(h.name, in.image, filepath.Join(in.out, h.name, "user-data"), h.ip+"/24"); err != nil {
 			t.Fatal(err)
 		}
 		machines[h.name] = m
@@ -371,6 +388,13 @@ func TestBoot(t *testing.T) {
 		if !bytes.Contains(journal, []byte("done: every phase finished")) {
 			t.Errorf("%s: the bootstrap did not log that every phase finished:\n%s", h.name, tailLines(journal, 30))
 		}
+		if ignited[h.name] {
+			// Its address came from the networkd file Ignition wrote.
+			if out, err := m.Run(time.Minute, "networkctl", "status", "host0"); err != nil || !bytes.Contains(out, []byte("00-ksgen.network")) {
+				t.Errorf("%s: host0 is not configured by ksgen's networkd file: %v\n%s", h.name, err, out)
+			}
+			continue
+		}
 		status, err := m.Run(time.Minute, "cloud-init", "status", "--long")
 		if err != nil || !bytes.Contains(status, []byte("status: done")) {
 			t.Errorf("%s: cloud-init status: %v\n%s", h.name, err, status)
@@ -457,7 +481,14 @@ func TestBoot(t *testing.T) {
 		}
 	}
 	t0 = time.Now()
+	// The rebooted worker is the Ignition one when there is one: its
+	// second boot must not apply anything again.
 	reboot := []string{"node1"}
+	for _, h := range in.hosts {
+		if ignited[h.name] && h.role == "worker" {
+			reboot[0] = h.name
+		}
+	}
 	if cps >= 3 {
 		reboot = append(reboot, "master2")
 	}
@@ -612,7 +643,7 @@ func lateJoin(t *testing.T, in bootInputs, lab *Lab, machines map[string]*Machin
 		t.Fatal(err)
 	}
 	out := filepath.Join(in.work, "out-node4")
-	ksgenRun(t, in.ksgen, "render", "-f", specFile, "--secrets", in.bundle, "-o", out, "--format", "cloud-init")
+	ksgenRun(t, in.ksgen, "render", "-f", specFile, "--secrets", in.bundle, "-o", out)
 
 	// Held back: the spec names node4, which has not booted (master1's
 	// API server is still stopped from the failover: ask master2's).

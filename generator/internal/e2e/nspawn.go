@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ksgen/ksgen/generator/internal/consumers"
 )
 
 // Names of what the booted e2e (TestBoot) makes on this machine, distinct
@@ -207,6 +209,78 @@ func (l *Lab) NewMachine(name, image, userData, cidr string) (*Machine, error) {
 		}
 	}
 	return m, nil
+}
+
+// NewIgnitionMachine copies image into the lab as the machine's root and
+// runs the real Ignition (ignition, the binary) on config into that root,
+// stages fetch-offline and files, as a Flatcar initramfs does before the
+// first boot. The copy is first made to look like a stock Flatcar image
+// where the payload relies on it (flatcarLike); nothing of the payload is
+// changed or added behind Ignition's back.
+func (l *Lab) NewIgnitionMachine(name, image, ignition string, config []byte) (*Machine, error) {
+	m := &Machine{Name: name, Root: filepath.Join(l.Dir, "machines", name), lab: l}
+	if _, err := run(exec.Command("cp", "-a", "--reflink=auto", image, m.Root)); err != nil {
+		return nil, err
+	}
+	if err := flatcarLike(m.Root); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := consumers.ApplyIgnitionTo(ctx, ignition, config, filepath.Join(l.Dir, "machines", name+".ignition"), m.Root)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w\n%s", name, err, res.Log)
+	}
+	return m, nil
+}
+
+// flatcarLike changes a copy of the Debian test image where a stock
+// Flatcar image differs in what an Ignition payload relies on:
+//   - no cloud-init (Ignition is the first-boot agent);
+//   - systemd-networkd configures the network, and network-online.target
+//     waits for it;
+//   - /etc/machine-id is "uninitialized", so that the first boot applies
+//     the presets Ignition writes for the units it enables;
+//   - the baked Kubernetes binaries are in /opt/bin, Flatcar's place for
+//     them (an image the user baked, as ksgen's warning asks);
+//   - the wheel group exists.
+func flatcarLike(root string) error {
+	if err := os.WriteFile(filepath.Join(root, "etc/cloud/cloud-init.disabled"), nil, 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(root, "etc/machine-id"), []byte("uninitialized\n"), 0o444); err != nil {
+		return err
+	}
+	for link, unit := range map[string]string{
+		"multi-user.target.wants/systemd-networkd.service":                 "systemd-networkd.service",
+		"sockets.target.wants/systemd-networkd.socket":                     "systemd-networkd.socket",
+		"network-online.target.wants/systemd-networkd-wait-online.service": "systemd-networkd-wait-online.service",
+	} {
+		l := filepath.Join(root, "etc/systemd/system", link)
+		if err := os.MkdirAll(filepath.Dir(l), 0o755); err != nil {
+			return err
+		}
+		if err := os.Symlink("/lib/systemd/system/"+unit, l); err != nil && !os.IsExist(err) {
+			return err
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(root, "opt/bin"), 0o755); err != nil {
+		return err
+	}
+	for _, name := range []string{"kubeadm", "kubelet", "kubectl", "crictl", "etcd", "etcdctl"} {
+		for _, dir := range []string{"usr/bin", "usr/local/bin"} {
+			if _, err := os.Stat(filepath.Join(root, dir, name)); err == nil {
+				if err := os.Symlink("/"+dir+"/"+name, filepath.Join(root, "opt/bin", name)); err != nil {
+					return err
+				}
+				break
+			}
+		}
+	}
+	if _, err := run(exec.Command("groupadd", "--root", root, "-f", "wheel")); err != nil {
+		return err
+	}
+	return nil
 }
 
 func (m *Machine) cgroup() string { return filepath.Join(LabCgroup, m.Name) }
