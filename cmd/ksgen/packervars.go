@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -59,9 +60,12 @@ NAME=SUM (NAME is the binary name or the asset path printed), or pass
 			if err != nil {
 				return err
 			}
-			os, err := imageOS(c)
+			os, unbaked, err := imageOS(c)
 			if err != nil {
 				return fmt.Errorf("%s: %w", f.file, err)
+			}
+			if unbaked != "" {
+				fmt.Fprintf(stderr, "%s: warning: %s\n", f.file, unbaked)
 			}
 			ic := generator.Images(c)
 			list, err := images.List(ic)
@@ -104,31 +108,40 @@ NAME=SUM (NAME is the binary name or the asset path printed), or pass
 
 // imageOS is the OS the image is baked for: the OS of the nodes that run a
 // kubelet, as the spec's ksgen document sets it (the default OS without
-// one). It decides where the binaries go, so nodes whose OSes lay them out
-// differently, or an OS images/packer does not bake, are errors.
-func imageOS(c *plan.Cluster) (string, error) {
+// one). It decides where the binaries go, so nodes whose baked OSes lay
+// them out differently are an error. Nodes of an OS images/packer does not
+// bake (Flatcar, FCOS beside Ubuntu) do not boot this image: unbaked says
+// so, and it is an error only when no node runs an OS it bakes.
+func imageOS(c *plan.Cluster) (os, unbaked string, err error) {
 	byOS := map[string][]string{}
+	var foreign []string
 	for _, n := range c.Nodes {
-		if n.Kubelet {
+		if !n.Kubelet {
+			continue
+		}
+		if osprofile.Of(n.OS).Bake {
 			byOS[n.OS] = append(byOS[n.OS], n.Name)
+		} else {
+			foreign = append(foreign, n.Name+" ("+n.OS+")")
 		}
 	}
+	if len(foreign) > 0 {
+		unbaked = fmt.Sprintf("hosts %s run an OS images/packer does not bake (it bakes %s): this image is not theirs; give them binaries.source: download in the ksgen document, or an image you bake for their OS",
+			strings.Join(foreign, ", "), strings.Join(osprofile.Baked(), ", "))
+	}
 	oses := slices.Sorted(maps.Keys(byOS))
-	for _, os := range oses {
-		if !osprofile.Of(os).Bake {
-			return "", fmt.Errorf("hosts %s run %s, whose image images/packer does not bake (it bakes %s): give them binaries.source: download in the ksgen document, or another os",
-				strings.Join(byOS[os], ", "), os, strings.Join(osprofile.Baked(), ", "))
+	if len(oses) == 0 {
+		if len(foreign) > 0 {
+			return "", "", errors.New(unbaked)
 		}
+		return osprofile.Default, "", nil
 	}
 	for _, os := range oses[1:] {
 		if a, b := osprofile.Of(oses[0]), osprofile.Of(os); a.BinDir != b.BinDir || a.EtcdBinDir != b.EtcdBinDir {
-			return "", fmt.Errorf("hosts run %s and %s, which keep their binaries in different directories: bake one image per OS from a spec for each", oses[0], os)
+			return "", "", fmt.Errorf("hosts run %s and %s, which keep their binaries in different directories: bake one image per OS from a spec for each", oses[0], os)
 		}
 	}
-	if len(oses) == 0 {
-		return osprofile.Default, nil
-	}
-	return oses[0], nil
+	return oses[0], unbaked, nil
 }
 
 // parseSums reads --sha256 NAME=SUM flags.

@@ -255,11 +255,13 @@ func TestPackerVarsTakesTheOSFromTheSpec(t *testing.T) {
 	for _, tc := range []struct {
 		config string
 		want   []string
+		warn   string
 		err    string
 	}{
 		{config: "", want: []string{`dest = "/usr/bin/kubeadm"`, `name = "crictl", url = "https://github.com/kubernetes-sigs/cri-tools/releases/download/v1.35.0/crictl-v1.35.0-linux-amd64.tar.gz", dest = "/usr/bin"`}},
 		{config: "spec: {os: rhel}", want: []string{`dest = "/usr/bin/kubelet"`}},
-		{config: "spec: {roles: {worker: {os: flatcar}}}", err: "hosts worker1 run flatcar, whose image images/packer does not bake (it bakes ubuntu, debian, rhel): give them binaries.source: download"},
+		{config: "spec: {roles: {worker: {os: flatcar}}}", want: []string{`dest = "/usr/bin/kubeadm"`}, warn: "hosts worker1 (flatcar) run an OS images/packer does not bake (it bakes ubuntu, debian, rhel): this image is not theirs"},
+		{config: "spec: {os: flatcar}", err: "run an OS images/packer does not bake (it bakes ubuntu, debian, rhel): this image is not theirs; give them binaries.source: download"},
 	} {
 		dir := t.TempDir()
 		spec := filepath.Join(dir, "cluster.yaml")
@@ -284,6 +286,9 @@ func TestPackerVarsTakesTheOSFromTheSpec(t *testing.T) {
 			if !strings.Contains(vars, want) {
 				t.Errorf("%q: vars lack %s:\n%s", tc.config, want, vars)
 			}
+		}
+		if !strings.Contains(stderr, tc.warn) {
+			t.Errorf("%q: stderr lacks the warning %q:\n%s", tc.config, tc.warn, stderr)
 		}
 	}
 }
