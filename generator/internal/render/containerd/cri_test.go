@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -38,9 +39,11 @@ import (
 //     of the config's pinned_images (TestContainerdReadsItsConfig checks it
 //     is the one under the sandbox key, which the pod sandbox runs).
 //
-// Only what ties containerd to this machine changes: its state directory
-// and socket, and config_path, which points at a copy of the rendered
-// certs.d. containerd is stopped by its PID.
+// Only what ties containerd to this machine changes: its state directory,
+// socket, opt and CNI config directories (CRI makes the one it watches),
+// config_path, which points at a copy of the rendered certs.d, and NRI, off
+// (its socket is machine-wide). containerd
+// is stopped by its PID.
 func TestCRIRunsTheRenderedConfig(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipping the real containerd")
@@ -94,7 +97,17 @@ func TestCRIRunsTheRenderedConfig(t *testing.T) {
 	socket := filepath.Join(dir, "containerd.sock")
 	adapted := strings.Replace(cfg, `config_path = "/etc/containerd/certs.d"`, fmt.Sprintf("config_path = %q", certs), 1)
 	adapted = strings.Replace(adapted, "\n\n", fmt.Sprintf("\nstate = %q\n\n[grpc]\n  address = %q\n\n", filepath.Join(dir, "state"), socket), 1)
-	if strings.Count(adapted, dir) != 4 {
+	adapted += fmt.Sprintf(`
+[plugins."io.containerd.cri.v1.runtime".cni]
+  conf_dir = %q
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = %q
+
+[plugins."io.containerd.nri.v1.nri"]
+  disable = true
+`, filepath.Join(dir, "net.d"), filepath.Join(dir, "opt"))
+	if strings.Count(adapted, dir) != 6 {
 		t.Fatalf("config.toml changed shape; adapt the test:\n%s", cfg)
 	}
 	cfgPath := filepath.Join(dir, "config.toml")
@@ -114,8 +127,15 @@ func TestCRIRunsTheRenderedConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = daemon.Process.Kill()
-		_ = daemon.Wait()
+		_ = daemon.Process.Signal(syscall.SIGTERM)
+		stopped := make(chan struct{})
+		go func() { _ = daemon.Wait(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(10 * time.Second):
+			_ = daemon.Process.Kill()
+			<-stopped
+		}
 		if t.Failed() {
 			b, _ := os.ReadFile(log.Name())
 			t.Logf("containerd's log:\n%s", tail(b, 40))
