@@ -48,14 +48,16 @@ func (r ContainerRuntime) ConfigVersion() int {
 
 // The two container runtimes, chosen by containerd's own Kubernetes support
 // table (containerd/containerd RELEASES.md, "Kubernetes Support", at
-// 301026e5, 2026-08-22; ../shared/upstream/compat/COMPAT.md):
+// 301026e5, 2026-08-22):
 //   - containerd 2.3.4 with runc v1.4.3, kubespray's pairing (kubespray
 //     @46dbdd39 roles/kubespray_defaults/defaults/main/download.yml, with
-//     Kubernetes 1.34–1.36), for v1.32–v1.36: the table recommends a 2.x
-//     for each of them (1.32 and 1.33 "2.1.0+", 1.34 "2.1.3+", 1.35 "2.2.0+",
-//     1.36 "2.3.0+" and no 1.7 at all), and 2.3 is an LTS release (to
-//     April 2028). 2.x implements the CRI RuntimeConfig call, without which
-//     kubeadm v1.36 warns that the kubelet of v1.37 will not run.
+//     Kubernetes 1.34–1.36; ../shared/upstream/compat/COMPAT.md), for
+//     v1.32–v1.36: the table recommends a 2.x for each of them (1.32 and
+//     1.33 "2.1.0+", 1.34 "2.1.3+", 1.35 "2.2.0+", 1.36 "2.3.0+" and no 1.7
+//     at all), and 2.3 is an LTS release (to April 2028). 2.3.4 answers the
+//     CRI RuntimeConfig call (internal/cri/server/runtime_config.go; 1.7.22
+//     has no such handler), without which kubeadm v1.36 warns that the
+//     kubelet of v1.37 will not run.
 //   - containerd 1.7.22 with runc v1.1.14 (kubespray's sums) for v1.22–v1.31,
 //     whose configs stay as they were: the table's older rows give 1.7 for
 //     Kubernetes 1.26+ over CRI v1, and only 1.x keeps CRI v1alpha2, the one
