@@ -105,7 +105,8 @@ func TestOSProfiles(t *testing.T) {
 				}
 			}
 			for _, b := range []string{"containerd", "runc"} {
-				pinned := pinSum(t, b, map[string]string{"containerd": images.ContainerdVersion, "runc": images.RuncVersion}[b], "amd64")
+				rt := images.ContainerdFor(version)
+				pinned := pinSum(t, b, map[string]string{"containerd": rt.Containerd, "runc": rt.Runc}[b], "amd64")
 				if has := strings.Contains(sums, pinned); has == prof.Ships(b) {
 					t.Errorf("%s downloaded: %t, stock image ships it: %t", b, has, prof.Ships(b))
 				}
@@ -163,9 +164,10 @@ func TestDownloadPinsAndMirror(t *testing.T) {
 		t.Fatal(err)
 	}
 	ud := string(files(t, out)["node1/user-data"])
+	ctrd := images.ContainerdFor("v1.35.1").Containerd
 	for _, want := range []string{
 		"http://10.0.0.9:8080/k8s/dl.k8s.io/release/v1.35.1/bin/linux/amd64/kubelet",
-		"http://10.0.0.9:8080/k8s/github.com/containerd/containerd/releases/download/v" + images.ContainerdVersion + "/containerd-" + images.ContainerdVersion + "-linux-amd64.tar.gz",
+		"http://10.0.0.9:8080/k8s/github.com/containerd/containerd/releases/download/v" + ctrd + "/containerd-" + ctrd + "-linux-amd64.tar.gz",
 		pinSum(t, "kubelet", "v1.35.1", "amd64"),
 	} {
 		if !strings.Contains(ud, want) {

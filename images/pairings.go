@@ -3,6 +3,7 @@ package images
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	kubeadmconstants "k8s.io/kubernetes/cmd/kubeadm/app/constants"
 )
@@ -23,7 +24,51 @@ type Pairing struct {
 	Etcd string
 	// Source says where Calico and Etcd come from.
 	Source string
+	// Runtime is the containerd and runc a node installs (Runtime.Source
+	// says where they come from).
+	Runtime ContainerRuntime
 }
+
+// ContainerRuntime is a containerd release and the runc paired with it.
+type ContainerRuntime struct {
+	// Containerd is the release without its "v" (the archive's name has none).
+	Containerd string
+	Runc       string
+	Source     string
+}
+
+// ConfigVersion is the config.toml version the containerd reads natively:
+// 3 from containerd 2.0 (which renamed the CRI plugins), 2 before it.
+func (r ContainerRuntime) ConfigVersion() int {
+	if strings.HasPrefix(r.Containerd, "1.") {
+		return 2
+	}
+	return 3
+}
+
+// The two container runtimes, chosen by containerd's own Kubernetes support
+// table (containerd/containerd RELEASES.md, "Kubernetes Support", at
+// 301026e5, 2026-08-22):
+//   - containerd 2.3.4 with runc v1.4.3, kubespray's pairing (kubespray
+//     @46dbdd39 roles/kubespray_defaults/defaults/main/download.yml, with
+//     Kubernetes 1.34–1.36; ../shared/upstream/compat/COMPAT.md), for
+//     v1.32–v1.36: the table recommends a 2.x for each of them (1.32 and
+//     1.33 "2.1.0+", 1.34 "2.1.3+", 1.35 "2.2.0+", 1.36 "2.3.0+" and no 1.7
+//     at all), and 2.3 is an LTS release (to April 2028). 2.3.4 answers the
+//     CRI RuntimeConfig call (internal/cri/server/runtime_config.go; 1.7.22
+//     has no such handler), without which kubeadm v1.36 warns that the
+//     kubelet of v1.37 will not run.
+//   - containerd 1.7.22 with runc v1.1.14 (kubespray's sums) for v1.22–v1.31,
+//     whose configs stay as they were: the table's older rows give 1.7 for
+//     Kubernetes 1.26+ over CRI v1, and only 1.x keeps CRI v1alpha2, the one
+//     API v1.22's kubelet speaks (the table's v1.5 row: "v1 (1.23+)");
+//     containerd 2.0 removed it ("CRI v1alpha2 is deprecated in v1.7 and is
+//     not present in containerd v2.0"). v1.32–v1.35 would need 1.7.24+ or
+//     1.7.28+.
+var (
+	containerd17 = ContainerRuntime{Containerd: "1.7.22", Runc: "v1.1.14", Source: "containerd RELEASES.md (v1.7: Kubernetes 1.26+, CRI v1alpha2 for v1.22)"}
+	containerd23 = ContainerRuntime{Containerd: "2.3.4", Runc: "v1.4.3", Source: "containerd RELEASES.md (v1.32–1.36: 2.x); kubespray 46dbdd39"}
+)
 
 // Sources of the pairings, as recorded in ../shared/upstream/compat/COMPAT.md.
 const (
@@ -52,21 +97,21 @@ const (
 // for v1.22–v1.35 are those releases' constants (the kubeadm library ksgen
 // links knows only its own); v1.36 reads them from that library.
 var pairings = []Pairing{
-	{22, "3.5", "v1.8.4", "3.5.0-0", "v3.24.6", "v3.4.13", calicoDocs + " 3.24 (1.22–1.25); " + kubekey30},
-	{23, "3.6", "v1.8.6", "3.5.1-0", "v3.24.6", "v3.5.24", calicoDocs + " 3.24 (1.22–1.25); " + kubekey3x},
-	{24, "3.7", "v1.8.6", "3.5.3-0", "v3.26.5", "v3.5.24", calicoDocs + " 3.26 (1.24–1.28); " + kubekey3x},
-	{25, "3.8", "v1.9.3", "3.5.4-0", "v3.26.5", "v3.5.24", calicoDocs + " 3.26 (1.24–1.28); " + kubekey3x},
-	{26, "3.9", "v1.9.3", "3.5.6-0", "v3.26.5", "v3.5.24", calicoDocs + " 3.26 (1.24–1.28); " + kubekey3x},
-	{27, "3.9", "v1.10.1", "3.5.7-0", "v3.28.5", "v3.5.24", calicoDocs + " 3.28 (1.27–1.30); " + kubekey3x},
-	{28, "3.9", "v1.10.1", "3.5.9-0", "v3.28.5", "v3.5.24", calicoDocs + " 3.28 (1.27–1.30); " + kubekey3x},
-	{29, "3.9", "v1.11.1", "3.5.10-0", "v3.29.7", "v3.5.24", calicoDocs + " 3.29 (1.29–1.32); " + kubekey3x},
-	{30, "3.9", "v1.11.1", "3.5.12-0", "v3.29.7", "v3.5.24", calicoDocs + " 3.29 (1.29–1.32); " + kubekey3x},
-	{31, "3.10", "v1.11.3", "3.5.15-0", "v3.30.7", "v3.5.24", calicoDocs + " 3.30 (1.31–1.35); " + kubekey3x},
-	{32, "3.10", "v1.11.3", "3.5.16-0", "v3.31.7", "v3.5.24", calicoDocs + " 3.31 (1.32–1.35); " + kubekey3x},
-	{33, "3.10", "v1.12.0", "3.5.21-0", "v3.31.7", "v3.5.24", calicoDocs + " 3.31 (1.32–1.35); " + kubekey3x},
-	{34, "3.10.1", "v1.12.1", "3.6.4-0", "v3.32.1", "v3.5.33", calicoDocs + " 3.32 (1.34–1.36); " + kubesprayPairing},
-	{35, "3.10.1", "v1.12.1", "3.6.5-0", "v3.32.1", "v3.6.14", calicoDocs + " 3.32 (1.34–1.36); " + kubesprayPairing},
-	{36, kubeadmconstants.PauseVersion, kubeadmconstants.CoreDNSVersion, kubeadmconstants.DefaultEtcdVersion, "v3.32.1", "v3.6.14", calicoDocs + " 3.32 (1.34–1.36); " + kubesprayPairing},
+	{22, "3.5", "v1.8.4", "3.5.0-0", "v3.24.6", "v3.4.13", calicoDocs + " 3.24 (1.22–1.25); " + kubekey30, containerd17},
+	{23, "3.6", "v1.8.6", "3.5.1-0", "v3.24.6", "v3.5.24", calicoDocs + " 3.24 (1.22–1.25); " + kubekey3x, containerd17},
+	{24, "3.7", "v1.8.6", "3.5.3-0", "v3.26.5", "v3.5.24", calicoDocs + " 3.26 (1.24–1.28); " + kubekey3x, containerd17},
+	{25, "3.8", "v1.9.3", "3.5.4-0", "v3.26.5", "v3.5.24", calicoDocs + " 3.26 (1.24–1.28); " + kubekey3x, containerd17},
+	{26, "3.9", "v1.9.3", "3.5.6-0", "v3.26.5", "v3.5.24", calicoDocs + " 3.26 (1.24–1.28); " + kubekey3x, containerd17},
+	{27, "3.9", "v1.10.1", "3.5.7-0", "v3.28.5", "v3.5.24", calicoDocs + " 3.28 (1.27–1.30); " + kubekey3x, containerd17},
+	{28, "3.9", "v1.10.1", "3.5.9-0", "v3.28.5", "v3.5.24", calicoDocs + " 3.28 (1.27–1.30); " + kubekey3x, containerd17},
+	{29, "3.9", "v1.11.1", "3.5.10-0", "v3.29.7", "v3.5.24", calicoDocs + " 3.29 (1.29–1.32); " + kubekey3x, containerd17},
+	{30, "3.9", "v1.11.1", "3.5.12-0", "v3.29.7", "v3.5.24", calicoDocs + " 3.29 (1.29–1.32); " + kubekey3x, containerd17},
+	{31, "3.10", "v1.11.3", "3.5.15-0", "v3.30.7", "v3.5.24", calicoDocs + " 3.30 (1.31–1.35); " + kubekey3x, containerd17},
+	{32, "3.10", "v1.11.3", "3.5.16-0", "v3.31.7", "v3.5.24", calicoDocs + " 3.31 (1.32–1.35); " + kubekey3x, containerd23},
+	{33, "3.10", "v1.12.0", "3.5.21-0", "v3.31.7", "v3.5.24", calicoDocs + " 3.31 (1.32–1.35); " + kubekey3x, containerd23},
+	{34, "3.10.1", "v1.12.1", "3.6.4-0", "v3.32.1", "v3.5.33", calicoDocs + " 3.32 (1.34–1.36); " + kubesprayPairing, containerd23},
+	{35, "3.10.1", "v1.12.1", "3.6.5-0", "v3.32.1", "v3.6.14", calicoDocs + " 3.32 (1.34–1.36); " + kubesprayPairing, containerd23},
+	{36, kubeadmconstants.PauseVersion, kubeadmconstants.CoreDNSVersion, kubeadmconstants.DefaultEtcdVersion, "v3.32.1", "v3.6.14", calicoDocs + " 3.32 (1.34–1.36); " + kubesprayPairing, containerd23},
 }
 
 // PairingFor returns the pairing of a Kubernetes minor.
@@ -146,6 +191,12 @@ func Calico(kubernetesVersion string) CalicoRelease {
 	v := pairing(kubernetesVersion).Calico
 	i := slices.IndexFunc(calicoReleases, func(r CalicoRelease) bool { return r.Version == v })
 	return calicoReleases[i]
+}
+
+// ContainerdFor returns the containerd and runc paired with a Kubernetes
+// version.
+func ContainerdFor(kubernetesVersion string) ContainerRuntime {
+	return pairing(kubernetesVersion).Runtime
 }
 
 // KubeKeyEtcdVersion returns the etcd release of etcd.type kubekey for a

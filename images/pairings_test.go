@@ -34,6 +34,11 @@ func TestPairingsCoverEveryMinor(t *testing.T) {
 		if _, err := Download("etcd", p.Etcd, "amd64"); err != nil {
 			t.Errorf("v1.%d: etcd %s: %v", p.Minor, p.Etcd, err)
 		}
+		for _, b := range [][2]string{{"containerd", p.Runtime.Containerd}, {"runc", p.Runtime.Runc}} {
+			if _, err := Download(b[0], b[1], "amd64"); err != nil || p.Runtime.Source == "" {
+				t.Errorf("v1.%d: %s %s: %v (source %q)", p.Minor, b[0], b[1], err, p.Runtime.Source)
+			}
+		}
 	}
 	last := pairings[len(pairings)-1]
 	if last.Pause != kubeadmconstants.PauseVersion || last.CoreDNS != kubeadmconstants.CoreDNSVersion || last.KubeadmEtcd != kubeadmconstants.DefaultEtcdVersion {
@@ -42,8 +47,36 @@ func TestPairingsCoverEveryMinor(t *testing.T) {
 	if got := KubeKeyEtcdVersion(DefaultKubernetesVersion); got != EtcdVersion {
 		t.Errorf("EtcdVersion %s, the default Kubernetes pairs %s", EtcdVersion, got)
 	}
+	if rt := ContainerdFor(DefaultKubernetesVersion); rt.Containerd != ContainerdVersion || rt.Runc != RuncVersion {
+		t.Errorf("ContainerdVersion %s, RuncVersion %s: the default Kubernetes pairs %+v", ContainerdVersion, RuncVersion, rt)
+	}
 	if _, err := PairingFor(21); err == nil {
 		t.Error("v1.21: want an error")
+	}
+}
+
+// TestContainerdFollowsTheCRI: v1.22's kubelet speaks CRI v1alpha2 only,
+// which containerd 2.0 removed, so it keeps a 1.x (config version 2); the
+// minors containerd's support table gives a 2.x get one (version 3), as does
+// the default Kubernetes, whose kubeadm warns about a containerd without
+// the RuntimeConfig call.
+func TestContainerdFollowsTheCRI(t *testing.T) {
+	for _, tc := range []struct {
+		version    string
+		containerd string
+		config     int
+	}{
+		{"v1.22.10", "1.7.22", 2},
+		{"v1.30.8", "1.7.22", 2},
+		{"v1.31.4", "1.7.22", 2},
+		{"v1.32.0", "2.3.4", 3},
+		{"v1.34.4", "2.3.4", 3},
+		{DefaultKubernetesVersion, "2.3.4", 3},
+	} {
+		rt := ContainerdFor(tc.version)
+		if rt.Containerd != tc.containerd || rt.ConfigVersion() != tc.config {
+			t.Errorf("%s: containerd %s (config version %d), want %s (%d)", tc.version, rt.Containerd, rt.ConfigVersion(), tc.containerd, tc.config)
+		}
 	}
 }
 

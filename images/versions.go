@@ -156,12 +156,14 @@ func KubeSphereVersions() []string {
 }
 
 // Binary versions the Packer template installs (images/packer), each with
-// pins in checksums.go. CNI plugins and crictl moved to the nearest releases
-// with a published pin (from v1.5.1 and v1.31.1): crictl talks CRI v1 to
-// containerd whatever the Kubernetes minor.
+// pins in checksums.go. containerd and runc follow the Kubernetes minor
+// (ContainerdFor); ContainerdVersion and RuncVersion are those of the
+// default Kubernetes, the ones the tests build and run. CNI plugins and
+// crictl moved to the nearest releases with a published pin (from v1.5.1 and
+// v1.31.1): crictl talks CRI v1 to containerd whatever the Kubernetes minor.
 const (
-	ContainerdVersion = "1.7.22"
-	RuncVersion       = "v1.1.14"
+	ContainerdVersion = "2.3.4"
+	RuncVersion       = "v1.4.3"
 	CNIPluginsVersion = "v1.6.2"
 	CrictlVersion     = "v1.35.0"
 	HelmVersion       = "v3.16.2"
@@ -179,15 +181,17 @@ type Binary struct {
 // Binaries lists the node binaries for a cluster, target OS and architecture
 // (amd64, arm64), from their upstream release URLs, with their pins (see
 // Download). etcd is there only when KubeKey's etcd runs it (spec.etcd.type
-// kubekey), at the release paired with the Kubernetes minor.
+// kubekey), at the release paired with the Kubernetes minor, as are
+// containerd and runc.
 func Binaries(c Cluster, os, arch string) []Binary {
 	bin := BinDir(os)
+	rt := ContainerdFor(c.KubernetesVersion)
 	out := []Binary{
 		{Name: "kubeadm", Version: c.KubernetesVersion, Dest: bin + "/kubeadm"},
 		{Name: "kubelet", Version: c.KubernetesVersion, Dest: bin + "/kubelet"},
 		{Name: "kubectl", Version: c.KubernetesVersion, Dest: bin + "/kubectl"},
-		{Name: "containerd", Version: ContainerdVersion, Dest: "/usr/local"},
-		{Name: "runc", Version: RuncVersion, Dest: "/usr/local/sbin/runc"},
+		{Name: "containerd", Version: rt.Containerd, Dest: "/usr/local"},
+		{Name: "runc", Version: rt.Runc, Dest: "/usr/local/sbin/runc"},
 		{Name: "cni-plugins", Version: CNIPluginsVersion, Dest: "/opt/cni/bin"},
 		{Name: "crictl", Version: CrictlVersion, Dest: bin},
 	}

@@ -81,6 +81,15 @@ var fullyPinned = []string{
 	"../../testdata/specs/valid-v1.22.yaml",
 }
 
+// fullyPinnedContainerd is the containerd each of fullyPinned bakes: the
+// one its Kubernetes minor pairs (CRI v1alpha2's 1.7 for v1.22).
+var fullyPinnedContainerd = map[string]string{
+	"config-sample.yaml":          images.ContainerdFor("v1.36.3").Containerd,
+	"seed-kubesphere-v3.3.1.yaml": images.ContainerdFor("v1.22.10").Containerd,
+	"v1.36-private-registry.yaml": images.ContainerdFor("v1.36.3").Containerd,
+	"valid-v1.22.yaml":            images.ContainerdFor("v1.22.10").Containerd,
+}
+
 // TestPackerVarsFullyPinned: for those specs, on both architectures,
 // packer-vars succeeds with no --sha256 and no --allow-unpinned, every
 // binary and asset carries ksgen's pin, and packer validate accepts it.
@@ -101,7 +110,7 @@ func TestPackerVarsFullyPinned(t *testing.T) {
 				if strings.Contains(vars, `sha256 = ""`) || strings.Contains(vars, "allow_unpinned") {
 					t.Errorf("fully pinned vars leave a download unpinned:\n%s", vars)
 				}
-				for _, want := range []string{"/bin/linux/" + arch + "/kubeadm", "containerd-" + images.ContainerdVersion + "-linux-" + arch} {
+				for _, want := range []string{"/bin/linux/" + arch + "/kubeadm", "containerd-" + fullyPinnedContainerd[filepath.Base(spec)] + "-linux-" + arch} {
 					if !strings.Contains(vars, want) {
 						t.Errorf("vars lack %s:\n%s", want, vars)
 					}

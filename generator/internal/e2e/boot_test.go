@@ -133,6 +133,11 @@ func prepareBoot(t *testing.T, phase func(string, time.Time)) bootInputs {
 	if err := writeTarGz(local["crictl"], map[string]string{"crictl": crictl}); err != nil {
 		t.Fatal(err)
 	}
+	// containerd's release archive, remade from the built containerd.
+	local["containerd"] = filepath.Join(in.work, "containerd.tar.gz")
+	if err := containerdReleaseArchive(local["containerd"]); err != nil {
+		t.Fatal(err)
+	}
 	// The CNI plugins' release archive, remade from the built plugins.
 	local["cni-plugins"] = filepath.Join(in.work, "cni-plugins.tgz")
 	if err := cniPluginsArchive(local["cni-plugins"], cni); err != nil {

@@ -25,11 +25,13 @@ import (
 
 // ImagePackages are the Debian 12 packages of the test image: what a cloud
 // image of a ksgen target has (systemd, cloud-init, networking, locales,
-// ssh) plus containerd and runc from Debian, which the project's Packer
-// template would install from their release archives (no internet here).
+// ssh) plus runc from Debian, which the project's Packer template would
+// install from its release (no internet here). containerd is not among
+// them: the Packer scripts bake it from its release archive
+// (containerdReleaseArchive), as for a user.
 var ImagePackages = []string{
 	"systemd", "systemd-sysv", "dbus", "cloud-init", "locales", "iproute2", "ifupdown", "netbase", "udev",
-	"containerd", "runc", "curl", "ca-certificates", "conntrack", "iptables", "ebtables", "socat", "ethtool",
+	"runc", "curl", "ca-certificates", "conntrack", "iptables", "ebtables", "socat", "ethtool",
 	"kmod", "procps", "iputils-ping", "less", "openssh-server",
 }
 
@@ -269,6 +271,20 @@ bash /tmp/ksgen-src/cleanup.sh
 func etcdReleaseArchive(file string, etcd consumers.Etcd) error {
 	dir := "etcd-" + images.EtcdVersion + "-linux-amd64/"
 	return writeTarGz(file, map[string]string{dir + "etcd": etcd.Server, dir + "etcdctl": etcd.Etcdctl})
+}
+
+// containerdReleaseArchive writes the containerd the boot spec's Kubernetes
+// pairs (2.x: Debian's 1.6 cannot read config version 3), built from the
+// Go module proxy, as containerd's release archive lays it out (bin/…,
+// strip 0, unpacked into /usr/local): the daemon, its runc shim and ctr.
+func containerdReleaseArchive(file string) error {
+	ctrd, err := consumers.ContainerdBinaries()
+	if err != nil {
+		return err
+	}
+	return writeTarGz(file, map[string]string{
+		"bin/containerd": ctrd.Containerd, "bin/containerd-shim-runc-v2": ctrd.Shim, "bin/ctr": ctrd.Ctr,
+	})
 }
 
 // cniPluginsArchive writes the CNI plugins the nodes run as the

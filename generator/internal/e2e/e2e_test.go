@@ -654,27 +654,34 @@ func packImages(t *testing.T, work string, refs []string, p programs) []string {
 
 func cgroupRoot(node string) string { return "/ksgen-e2e-" + node }
 
-// startContainerd runs containerd with the node's own config.toml, changed
-// only where this machine differs: no CAP_SYS_RESOURCE for the sandbox's
-// OOM score. Its cgroupfs driver (no systemd manages cgroups here) is the
-// rendered one: the spec's kubeadm patch sets the kubelet's, and ksgen's
-// containerd config follows it.
+// startContainerd runs the containerd the spec's Kubernetes pairs (2.x,
+// built from the Go module proxy: Debian's 1.6 cannot read config version
+// 3) with the node's own config.toml, changed only where this machine
+// differs: no CAP_SYS_RESOURCE for the sandbox's OOM score. Its cgroupfs
+// driver (no systemd manages cgroups here) is the rendered one: the spec's
+// kubeadm patch sets the kubelet's, and ksgen's containerd config follows
+// it. Its shim comes from the same build; runc is the machine's.
 func startContainerd(t *testing.T, n *Node) {
 	t.Helper()
+	ctrd, err := consumers.ContainerdBinaries()
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg, err := os.ReadFile(n.Path("/etc/containerd/config.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cri := []byte(`[plugins."io.containerd.grpc.v1.cri"]` + "\n")
-	adapted := bytes.Replace(cfg, cri, append(slices.Clone(cri), "  restrict_oom_score_adj = true\n"...), 1)
-	if bytes.Count(adapted, []byte("SystemdCgroup = false")) != 1 || !bytes.Contains(adapted, []byte("restrict_oom_score_adj")) {
+	runtime := []byte(`[plugins."io.containerd.cri.v1.runtime"]` + "\n")
+	adapted := bytes.Replace(cfg, runtime, append(slices.Clone(runtime), "  restrict_oom_score_adj = true\n"...), 1)
+	if !bytes.HasPrefix(cfg, []byte("version = 3\n")) || bytes.Count(adapted, []byte("SystemdCgroup = false")) != 1 || !bytes.Contains(adapted, []byte("restrict_oom_score_adj")) {
 		t.Fatalf("%s: containerd's config.toml changed shape; adapt startContainerd:\n%s", n.Name, cfg)
 	}
 	file := filepath.Join(n.Dir, "containerd-e2e.toml")
 	if err := os.WriteFile(file, adapted, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := n.Start(context.Background(), "containerd", nil, "containerd", "--config", file); err != nil {
+	path := "PATH=" + ctrd.Dir + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	if _, err := n.Start(context.Background(), "containerd", []string{path}, ctrd.Containerd, "--config", file); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 30*time.Second, n.Name+"'s containerd socket", func() error {

@@ -18,7 +18,9 @@ const CertsDir = "/etc/containerd/certs.d"
 
 type configData struct {
 	KubernetesVersion string
-	PauseImage        string
+	// PauseImage is the CRI sandbox image (sandbox_image in version 2,
+	// pinned_images.sandbox in version 3).
+	PauseImage string
 	// SystemdCgroup agrees with the kubelet's cgroup driver.
 	SystemdCgroup bool
 	// Root is registry.containerdDataDir, "" for containerd's own.
@@ -89,6 +91,16 @@ OOMScoreAdjust=-999
 WantedBy=multi-user.target
 `
 
+// configTemplate is the config.toml template for each config version: the
+// one the containerd paired with the Kubernetes version reads natively (2
+// for containerd 1.x, 3 for 2.x, which reads 2 only through a migration it
+// logs as deprecated). Registry credentials stay in the CRI registry's
+// configs.<host>.auth in both: containerd 2.x still reads them (its
+// RELEASES.md marks configs deprecated, for removal in 2.4, and recommends
+// the kubelet's ImagePullSecrets); hosts.toml has no credentials, only
+// static headers, which a registry's token challenge does not take.
+var configTemplate = map[int]string{2: "containerd-config.toml.tmpl", 3: "containerd-config-v3.toml.tmpl"}
+
 // sharedConfig keys configFiles, which depends on the cluster alone.
 type sharedConfig struct{}
 
@@ -105,7 +117,7 @@ func configFiles(c *plan.Cluster) ([]fileset.File, error) {
 		a := reg.Auths[host]
 		data.Auths = append(data.Auths, auth{Host: host, Username: a.Username, Password: a.Password, Auth: a.Auth, IdentityToken: a.IdentityToken})
 	}
-	cfg, err := templates.Execute("containerd-config.toml.tmpl", data)
+	cfg, err := templates.Execute(configTemplate[images.ContainerdFor(data.KubernetesVersion).ConfigVersion()], data)
 	if err != nil {
 		return nil, fmt.Errorf("containerd config: %w", err)
 	}
