@@ -41,7 +41,7 @@ func bootEnabled(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("make e2e-boot needs root: it makes a network namespace, cgroups and nspawn machines")
 	}
-	for _, c := range []string{"mmdebstrap", "systemd-nspawn", "nsenter", "ip", "haproxy", "ldd", "cp"} {
+	for _, c := range []string{"mmdebstrap", "systemd-nspawn", "nsenter", "ip", "haproxy", "ldd", "cp", "ssh-keygen", "groupadd"} {
 		if _, err := exec.LookPath(c); err != nil {
 			t.Fatalf("%s not found: apt-get install mmdebstrap systemd-container iproute2 haproxy", c)
 		}

@@ -243,7 +243,9 @@ func (l *Lab) NewIgnitionMachine(name, image, ignition string, config []byte) (*
 //     the presets Ignition writes for the units it enables;
 //   - the baked Kubernetes binaries are in /opt/bin, Flatcar's place for
 //     them (an image the user baked, as ksgen's warning asks);
-//   - the wheel group exists.
+//   - the wheel group exists;
+//   - SSH host keys exist (the Debian image leaves them to cloud-init;
+//     Flatcar's sshd-keygen makes them at first boot).
 func flatcarLike(root string) error {
 	if err := os.WriteFile(filepath.Join(root, "etc/cloud/cloud-init.disabled"), nil, 0o644); err != nil {
 		return err
@@ -280,7 +282,8 @@ func flatcarLike(root string) error {
 	if _, err := run(exec.Command("groupadd", "--root", root, "-f", "wheel")); err != nil {
 		return err
 	}
-	return nil
+	_, err := run(exec.Command("ssh-keygen", "-A", "-f", root))
+	return err
 }
 
 func (m *Machine) cgroup() string { return filepath.Join(LabCgroup, m.Name) }
