@@ -206,13 +206,38 @@ func (w *Writer) mkdir(d string) error {
 	return m.err
 }
 
-// Commit puts the finished tree at dir.
+// Commit puts the finished tree at dir. The tree is on disk before it
+// replaces the previous one, and the swap is on disk when Commit returns:
+// after a power cut the directory holds the old tree or the new, whole.
+// One syncfs covers every file, no fsync per file or directory.
 func (w *Writer) Commit() error {
 	defer os.RemoveAll(w.tmp)
 	if err := os.Chmod(w.tmp, 0o700); err != nil {
 		return err
 	}
-	return swap(w.tmp, w.dir)
+	if err := syncDir(w.tmp, unix.Syncfs); err != nil {
+		return fmt.Errorf("sync output: %w", err)
+	}
+	if err := swap(w.tmp, w.dir); err != nil {
+		return err
+	}
+	if err := syncDir(filepath.Dir(w.dir), unix.Fsync); err != nil {
+		return fmt.Errorf("sync output: %w", err)
+	}
+	return nil
+}
+
+// syncDir opens directory d and calls sync (syncfs, fsync) on it.
+func syncDir(d string, sync func(fd int) error) error {
+	fd, err := unix.Open(d, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	err = sync(fd)
+	if cerr := unix.Close(fd); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Abort drops the unfinished tree; dir is untouched.
