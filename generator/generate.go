@@ -180,17 +180,18 @@ func newRenderer(c *plan.Cluster, b *pki.Bundle, nodes []*plan.Node, opts Option
 		}
 	}
 	return &renderer{
-		opts:     opts,
-		tokens:   tokens,
-		pointer:  fetch.Pointer{BaseURL: opts.ServeURL, CA: fetch.ServeCA(b).Cert},
-		cluster:  c,
-		bundle:   b,
-		formats:  formats,
-		cred:     cred,
-		snippets: snippets,
-		budget:   budget,
-		etcd:     etcdSecrets,
-		ignition: &ignition.Encoder{},
+		opts:      opts,
+		tokens:    tokens,
+		pointer:   fetch.Pointer{BaseURL: opts.ServeURL, CA: fetch.ServeCA(b).Cert},
+		cluster:   c,
+		bundle:    b,
+		formats:   formats,
+		cred:      cred,
+		snippets:  snippets,
+		budget:    budget,
+		etcd:      etcdSecrets,
+		ignition:  &ignition.Encoder{},
+		cloudinit: &cloudinit.Encoder{},
 	}, nil
 }
 
@@ -243,8 +244,9 @@ type renderer struct {
 	snippets map[string][]byte // user snippet files by path
 	budget   budget
 	etcd     *etcd.Secrets
-	// ignition translates what nodes share once per render.
-	ignition *ignition.Encoder
+	// ignition and cloudinit encode what nodes share once per render.
+	ignition  *ignition.Encoder
+	cloudinit *cloudinit.Encoder
 }
 
 type nodeOutput struct {
@@ -296,7 +298,7 @@ func (r *renderer) node(n *plan.Node) (nodeOutput, error) {
 		}
 	case FormatCloudInit:
 		out.index.Payload = fetch.CloudInitFile
-		ud, err := cloudinit.Encode(p, cloudinit.Options{Snippet: r.snippets[n.Settings.Snippets.CloudConfig]})
+		ud, err := r.cloudinit.Encode(p, cloudinit.Options{Snippet: r.snippets[n.Settings.Snippets.CloudConfig]})
 		if err != nil {
 			return nodeOutput{}, fmt.Errorf("cloud-init: %w", err)
 		}

@@ -83,8 +83,10 @@ func Write(dir string, t *Tree) error {
 // empty; anything else is refused so that no user file is ever lost.
 type Writer struct {
 	dir, tmp string
-	mu       sync.Mutex
-	made     map[string]bool
+	// dirs holds a *madeDir per directory of the tree: each is made once,
+	// by one mkdir, and goroutines making different ones do not wait on
+	// each other.
+	dirs sync.Map
 	// umask is the process's file mode creation mask: a file needs a chmod
 	// after its creation only when the mask cleared one of its mode bits.
 	umask fs.FileMode
@@ -104,7 +106,8 @@ func Create(dir string) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create temporary output: %w", err)
 	}
-	return &Writer{dir: dir, tmp: tmp, made: map[string]bool{tmp: true}, umask: umask()}, nil
+	// Clean, as the paths Put joins under it are.
+	return &Writer{dir: dir, tmp: filepath.Clean(tmp), umask: umask()}, nil
 }
 
 // umask reads the process's umask from /proc/self/status (umask(2) can
@@ -171,39 +174,70 @@ func writeAll(fd int, b []byte) error {
 	return nil
 }
 
-func (w *Writer) mkdir(d string) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.mkdirLocked(d)
+type madeDir struct {
+	once sync.Once
+	err  error
 }
 
-// mkdirLocked makes d and its missing parents inside the tree, each once:
-// one mkdir per directory, no stat of every parent as os.MkdirAll does.
-func (w *Writer) mkdirLocked(d string) error {
-	if w.made[d] {
+// mkdir makes d and its missing parents inside the tree, parents first, so
+// that each directory costs one mkdir: no mkdir that fails for a missing
+// parent, no stat of every parent as os.MkdirAll does.
+func (w *Writer) mkdir(d string) error {
+	if d == w.tmp {
 		return nil
 	}
-	err := unix.Mkdir(d, 0o700)
-	if errors.Is(err, unix.ENOENT) && d != w.tmp {
-		if err := w.mkdirLocked(filepath.Dir(d)); err != nil {
-			return err
+	if !strings.HasPrefix(d, w.tmp+string(filepath.Separator)) {
+		return fmt.Errorf("output: directory %s is outside the tree", d)
+	}
+	v, ok := w.dirs.Load(d)
+	if !ok {
+		v, _ = w.dirs.LoadOrStore(d, &madeDir{})
+	}
+	m := v.(*madeDir)
+	m.once.Do(func() {
+		if m.err = w.mkdir(filepath.Dir(d)); m.err != nil {
+			return
 		}
-		err = unix.Mkdir(d, 0o700)
-	}
-	if err != nil && !errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("output: create directory %s: %w", d, err)
-	}
-	w.made[d] = true
-	return nil
+		// EEXIST is a file in the way: creating the file under it says so.
+		if err := unix.Mkdir(d, 0o700); err != nil && !errors.Is(err, unix.EEXIST) {
+			m.err = fmt.Errorf("output: create directory %s: %w", d, err)
+		}
+	})
+	return m.err
 }
 
-// Commit puts the finished tree at dir.
+// Commit puts the finished tree at dir. The tree is on disk before it
+// replaces the previous one, and the swap is on disk when Commit returns:
+// after a power cut the directory holds the old tree or the new, whole.
+// One syncfs covers every file, no fsync per file or directory.
 func (w *Writer) Commit() error {
 	defer os.RemoveAll(w.tmp)
 	if err := os.Chmod(w.tmp, 0o700); err != nil {
 		return err
 	}
-	return swap(w.tmp, w.dir)
+	if err := syncDir(w.tmp, unix.Syncfs); err != nil {
+		return fmt.Errorf("sync output: %w", err)
+	}
+	if err := swap(w.tmp, w.dir); err != nil {
+		return err
+	}
+	if err := syncDir(filepath.Dir(w.dir), unix.Fsync); err != nil {
+		return fmt.Errorf("sync output: %w", err)
+	}
+	return nil
+}
+
+// syncDir opens directory d and calls sync (syncfs, fsync) on it.
+func syncDir(d string, sync func(fd int) error) error {
+	fd, err := unix.Open(d, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	err = sync(fd)
+	if cerr := unix.Close(fd); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Abort drops the unfinished tree; dir is untouched.

@@ -82,6 +82,28 @@ func Encode(n *fileset.Set, opts Options) (out []byte, err error) {
 // writeFiles collects payload files and unit files, sorted by path, and
 // picks each one's encoding.
 func writeFiles(n *fileset.Set) ([]writeFile, error) {
+	all, err := payloadFiles(n)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	out := make([]writeFile, 0, len(all))
+	for _, f := range all {
+		w, err := newWriteFile(f)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, w)
+	}
+	return out, errors.Join(errs...)
+}
+
+// payloadFiles checks n's units and returns the files write_files carries
+// (payload files and unit files, sorted by path), refusing paths that are
+// not absolute and clean, two files at one path and modes beyond
+// permission bits.
+func payloadFiles(n *fileset.Set) ([]fileset.File, error) {
 	var errs []error
 	for _, u := range n.Units {
 		switch {
@@ -107,40 +129,38 @@ func writeFiles(n *fileset.Set) ([]writeFile, error) {
 	}
 	all = append(all, n.UnitFiles()...)
 	sort.SliceStable(all, func(i, j int) bool { return all[i].Path < all[j].Path })
-	out := make([]writeFile, 0, len(all))
 	for i, f := range all {
-		if !path.IsAbs(f.Path) || path.Clean(f.Path) != f.Path {
+		switch {
+		case !path.IsAbs(f.Path) || path.Clean(f.Path) != f.Path:
 			errs = append(errs, fmt.Errorf("file %q: path must be absolute and clean", f.Path))
-			continue
-		}
-		if i > 0 && all[i-1].Path == f.Path {
+		case i > 0 && all[i-1].Path == f.Path:
 			errs = append(errs, fmt.Errorf("two files at %s", f.Path))
-			continue
-		}
-		if f.Mode&^fs.ModePerm != 0 {
+		case f.Mode&^fs.ModePerm != 0:
 			errs = append(errs, fmt.Errorf("file %s: mode %v: only permission bits are supported", f.Path, f.Mode))
-			continue
 		}
-		user, group := orRoot(f.Owner), orRoot(f.Group)
-		w := writeFile{
-			path:        f.Path,
-			owner:       user + ":" + group,
-			permissions: fmt.Sprintf("%04o", uint32(f.Mode.Perm())),
-			// write_files runs before users-groups; a file owned by anyone
-			// but root waits for the final stage, which still runs before
-			// runcmd's script.
-			deferred: user != "root" || group != "root",
-			raw:      f.Content,
-		}
-		enc, content, err := encodeContent(f.Content)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("file %s: %w", f.Path, err))
-			continue
-		}
-		w.encoding, w.content = enc, content
-		out = append(out, w)
 	}
-	return out, errors.Join(errs...)
+	return all, errors.Join(errs...)
+}
+
+// newWriteFile is f's write_files entry, its content encoded.
+func newWriteFile(f fileset.File) (writeFile, error) {
+	user, group := orRoot(f.Owner), orRoot(f.Group)
+	w := writeFile{
+		path:        f.Path,
+		owner:       user + ":" + group,
+		permissions: fmt.Sprintf("%04o", uint32(f.Mode.Perm())),
+		// write_files runs before users-groups; a file owned by anyone
+		// but root waits for the final stage, which still runs before
+		// runcmd's script.
+		deferred: user != "root" || group != "root",
+		raw:      f.Content,
+	}
+	enc, content, err := encodeContent(f.Content)
+	if err != nil {
+		return writeFile{}, fmt.Errorf("file %s: %w", f.Path, err)
+	}
+	w.encoding, w.content = enc, content
+	return w, nil
 }
 
 func orRoot(s string) string {
@@ -168,63 +188,88 @@ func encodeContent(b []byte) (encoding, content string, err error) {
 	return encoding, content, nil
 }
 
-// generated builds the cloud-config mapping for n.
+// generated builds the cloud-config mapping for n: its sections in the
+// order Encoder assembles them.
 func generated(n *fileset.Set, files []writeFile) *yaml.Node {
 	doc := mapping()
 	for _, f := range files {
 		if f.path == "/etc/hostname" {
-			// cloud-init sets the running hostname from the cloud's metadata
-			// before write_files; say which one this machine has.
-			add(doc, "hostname", str(strings.TrimSpace(string(f.raw))))
+			add(doc, "hostname", hostnameOf(f.raw))
 		}
 	}
 	if len(files) > 0 {
 		seq := sequence()
 		for _, f := range files {
-			m := mapping()
-			add(m, "path", str(f.path))
-			if f.owner != "root:root" {
-				// root:root is write_files' default; leaving it out keeps payloads small.
-				add(m, "owner", str(f.owner))
-			}
-			p := str(f.permissions)
-			p.Style = yaml.DoubleQuotedStyle
-			add(m, "permissions", p)
-			if f.deferred {
-				add(m, "defer", boolean(true))
-			}
-			if f.encoding != "" {
-				add(m, "encoding", str(f.encoding))
-			}
-			add(m, "content", text(f.content))
-			seq.Content = append(seq.Content, m)
+			seq.Content = append(seq.Content, entryNode(f))
 		}
 		add(doc, "write_files", seq)
 	}
-
-	users := append([]fileset.User(nil), n.Users...)
-	sort.SliceStable(users, func(i, j int) bool { return users[i].Name < users[j].Name })
-	if len(users) > 0 {
-		seq := sequence(str("default"))
-		for _, u := range users {
-			m := mapping()
-			add(m, "name", str(u.Name))
-			if len(u.Groups) > 0 {
-				add(m, "groups", strs(u.Groups))
-			}
-			// No password is ever set; lock it so only SSH keys log in.
-			add(m, "lock_passwd", boolean(true))
-			if len(u.SSHAuthorizedKeys) > 0 {
-				add(m, "ssh_authorized_keys", strs(u.SSHAuthorizedKeys))
-			}
-			seq.Content = append(seq.Content, m)
-		}
-		add(doc, "users", seq)
+	if users := usersNode(n.Users); users != nil {
+		add(doc, "users", users)
 	}
+	if cmds := runcmd(n); len(cmds.Content) > 0 {
+		add(doc, "runcmd", cmds)
+	}
+	return doc
+}
 
-	// Ignition enables units natively; cloud-init has no such module and
-	// write_files cannot create the .wants symlinks, so runcmd does it.
-	// --no-block: units ordered after cloud-final must not deadlock it.
+// hostnameOf is the hostname key's value: cloud-init sets the running
+// hostname from the cloud's metadata before write_files; say which one this
+// machine has.
+func hostnameOf(etcHostname []byte) *yaml.Node {
+	return str(strings.TrimSpace(string(etcHostname)))
+}
+
+// entryNode is one write_files item.
+func entryNode(f writeFile) *yaml.Node {
+	m := mapping()
+	add(m, "path", str(f.path))
+	if f.owner != "root:root" {
+		// root:root is write_files' default; leaving it out keeps payloads small.
+		add(m, "owner", str(f.owner))
+	}
+	p := str(f.permissions)
+	p.Style = yaml.DoubleQuotedStyle
+	add(m, "permissions", p)
+	if f.deferred {
+		add(m, "defer", boolean(true))
+	}
+	if f.encoding != "" {
+		add(m, "encoding", str(f.encoding))
+	}
+	add(m, "content", text(f.content))
+	return m
+}
+
+// usersNode is the users list, nil when the payload has none.
+func usersNode(payload []fileset.User) *yaml.Node {
+	users := append([]fileset.User(nil), payload...)
+	sort.SliceStable(users, func(i, j int) bool { return users[i].Name < users[j].Name })
+	if len(users) == 0 {
+		return nil
+	}
+	seq := sequence(str("default"))
+	for _, u := range users {
+		m := mapping()
+		add(m, "name", str(u.Name))
+		if len(u.Groups) > 0 {
+			add(m, "groups", strs(u.Groups))
+		}
+		// No password is ever set; lock it so only SSH keys log in.
+		add(m, "lock_passwd", boolean(true))
+		if len(u.SSHAuthorizedKeys) > 0 {
+			add(m, "ssh_authorized_keys", strs(u.SSHAuthorizedKeys))
+		}
+		seq.Content = append(seq.Content, m)
+	}
+	return seq
+}
+
+// runcmd is the runcmd list: the downloads, then what enables the units.
+// Ignition enables units natively; cloud-init has no such module and
+// write_files cannot create the .wants symlinks, so runcmd does it.
+// --no-block: units ordered after cloud-final must not deadlock it.
+func runcmd(n *fileset.Set) *yaml.Node {
 	var enabled []string
 	for _, u := range n.Units {
 		if u.Enabled {
@@ -240,10 +285,7 @@ func generated(n *fileset.Set, files []writeFile) *yaml.Node {
 			cmds.Content = append(cmds.Content, argv("systemctl", "enable", "--now", "--no-block", name))
 		}
 	}
-	if len(cmds.Content) > 0 {
-		add(doc, "runcmd", cmds)
-	}
-	return doc
+	return cmds
 }
 
 // downloadScript fetches every remote file (its arguments, four per file:

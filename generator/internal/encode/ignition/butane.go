@@ -10,9 +10,7 @@ import (
 	"sort"
 	"strings"
 
-	butaneutil "github.com/coreos/butane/base/util"
 	base "github.com/coreos/butane/base/v0_6"
-	"github.com/vincent-petithory/dataurl"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ksgen/ksgen/generator/internal/fileset"
@@ -159,18 +157,54 @@ func butaneFile(f fileset.File, contents func([]byte) (base.Resource, error)) (b
 // URL-escaped, base64 and gzip+base64), so that config.bu translated again
 // with plain Butane gives this very config.ign.
 func encodeContents(b []byte) (base.Resource, error) {
-	plain := min(len(","+dataurl.Escape(b)), len(";base64,")+base64.StdEncoding.EncodedLen(len(b)))
+	plain := min(len(",")+escapedLen(b), len(";base64,")+base64.StdEncoding.EncodedLen(len(b)))
 	if z := fileset.Gzip(b); len(";base64,")+base64.StdEncoding.EncodedLen(len(z))+len("gzip") < plain {
 		return base.Resource{Source: ptr("data:;base64," + base64.StdEncoding.EncodeToString(z)), Compression: ptr("gzip")}, nil
 	}
 	if fileset.IsText(b) {
 		return base.Resource{Inline: ptr(string(b))}, nil
 	}
-	src, _, err := butaneutil.MakeDataURL(b, nil, false)
-	if err != nil {
-		return base.Resource{}, fmt.Errorf("data URL: %w", err)
+	return base.Resource{Source: ptr(dataURL(b))}, nil
+}
+
+// dataURL is the URL butaneutil.MakeDataURL(b, nil, false) returns (the
+// shorter of URL-escaped and base64, escaped on a tie), built without
+// dataurl.Escape, which formats every escaped byte with fmt.Fprintf.
+func dataURL(b []byte) string {
+	if n := escapedLen(b); len(";base64,")+base64.StdEncoding.EncodedLen(len(b)) < len(",")+n {
+		return "data:;base64," + base64.StdEncoding.EncodeToString(b)
 	}
-	return base.Resource{Source: &src}, nil
+	const hex = "0123456789ABCDEF"
+	out := make([]byte, 0, len("data:,")+escapedLen(b))
+	out = append(out, "data:,"...)
+	for _, c := range b {
+		if unreserved(c) {
+			out = append(out, c)
+		} else {
+			out = append(out, '%', hex[c>>4], hex[c&15])
+		}
+	}
+	return string(out)
+}
+
+// escapedLen is len(dataurl.Escape(b)): an unreserved byte stays, any
+// other becomes %XX.
+func escapedLen(b []byte) int {
+	n := 0
+	for _, c := range b {
+		if unreserved(c) {
+			n++
+		} else {
+			n += 3
+		}
+	}
+	return n
+}
+
+// unreserved is RFC 2396's unreserved set, as dataurl.Escape has it.
+func unreserved(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		c == '-' || c == '_' || c == '.' || c == '!' || c == '~' || c == '*' || c == '\'' || c == '(' || c == ')'
 }
 
 // transcode moves a value between two Butane schema versions through YAML,

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	ignjson "github.com/clarketm/json"
-	butaneutil "github.com/coreos/butane/base/util"
 	base "github.com/coreos/butane/base/v0_6"
 	"github.com/coreos/butane/config/common"
 	ign3_5types "github.com/coreos/ignition/v2/config/v3_5/types"
@@ -336,11 +335,7 @@ func (e *Encoder) fileEntry(v variant, f base.File, want fileset.File, heading s
 	value, src := c.Source, c.Source
 	if c.Inline != nil {
 		value = c.Inline
-		url, _, err := butaneutil.MakeDataURL([]byte(*c.Inline), nil, false)
-		if err != nil {
-			return entry{}, fmt.Errorf("file %s: data URL: %w", f.Path, err)
-		}
-		src = &url
+		src = ptr(dataURL([]byte(*c.Inline)))
 	}
 	scalar, err := yamlValue(*value, fileValueColumn)
 	if err != nil {

@@ -3,8 +3,12 @@ package ignition
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"testing"
+
+	butaneutil "github.com/coreos/butane/base/util"
+	"github.com/vincent-petithory/dataurl"
 
 	"github.com/ksgen/ksgen/generator/internal/fileset"
 )
@@ -116,5 +120,40 @@ func TestEncoderErrors(t *testing.T) {
 	bu, ign, err := enc.Encode(fixture(), Options{Snippet: snippet})
 	if err != nil || !bytes.Equal(bu, want) || !bytes.Equal(ign, wantIgn) {
 		t.Errorf("snippet: Encoder differs from Encode (err %v)", err)
+	}
+}
+
+// dataURL is Butane's MakeDataURL without compression, byte for byte: for
+// every byte value alone, text, binary, and random bytes of every density
+// of escaping (so both the escaped and the base64 form win, and ties).
+func TestDataURLMatchesButane(t *testing.T) {
+	t.Parallel()
+	inputs := [][]byte{nil, {}, []byte("node1\n"), []byte(largeText()), binaryBytes(), []byte("a b"), []byte("abc%")}
+	for c := range 256 {
+		inputs = append(inputs, []byte{byte(c)}, []byte{'a', byte(c), 'b', 'c'})
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 2000 {
+		b := make([]byte, r.IntN(64))
+		for j := range b {
+			if r.IntN(100) < i%100 {
+				b[j] = byte(r.IntN(256))
+			} else {
+				b[j] = "abcXYZ019-_.!~*'()"[r.IntN(18)]
+			}
+		}
+		inputs = append(inputs, b)
+	}
+	for _, b := range inputs {
+		want, _, err := butaneutil.MakeDataURL(b, nil, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := dataURL(b); got != want {
+			t.Fatalf("dataURL(%q) = %q, want %q", b, got, want)
+		}
+		if got, want := escapedLen(b), len(dataurl.Escape(b)); got != want {
+			t.Fatalf("escapedLen(%q) = %d, want %d", b, got, want)
+		}
 	}
 }

@@ -1,0 +1,182 @@
+package cloudinit
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/ksgen/ksgen/generator/internal/fileset"
+)
+
+// Encoder encodes the nodes of one render, each as Encode would, but emits
+// what nodes share once. A cloud-config is a mapping whose sections
+// (hostname, write_files, users, runcmd) each start at column 0, and
+// write_files is a block list whose items start at column 2: each section
+// and each item is laid out by the YAML emitter on its own, and a node is
+// those pieces, concatenated. Each distinct write_files item is emitted
+// once and read back once, its content decoded and compared with the
+// payload's bytes, as Encode reads back a whole config; a node's own items
+// (its hostname, /etc/hosts, kubeadm config) are emitted and read back for
+// that node. The first node of each shape (its paths, modes, owners, units
+// and users, contents left out) is also encoded whole by Encode, and the
+// pieces must match it byte for byte.
+// Make one per render (its caches must not outlive it); it is safe for
+// concurrent use, and its output does not depend on the order of calls.
+type Encoder struct {
+	entries  fileset.Cache[[]byte]
+	sections fileset.Cache[[]byte]
+	shapes   fileset.Once
+}
+
+// Encode returns what the package's Encode returns for n and opts. A node
+// with a user snippet, or one Encode would refuse, is encoded by Encode
+// itself.
+func (e *Encoder) Encode(n *fileset.Set, opts Options) ([]byte, error) {
+	if len(opts.Snippet) > 0 {
+		return Encode(n, opts)
+	}
+	files, err := payloadFiles(n)
+	if err != nil {
+		return Encode(n, opts) // for its error
+	}
+	var out bytes.Buffer
+	out.WriteString(Header + "\n")
+	for _, f := range files {
+		if f.Path == "/etc/hostname" {
+			b, err := section("hostname", hostnameOf(f.Content))
+			if err != nil {
+				return nil, err
+			}
+			out.Write(b)
+		}
+	}
+	if len(files) > 0 {
+		out.WriteString(writeFilesKey)
+		for _, f := range files {
+			k := fileset.NewKey().Str(f.Path).Str(f.Owner).Str(f.Group).Int(int(f.Mode)).Bytes(f.Content).Sum()
+			b, err := e.entries.Get(k, func() ([]byte, error) { return item(f) })
+			if err != nil {
+				return nil, err
+			}
+			out.Write(b)
+		}
+	}
+	users, err := e.sections.Get(usersKey(n.Users), func() ([]byte, error) {
+		if u := usersNode(n.Users); u != nil {
+			return section("users", u)
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out.Write(users)
+	cmds, err := e.sections.Get(runcmdKey(n), func() ([]byte, error) {
+		if c := runcmd(n); len(c.Content) > 0 {
+			return section("runcmd", c)
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out.Write(cmds)
+
+	if err := e.shapes.Do(shapeKey(n, files), func() error {
+		want, err := Encode(n, opts)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(want, out.Bytes()) {
+			return fmt.Errorf("internal error: the cloud-config assembled from its pieces differs from the one encoded whole (node %s)", n.Name)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+const writeFilesKey = "write_files:\n"
+
+// section is a one-key mapping as the emitter lays it out: the key at
+// column 0, the value after it.
+func section(key string, value *yaml.Node) ([]byte, error) {
+	doc := mapping()
+	add(doc, key, value)
+	return marshal(doc)
+}
+
+// item is f's write_files item as it is laid out in the list, read back
+// and checked as Encode checks a whole config.
+func item(f fileset.File) ([]byte, error) {
+	w, err := newWriteFile(f)
+	if err != nil {
+		return nil, err
+	}
+	body, err := section("write_files", sequence(entryNode(w)))
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRoundTrip(body, []writeFile{w}); err != nil {
+		return nil, err
+	}
+	rest, ok := strings.CutPrefix(string(body), writeFilesKey)
+	if !ok {
+		return nil, fmt.Errorf("internal error: write_files item of %s does not start with %q", f.Path, writeFilesKey)
+	}
+	return []byte(rest), nil
+}
+
+func usersKey(users []fileset.User) fileset.Key {
+	k := fileset.NewKey().Str("users").Int(len(users))
+	for _, u := range users {
+		k.Str(u.Name).Int(len(u.Groups)).Int(len(u.SSHAuthorizedKeys))
+		for _, g := range u.Groups {
+			k.Str(g)
+		}
+		for _, s := range u.SSHAuthorizedKeys {
+			k.Str(s)
+		}
+	}
+	return k.Sum()
+}
+
+// runcmdKey is what runcmd reads: the remote files and the units' names
+// and enablement.
+func runcmdKey(n *fileset.Set) fileset.Key {
+	var remote []fileset.File
+	for _, f := range n.Files {
+		if f.Remote() {
+			remote = append(remote, f)
+		}
+	}
+	k := fileset.NewKey().Str("runcmd").Int(len(remote))
+	for _, f := range remote {
+		k.Str(f.Path).Str(f.Source).Str(f.SHA256).Int(int(f.Mode))
+	}
+	k.Int(len(n.Units))
+	for _, u := range n.Units {
+		k.Str(u.Name).Int(boolInt(u.Enabled))
+	}
+	return k.Sum()
+}
+
+// shapeKey is every field of every piece but the files' contents.
+func shapeKey(n *fileset.Set, files []fileset.File) fileset.Key {
+	k := fileset.NewKey().Str("shape").Int(len(files))
+	for _, f := range files {
+		k.Str(f.Path).Str(f.Owner).Str(f.Group).Int(int(f.Mode))
+	}
+	u, r := usersKey(n.Users), runcmdKey(n)
+	return k.Bytes(u[:]).Bytes(r[:]).Sum()
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
