@@ -12,6 +12,7 @@ import (
 	"github.com/ksgen/ksgen/generator/internal/render/kubeadm"
 	"github.com/ksgen/ksgen/generator/plan"
 	"github.com/ksgen/ksgen/generator/profile/osprofile"
+	"github.com/ksgen/ksgen/images"
 )
 
 // Validate is ksgen's one full validation. It completes r, the report of
@@ -45,6 +46,7 @@ func Validate(s *spec.Spec, r *spec.Report) (*plan.Cluster, error) {
 	}
 	r.Entries = append(r.Entries, checkBinaries(s, c)...)
 	r.Entries = append(r.Entries, checkNetwork(s, c)...)
+	r.Entries = append(r.Entries, checkStockContainerd(s, c)...)
 	// The external etcd files are read here, once: the render takes them
 	// from the plan.
 	files, err := plan.ReadExternalEtcd(s)
@@ -142,6 +144,31 @@ func checkNetwork(s *spec.Spec, c *plan.Cluster) []spec.Entry {
 		out = append(out, spec.NewEntry(s, spec.Warning, first[os], spec.ErrUnsupported,
 			"hosts %s run %s, whose cloud-init applies a static address from its datasource's network-config before it reads user-data: ksgen's network setting is not in their user-data; give it in the datasource (a NoCloud seed's network-config, the cloud's metadata)",
 			strings.Join(datasource[os], ", "), os))
+	}
+	return out
+}
+
+// checkStockContainerd warns where a node keeps the containerd its OS's
+// image ships (Fedora CoreOS, Flatcar) while the Kubernetes version pairs
+// with containerd 2.x, whose config.toml is version 3: ksgen cannot know
+// the image's containerd, and a 1.7 refuses that file while a 1.6 reads it
+// and drops every CRI setting.
+func checkStockContainerd(s *spec.Spec, c *plan.Cluster) []spec.Entry {
+	rt := images.ContainerdFor(c.KubernetesVersion())
+	if rt.ConfigVersion() < 3 {
+		return nil
+	}
+	byOS := map[string][]string{}
+	for _, n := range c.Nodes {
+		if osprofile.Of(n.OS).Ships(osprofile.Containerd) {
+			byOS[n.OS] = append(byOS[n.OS], n.Name)
+		}
+	}
+	var out []spec.Entry
+	for _, os := range slices.Sorted(maps.Keys(byOS)) {
+		out = append(out, spec.NewEntry(s, spec.Warning, "spec.kubernetes.version", spec.ErrUnsupported,
+			"hosts %s keep the containerd their %s image ships, and Kubernetes %s gets containerd %s's config.toml (version 3), which containerd 1.7 refuses and 1.6 reads without its CRI settings: boot an image whose containerd is 2.x",
+			strings.Join(byOS[os], ", "), osprofile.Of(os).Display, c.KubernetesVersion(), rt.Containerd))
 	}
 	return out
 }
