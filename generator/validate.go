@@ -77,7 +77,7 @@ func checkBinaries(s *spec.Spec, c *plan.Cluster) []spec.Entry {
 	type key struct{ name, version, arch string }
 	hosts := map[key][]string{}
 	var keys []key
-	var unbaked = map[string][]string{}
+	unbaked := hostsByOS{}
 	for _, n := range c.Nodes {
 		_, missing := binaries.Needed(c, n)
 		for _, m := range missing {
@@ -89,7 +89,7 @@ func checkBinaries(s *spec.Spec, c *plan.Cluster) []spec.Entry {
 		}
 		prof := osprofile.Of(n.OS)
 		if c.Binaries.Source == binaries.SourceImage && n.Kubelet && !prof.Bake && !prof.Ships(osprofile.Kubeadm) {
-			unbaked[n.OS] = append(unbaked[n.OS], n.Name)
+			unbaked.add(n.OS, n.Name)
 		}
 	}
 	var out []spec.Entry
@@ -98,10 +98,10 @@ func checkBinaries(s *spec.Spec, c *plan.Cluster) []spec.Entry {
 			"%s %s (linux/%s), which hosts %s download, has no sha256 in ksgen's pin table (images/checksums.go): add {name: %s, url: URL, sha256: SUM} to ksgen.spec.binaries.downloads (the sum from the upstream release), or choose a pinned version",
 			k.name, k.version, k.arch, strings.Join(hosts[k], ", "), k.name))
 	}
-	for _, os := range slices.Sorted(maps.Keys(unbaked)) {
+	for _, os := range unbaked.oses() {
 		out = append(out, spec.NewEntry(s, spec.Warning, path, spec.ErrNoBinaries,
 			"hosts %s run %s, whose stock image has no kubeadm, kubelet or kubectl and whose image images/packer does not bake: set binaries.source: download (pinned URLs, or binaries.mirror offline), or boot an image you baked with them in %s",
-			strings.Join(unbaked[os], ", "), os, osprofile.Of(os).BinDir))
+			unbaked.hosts(os), os, osprofile.Of(os).BinDir))
 	}
 	return out
 }
@@ -113,7 +113,7 @@ func checkBinaries(s *spec.Spec, c *plan.Cluster) []spec.Entry {
 // user-data (a warning: the user may give it there).
 func checkNetwork(s *spec.Spec, c *plan.Cluster) []spec.Entry {
 	var out []spec.Entry
-	datasource, first := map[string][]string{}, map[string]string{}
+	datasource, first := hostsByOS{}, map[string]string{}
 	for _, n := range c.Nodes {
 		st := n.Settings
 		if st.Network == nil {
@@ -132,7 +132,7 @@ func checkNetwork(s *spec.Spec, c *plan.Cluster) []spec.Entry {
 			if datasource[n.OS] == nil {
 				first[n.OS] = path
 			}
-			datasource[n.OS] = append(datasource[n.OS], n.Name)
+			datasource.add(n.OS, n.Name)
 		default:
 			if st.Interface == "" && st.MAC == "" {
 				out = append(out, spec.NewEntry(s, spec.Error, path, spec.ErrRequired,
@@ -140,10 +140,10 @@ func checkNetwork(s *spec.Spec, c *plan.Cluster) []spec.Entry {
 			}
 		}
 	}
-	for _, os := range slices.Sorted(maps.Keys(datasource)) {
+	for _, os := range datasource.oses() {
 		out = append(out, spec.NewEntry(s, spec.Warning, first[os], spec.ErrUnsupported,
 			"hosts %s run %s, whose cloud-init applies a static address from its datasource's network-config before it reads user-data: ksgen's network setting is not in their user-data; give it in the datasource (a NoCloud seed's network-config, the cloud's metadata)",
-			strings.Join(datasource[os], ", "), os))
+			datasource.hosts(os), os))
 	}
 	return out
 }
@@ -158,17 +158,25 @@ func checkStockContainerd(s *spec.Spec, c *plan.Cluster) []spec.Entry {
 	if rt.ConfigVersion() < 3 {
 		return nil
 	}
-	byOS := map[string][]string{}
+	stock := hostsByOS{}
 	for _, n := range c.Nodes {
 		if osprofile.Of(n.OS).Ships(osprofile.Containerd) {
-			byOS[n.OS] = append(byOS[n.OS], n.Name)
+			stock.add(n.OS, n.Name)
 		}
 	}
 	var out []spec.Entry
-	for _, os := range slices.Sorted(maps.Keys(byOS)) {
+	for _, os := range stock.oses() {
 		out = append(out, spec.NewEntry(s, spec.Warning, "spec.kubernetes.version", spec.ErrUnsupported,
 			"hosts %s keep the containerd their %s image ships, and Kubernetes %s gets containerd %s's config.toml (version 3), which containerd 1.7 refuses and 1.6 reads without its CRI settings: boot an image whose containerd is 2.x",
-			strings.Join(byOS[os], ", "), osprofile.Of(os).Display, c.KubernetesVersion(), rt.Containerd))
+			stock.hosts(os), osprofile.Of(os).Display, c.KubernetesVersion(), rt.Containerd))
 	}
 	return out
 }
+
+// hostsByOS collects the hosts a finding names, by OS: one entry per OS,
+// in a stable order.
+type hostsByOS map[string][]string
+
+func (h hostsByOS) add(os, host string)    { h[os] = append(h[os], host) }
+func (h hostsByOS) oses() []string         { return slices.Sorted(maps.Keys(h)) }
+func (h hostsByOS) hosts(os string) string { return strings.Join(h[os], ", ") }

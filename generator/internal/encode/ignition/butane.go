@@ -171,11 +171,12 @@ func encodeContents(b []byte) (base.Resource, error) {
 // shorter of URL-escaped and base64, escaped on a tie), built without
 // dataurl.Escape, which formats every escaped byte with fmt.Fprintf.
 func dataURL(b []byte) string {
-	if n := escapedLen(b); len(";base64,")+base64.StdEncoding.EncodedLen(len(b)) < len(",")+n {
+	n := escapedLen(b)
+	if len(";base64,")+base64.StdEncoding.EncodedLen(len(b)) < len(",")+n {
 		return "data:;base64," + base64.StdEncoding.EncodeToString(b)
 	}
 	const hex = "0123456789ABCDEF"
-	out := make([]byte, 0, len("data:,")+escapedLen(b))
+	out := make([]byte, 0, len("data:,")+n)
 	out = append(out, "data:,"...)
 	for _, c := range b {
 		if unreserved(c) {

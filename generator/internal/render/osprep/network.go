@@ -29,14 +29,6 @@ func network(n *plan.Node, p *fileset.Set) {
 	if sn == nil {
 		return
 	}
-	var v4, v6 []string
-	for _, a := range sn.Addresses {
-		if pf, err := netip.ParsePrefix(a); err == nil && pf.Addr().Is4() {
-			v4 = append(v4, a)
-		} else {
-			v6 = append(v6, a)
-		}
-	}
 	iface, mac := n.Settings.Interface, strings.ToLower(n.Settings.MAC)
 	switch osprofile.Of(n.OS).Network {
 	case osprofile.NetworkNetworkd:
@@ -59,6 +51,14 @@ func network(n *plan.Node, p *fileset.Set) {
 		}
 		p.AddFile(public(NetworkdFile, b.String()))
 	case osprofile.NetworkManager:
+		var v4, v6 []string
+		for _, a := range sn.Addresses {
+			if pf, err := netip.ParsePrefix(a); err == nil && pf.Addr().Is4() {
+				v4 = append(v4, a)
+			} else {
+				v6 = append(v6, a)
+			}
+		}
 		var b strings.Builder
 		b.WriteString("# ksgen: the node's static address\n[connection]\nid=ksgen\ntype=ethernet\n")
 		if iface != "" {
