@@ -44,8 +44,9 @@ func loadSample(t *testing.T, version, config string) (*spec.Spec, *spec.Report)
 // (binaries.source: download) and checks what a user of that OS would: the
 // node boots the one payload its OS reads, in a form that OS's reader
 // accepts; the kubelet runs from the directory the downloads fill; the
-// downloads carry the pin table's URLs and sums for the spec's version and
-// skip what the stock image ships; the baked image (images/packer) puts the
+// downloads carry the pin table's URLs and sums for the spec's version,
+// with the pinned containerd and runc run in place of any the stock image
+// ships; the baked image (images/packer) puts the
 // binaries where the payload looks for them.
 func TestOSProfiles(t *testing.T) {
 	t.Parallel()
@@ -104,16 +105,30 @@ func TestOSProfiles(t *testing.T) {
 					t.Errorf("payload lacks the pinned %s download (%q):\n%s", b, line, sums)
 				}
 			}
-			for _, b := range []string{"containerd", "runc"} {
-				rt := images.ContainerdFor(version)
+			// containerd and runc are the pinned pair on every OS, the
+			// stock image's replaced: its version is not known.
+			rt := images.ContainerdFor(version)
+			for b, at := range map[string]string{
+				"containerd": binaries.DownloadDir + "/containerd-" + rt.Containerd + "-linux-amd64.tar.gz",
+				"runc":       prof.RuncPath,
+			} {
 				pinned := pinSum(t, b, map[string]string{"containerd": rt.Containerd, "runc": rt.Runc}[b], "amd64")
-				if has := strings.Contains(sums, pinned); has == prof.Ships(b) {
-					t.Errorf("%s downloaded: %t, stock image ships it: %t", b, has, prof.Ships(b))
+				if !strings.Contains(sums, pinned+"  "+at+"\n") {
+					t.Errorf("%s is not downloaded to %s:\n%s", b, at, sums)
 				}
 			}
+			unpack := string(got["master1/rootfs"+binaries.Script])
+			if !strings.Contains(unpack, "tar -C "+prof.RuntimePrefix+" ") {
+				t.Errorf("containerd's archive is not unpacked under %s:\n%s", prof.RuntimePrefix, unpack)
+			}
 			unit := string(got["master1/rootfs/etc/systemd/system/containerd.service"])
-			if prof.Ships("containerd") == strings.Contains(unit, "ExecStart=/usr/local/bin/containerd") {
-				t.Errorf("containerd.service: the stock image ships containerd: %t, but the unit is:\n%s", prof.Ships("containerd"), unit)
+			if !strings.Contains(unit, "ExecStart="+prof.RuntimePrefix+"/bin/containerd\n") {
+				t.Errorf("containerd.service does not run the downloaded containerd:\n%s", unit)
+			}
+			// The shim and runc are found through PATH, which systemd's
+			// default has /usr/local/{sbin,bin} in but not /opt/bin.
+			if onPath := prof.RuntimePrefix == "/usr/local"; onPath == strings.Contains(unit, "Environment=PATH="+prof.RuntimePrefix+"/bin:") {
+				t.Errorf("containerd.service's PATH (prefix %s on systemd's default PATH: %t):\n%s", prof.RuntimePrefix, onPath, unit)
 			}
 			if !strings.Contains(sums, etcdSum+"  "+binaries.DownloadDir+"/etcd.tar.gz\n") {
 				t.Errorf("etcd's named download is not used:\n%s", sums)
@@ -126,6 +141,37 @@ func TestOSProfiles(t *testing.T) {
 						t.Errorf("images/packer installs %s at %s, the payload runs %s", b.Name, b.Dest, prof.BinDir+"/"+b.Name)
 					}
 				}
+			}
+		})
+	}
+}
+
+// With binaries from the image, an OS whose stock image ships containerd
+// keeps it: no containerd or runc download and no unit of ksgen's in place
+// of the image's; Flatcar's is pointed at ksgen's config.toml.
+func TestStockContainerdKept(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{osprofile.FCOS, osprofile.Flatcar} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s, r := loadSample(t, "v1.35.1", "apiVersion: ksgen.io/v1alpha1\nkind: Config\nspec:\n  os: "+name+"\n  binaries: {source: image}\n")
+			if err := r.Err(false); err != nil {
+				t.Fatal(err)
+			}
+			out, err := generator.Generate(s, testBundle(t), generator.Options{Nodes: []string{"node1"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := files(t, out)
+			if unit, ok := got["node1/rootfs/etc/systemd/system/containerd.service"]; ok {
+				t.Errorf("ksgen writes containerd.service over the image's:\n%s", unit)
+			}
+			if sums, ok := got["node1/rootfs"+binaries.SumsFile]; ok {
+				t.Errorf("node1 downloads with binaries from the image:\n%s", sums)
+			}
+			dropIn, ok := got["node1/rootfs/etc/systemd/system/containerd.service.d/10-ksgen.conf"]
+			if want := osprofile.Of(name).ContainerdEnv; ok != want || want && !strings.Contains(string(dropIn), "CONTAINERD_CONFIG=/etc/containerd/config.toml") {
+				t.Errorf("drop-in %q, want one naming the config: %t", dropIn, want)
 			}
 		})
 	}

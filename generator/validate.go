@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"path"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -149,10 +151,11 @@ func checkNetwork(s *spec.Spec, c *plan.Cluster) []spec.Entry {
 }
 
 // checkStockContainerd warns where a node keeps the containerd its OS's
-// image ships (Fedora CoreOS, Flatcar) while the Kubernetes version pairs
-// with containerd 2.x, whose config.toml is version 3: ksgen cannot know
-// the image's containerd, and a 1.7 refuses that file while a 1.6 reads it
-// and drops every CRI setting.
+// image ships (Fedora CoreOS, Flatcar with binaries.source: image) while the
+// Kubernetes version pairs with containerd 2.x, whose config.toml is
+// version 3: ksgen cannot know the image's containerd, and a 1.7 refuses
+// that file while a 1.6 reads it and drops every CRI setting. A download
+// of containerd 1.x in place of the pinned 2.x is an error.
 func checkStockContainerd(s *spec.Spec, c *plan.Cluster) []spec.Entry {
 	rt := images.ContainerdFor(c.KubernetesVersion())
 	if rt.ConfigVersion() < 3 {
@@ -160,18 +163,31 @@ func checkStockContainerd(s *spec.Spec, c *plan.Cluster) []spec.Entry {
 	}
 	stock := hostsByOS{}
 	for _, n := range c.Nodes {
-		if osprofile.Of(n.OS).Ships(osprofile.Containerd) {
+		if n.Kubelet && !binaries.PinnedRuntime(c, n) {
 			stock.add(n.OS, n.Name)
 		}
 	}
 	var out []spec.Entry
 	for _, os := range stock.oses() {
 		out = append(out, spec.NewEntry(s, spec.Warning, "spec.kubernetes.version", spec.ErrUnsupported,
-			"hosts %s keep the containerd their %s image ships, and Kubernetes %s gets containerd %s's config.toml (version 3), which containerd 1.7 refuses and 1.6 reads without its CRI settings: boot an image whose containerd is 2.x",
-			stock.hosts(os), osprofile.Of(os).Display, c.KubernetesVersion(), rt.Containerd))
+			"hosts %s keep the containerd their %s image ships, and Kubernetes %s gets containerd %s's config.toml (version 3), which containerd 1.7 refuses and 1.6 reads without its CRI settings: boot an image whose containerd is 2.x, or set binaries.source: download, which installs containerd %s and runc %s",
+			stock.hosts(os), osprofile.Of(os).Display, c.KubernetesVersion(), rt.Containerd, rt.Containerd, rt.Runc))
+	}
+	for i, d := range c.Binaries.Downloads {
+		m := containerdRelease.FindStringSubmatch(path.Base(d.URL))
+		if d.Name != osprofile.Containerd || m == nil || m[1] != "1" {
+			continue
+		}
+		out = append(out, spec.NewEntry(s, spec.Error, fmt.Sprintf("ksgen.spec.binaries.downloads[%d].url", i), spec.ErrUnsupported,
+			"containerd %s reads no version-3 config.toml, which Kubernetes %s gets (it pairs with containerd %s): download a containerd 2.x, or drop the entry for the pinned %s",
+			m[0][len("containerd-"):], c.KubernetesVersion(), rt.Containerd, rt.Containerd))
 	}
 	return out
 }
+
+// containerdRelease matches the version in a containerd release archive's
+// name (containerd-2.3.4-linux-amd64.tar.gz, cri-containerd-1.7.22-…).
+var containerdRelease = regexp.MustCompile(`containerd-(\d+)\.\d+\.\d+`)
 
 // hostsByOS collects the hosts a finding names, by OS: one entry per OS,
 // in a stable order.

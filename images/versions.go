@@ -184,14 +184,14 @@ type Binary struct {
 // kubekey), at the release paired with the Kubernetes minor, as are
 // containerd and runc.
 func Binaries(c Cluster, os, arch string) []Binary {
-	bin := BinDir(os)
+	bin, prof := BinDir(os), osprofile.Of(os)
 	rt := ContainerdFor(c.KubernetesVersion)
 	out := []Binary{
 		{Name: "kubeadm", Version: c.KubernetesVersion, Dest: bin + "/kubeadm"},
 		{Name: "kubelet", Version: c.KubernetesVersion, Dest: bin + "/kubelet"},
 		{Name: "kubectl", Version: c.KubernetesVersion, Dest: bin + "/kubectl"},
-		{Name: "containerd", Version: rt.Containerd, Dest: "/usr/local"},
-		{Name: "runc", Version: rt.Runc, Dest: "/usr/local/sbin/runc"},
+		{Name: "containerd", Version: rt.Containerd, Dest: prof.RuntimePrefix},
+		{Name: "runc", Version: rt.Runc, Dest: prof.RuncPath},
 		{Name: "cni-plugins", Version: CNIPluginsVersion, Dest: "/opt/cni/bin"},
 		{Name: "crictl", Version: CrictlVersion, Dest: bin},
 	}

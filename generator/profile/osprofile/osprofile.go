@@ -72,6 +72,11 @@ type Profile struct {
 	AdminGroup string
 	// Network is what configures a static address on the stock image.
 	Network string
+	// RuntimePrefix is where the pinned containerd release archive
+	// unpacks (its bin/ beneath) and RuncPath where the pinned runc goes,
+	// when ksgen installs them; Flatcar's /usr is read-only: /opt, as
+	// Flatcar's guide to a custom containerd does.
+	RuntimePrefix, RuncPath string
 	// ContainerdEnv is true when the OS's containerd reads its own config
 	// unless CONTAINERD_CONFIG points it at /etc/containerd/config.toml.
 	ContainerdEnv bool
@@ -94,23 +99,27 @@ func (p Profile) Ships(binary string) bool { return slices.Contains(p.Stock, bin
 
 // Stock images, as their vendors publish them: Fedora CoreOS and Flatcar
 // ship containerd and runc (not crictl, and CNI plugins not in /opt/cni/bin:
-// Flatcar's kubeadm guide downloads both); Ubuntu, Debian and RHEL-family
-// cloud images ship no container runtime. Ubuntu's and Debian's cloud
+// Flatcar's kubeadm guide downloads both), and binaries.source: download
+// replaces their containerd and runc with the pinned pair; Ubuntu, Debian
+// and RHEL-family cloud images ship no container runtime. Ubuntu's and Debian's cloud
 // images sync time with systemd-timesyncd, RHEL-family and Fedora CoreOS
 // with chronyd.
 var profiles = map[string]Profile{
 	FCOS: {Name: FCOS, Display: "Fedora CoreOS", Format: FormatIgnition, IgnitionVariant: "fcos",
 		BinDir: "/usr/local/bin", EtcdBinDir: "/usr/local/bin", TimeDaemon: Chronyd, Chrony: "/etc/chrony.conf",
-		AdminGroup: "wheel", Network: NetworkManager, PXE: true, Stock: []string{Containerd, Runc}},
+		AdminGroup: "wheel", Network: NetworkManager, RuntimePrefix: "/usr/local", RuncPath: "/usr/local/sbin/runc", PXE: true, Stock: []string{Containerd, Runc}},
 	Flatcar: {Name: Flatcar, Display: "Flatcar", Format: FormatIgnition, IgnitionVariant: "flatcar",
 		BinDir: "/opt/bin", EtcdBinDir: "/opt/bin", TimeDaemon: Timesyncd,
-		AdminGroup: "wheel", Network: NetworkNetworkd, ContainerdEnv: true, PXE: true, Stock: []string{Containerd, Runc}},
+		AdminGroup: "wheel", Network: NetworkNetworkd, RuntimePrefix: "/opt", RuncPath: "/opt/bin/runc", ContainerdEnv: true, PXE: true, Stock: []string{Containerd, Runc}},
 	Ubuntu: {Name: Ubuntu, Display: "Ubuntu", Format: FormatCloudInit,
-		BinDir: "/usr/bin", EtcdBinDir: "/usr/local/bin", TimeDaemon: Timesyncd, AdminGroup: "sudo", Network: NetworkDatasource, Bake: true},
+		BinDir: "/usr/bin", EtcdBinDir: "/usr/local/bin", TimeDaemon: Timesyncd, AdminGroup: "sudo", Network: NetworkDatasource,
+		RuntimePrefix: "/usr/local", RuncPath: "/usr/local/sbin/runc", Bake: true},
 	Debian: {Name: Debian, Display: "Debian", Format: FormatCloudInit,
-		BinDir: "/usr/bin", EtcdBinDir: "/usr/local/bin", TimeDaemon: Timesyncd, AdminGroup: "sudo", Network: NetworkDatasource, Bake: true},
+		BinDir: "/usr/bin", EtcdBinDir: "/usr/local/bin", TimeDaemon: Timesyncd, AdminGroup: "sudo", Network: NetworkDatasource,
+		RuntimePrefix: "/usr/local", RuncPath: "/usr/local/sbin/runc", Bake: true},
 	RHEL: {Name: RHEL, Display: "RHEL-family", Format: FormatCloudInit,
-		BinDir: "/usr/bin", EtcdBinDir: "/usr/local/bin", TimeDaemon: Chronyd, Chrony: "/etc/chrony.conf", AdminGroup: "wheel", Network: NetworkDatasource, Bake: true},
+		BinDir: "/usr/bin", EtcdBinDir: "/usr/local/bin", TimeDaemon: Chronyd, Chrony: "/etc/chrony.conf", AdminGroup: "wheel", Network: NetworkDatasource,
+		RuntimePrefix: "/usr/local", RuncPath: "/usr/local/sbin/runc", Bake: true},
 }
 
 // Names lists every OS, in the order the ksgen document's docs give them.

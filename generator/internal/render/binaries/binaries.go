@@ -51,7 +51,7 @@ func Needed(c *plan.Cluster, n *plan.Node) (out []images.Binary, missing []Missi
 	arch := n.Arch
 	ic := images.Cluster{KubernetesVersion: c.KubernetesVersion(), KubeKeyEtcd: c.Etcd.Type == plan.EtcdKubeKey}
 	for _, b := range images.Binaries(ic, n.OS, arch) {
-		if !needs(c, n, b.Name) || prof.Ships(b.Name) {
+		if !needs(c, n, b.Name) || (prof.Ships(b.Name) && !pairsWithKubernetes(b.Name)) {
 			continue
 		}
 		named, explicit := -1, false
@@ -83,6 +83,22 @@ func Needed(c *plan.Cluster, n *plan.Node) (out []images.Binary, missing []Missi
 		out = append(out, b)
 	}
 	return out, missing
+}
+
+// pairsWithKubernetes reports whether the binary is downloaded even where
+// the stock image ships it: containerd and runc, which must pair with the
+// Kubernetes version (the CRI API the kubelet speaks, the config.toml
+// version ksgen writes) while a stock image's version is not known.
+func pairsWithKubernetes(name string) bool {
+	return name == osprofile.Containerd || name == osprofile.Runc
+}
+
+// PinnedRuntime reports whether node n runs the pinned containerd (and
+// runc) from its release archive, under its OS's RuntimePrefix: always
+// with binaries.source: download, and on OSes whose stock image has none
+// (from the baked image, as install-binaries.sh lays it out).
+func PinnedRuntime(c *plan.Cluster, n *plan.Node) bool {
+	return c.Binaries.Source == SourceDownload || !osprofile.Of(n.OS).Ships(osprofile.Containerd)
 }
 
 // needs reports whether node n runs what the binary is for.

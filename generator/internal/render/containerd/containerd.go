@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ksgen/ksgen/generator/internal/fileset"
+	"github.com/ksgen/ksgen/generator/internal/render/binaries"
 	"github.com/ksgen/ksgen/generator/plan"
 	"github.com/ksgen/ksgen/generator/profile/osprofile"
 	"github.com/ksgen/ksgen/images"
@@ -55,28 +56,38 @@ func Render(c *plan.Cluster, n *plan.Node, p *fileset.Set) error {
 		p.AddFile(f)
 	}
 	unit := fileset.Unit{Name: "containerd.service", Enabled: true}
-	if !osprofile.Of(n.OS).Ships(osprofile.Containerd) {
-		unit.Contents = releaseUnit
-	}
-	if osprofile.Of(n.OS).ContainerdEnv {
+	prof := osprofile.Of(n.OS)
+	switch {
+	case binaries.PinnedRuntime(c, n):
+		unit.Contents = releaseUnit(prof.RuntimePrefix)
+	case prof.ContainerdEnv:
 		unit.DropIns = []fileset.DropIn{{Name: "10-ksgen.conf", Contents: "[Service]\nEnvironment=CONTAINERD_CONFIG=/etc/containerd/config.toml\n"}}
 	}
 	p.AddUnit(unit)
 	return nil
 }
 
-// releaseUnit runs containerd from its release archive, which the baked
-// image (images/packer) and binaries.source: download unpack into
-// /usr/local on OSes whose stock image has no containerd: the unit
-// containerd publishes with the archive (containerd.service).
-const releaseUnit = `[Unit]
+// releaseUnit is containerd.service for containerd from its release
+// archive unpacked under prefix: the unit containerd publishes with the
+// archive, which the baked image (images/packer) installs for /usr/local.
+// Under another prefix (Flatcar's /opt) the unit puts prefix/bin first in
+// PATH, where containerd looks for its shim and the shim for runc.
+func releaseUnit(prefix string) string {
+	env := ""
+	if prefix != "/usr/local" {
+		env = "Environment=PATH=" + prefix + "/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
+	}
+	return fmt.Sprintf(releaseUnitFormat, env, prefix)
+}
+
+const releaseUnitFormat = `[Unit]
 Description=containerd container runtime
 Documentation=https://containerd.io
 After=network.target local-fs.target dbus.service
 
 [Service]
-ExecStartPre=-/sbin/modprobe overlay
-ExecStart=/usr/local/bin/containerd
+%sExecStartPre=-/sbin/modprobe overlay
+ExecStart=%s/bin/containerd
 Type=notify
 Delegate=yes
 KillMode=process
