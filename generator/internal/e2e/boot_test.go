@@ -294,8 +294,17 @@ func TestBoot(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("%s: the real Ignition applied config.ign to its root", h.name)
-		} else if m, err = lab.NewMachine(h.name, in.image, filepath.Join(in.out, h.name, "user-data"), h.ip+"/24"); err != nil {
-			t.Fatal(err)
+		} else {
+			userData := filepath.Join(in.out, h.name, "user-data")
+			if commit := os.Getenv(oldBootstrapEnv); commit != "" && h.name == "master1" {
+				if userData, err = oldBootstrapUserData(commit, userData, in.work); err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("master1 boots the bootstrap.sh of %s", commit)
+			}
+			if m, err = lab.NewMachine(h.name, in.image, userData, h.ip+"/24"); err != nil {
+				t.Fatal(err)
+			}
 		}
 		machines[h.name] = m
 	}
@@ -316,6 +325,11 @@ func TestBoot(t *testing.T) {
 	// run, then boots again and must resume them without a second init.
 	m1 := machines["master1"]
 	cutDone := filepath.Join(m1.Root, "var/lib/ksgen/phases", firstboot.PhaseAdmin+".done")
+	if os.Getenv(oldBootstrapEnv) != "" {
+		// The old bootstrap keeps no phases: it copies admin.conf there
+		// right after kubeadm init succeeds, then runs the post hooks.
+		cutDone = filepath.Join(m1.Root, "root/.kube/config")
+	}
 	// Without a CNI the post steps take well under a second: no window.
 	wantCut, cut := networkPlugin(t, in.specFile) != "none", false
 	for len(done) < len(in.hosts) {
