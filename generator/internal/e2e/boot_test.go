@@ -474,7 +474,7 @@ func TestBoot(t *testing.T) {
 	t0 = time.Now()
 	for _, h := range in.hosts {
 		m := machines[h.name]
-		state, err := m.Run(bootSettleTimeout, "systemctl", "is-system-running", "--wait")
+		state, err := systemRunning(t, m)
 		if got := strings.TrimSpace(string(state)); got != "running" {
 			failed, _ := m.Run(time.Minute, "systemctl", "list-units", "--failed", "--no-legend")
 			jobs, _ := m.Run(time.Minute, "systemctl", "list-jobs", "--no-legend")
@@ -776,7 +776,7 @@ func rebootMachine(t *testing.T, m *Machine, kubectl func(...string) ([]byte, er
 		t.Fatal(err)
 	}
 	waitFor(t, bootSettleTimeout, m.Name+" to come back to running", func() error {
-		state, err := m.Run(bootSettleTimeout, "systemctl", "is-system-running", "--wait")
+		state, err := systemRunning(t, m)
 		if got := strings.TrimSpace(string(state)); got != "running" {
 			return fmt.Errorf("is-system-running %q: %v", got, err)
 		}
@@ -1021,4 +1021,46 @@ func dumpMachine(t *testing.T, m *Machine) {
 	if b, err := os.ReadFile(m.Root + ".console"); err == nil {
 		t.Logf("=== %s console (last lines)\n%s", m.Name, tailLines(b, 40))
 	}
+}
+
+// systemRunning waits for the machine's systemd to settle and returns
+// `systemctl is-system-running`. Under this host's hybrid cgroup v1, nspawn
+// machines have seen an early unit of the image (systemd-remount-fs,
+// systemd-tmpfiles-setup-dev, networking, systemd-sysctl) fail before it
+// ran anything: "Failed at step CGROUP spawning …: No such file or
+// directory", status 219. That is the test machine's failure, not the
+// payload's: such a unit, shipped by the image (its unit file under
+// /lib/systemd/system, no drop-in) is logged and restarted once, and
+// systemd must then reach running. Any other failed unit, or a unit of
+// ksgen's failing at step CGROUP, is left failed for the caller to see.
+func systemRunning(t *testing.T, m *Machine) ([]byte, error) {
+	t.Helper()
+	state, err := m.Run(bootSettleTimeout, "systemctl", "is-system-running", "--wait")
+	if strings.TrimSpace(string(state)) != "degraded" {
+		return state, err
+	}
+	failed, ferr := m.Run(time.Minute, "systemctl", "list-units", "--failed", "--no-legend", "--plain")
+	if ferr != nil {
+		return state, err
+	}
+	var lab []string
+	for _, line := range strings.Split(strings.TrimSpace(string(failed)), "\n") {
+		unit, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+		show, serr := m.Run(time.Minute, "systemctl", "show", "-p", "Result,ExecMainStatus,FragmentPath,DropInPaths", unit)
+		props := string(show)
+		if serr != nil || !strings.Contains(props, "Result=exit-code\n") || !strings.Contains(props, "ExecMainStatus=219\n") ||
+			!strings.Contains(props, "FragmentPath=/lib/systemd/system/") && !strings.Contains(props, "FragmentPath=/usr/lib/systemd/system/") ||
+			strings.Contains(props, "DropInPaths=/") {
+			return state, err // a failure that is not the lab's
+		}
+		lab = append(lab, unit)
+	}
+	for _, unit := range lab {
+		journal, _ := m.Run(time.Minute, "journalctl", "-b", "-o", "short-monotonic", "--no-pager", "-u", unit)
+		t.Logf("%s: lab: the image's %s failed at step CGROUP (status 219); restarting it once:\n%s", m.Name, unit, tailLines(journal, 6))
+		if out, rerr := m.Run(bootSettleTimeout, "systemctl", "restart", unit); rerr != nil {
+			t.Logf("%s: restart %s: %v\n%s", m.Name, unit, rerr, out)
+		}
+	}
+	return m.Run(bootSettleTimeout, "systemctl", "is-system-running", "--wait")
 }
