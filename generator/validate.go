@@ -48,7 +48,7 @@ func Validate(s *spec.Spec, r *spec.Report) (*plan.Cluster, error) {
 	}
 	r.Entries = append(r.Entries, checkBinaries(s, c)...)
 	r.Entries = append(r.Entries, checkNetwork(s, c)...)
-	r.Entries = append(r.Entries, checkStockContainerd(s, c)...)
+	r.Entries = append(r.Entries, checkContainerdDownload(s, c)...)
 	// The external etcd files are read here, once: the render takes them
 	// from the plan.
 	files, err := plan.ReadExternalEtcd(s)
@@ -100,10 +100,19 @@ func checkBinaries(s *spec.Spec, c *plan.Cluster) []spec.Entry {
 			"%s %s (linux/%s), which hosts %s download, has no sha256 in ksgen's pin table (images/checksums.go): add {name: %s, url: URL, sha256: SUM} to ksgen.spec.binaries.downloads (the sum from the upstream release), or choose a pinned version",
 			k.name, k.version, k.arch, strings.Join(hosts[k], ", "), k.name))
 	}
+	rt := images.ContainerdFor(c.KubernetesVersion())
 	for _, os := range unbaked.oses() {
+		// The image's containerd must read the config too: ksgen cannot
+		// know a stock image's version, and a 1.7 refuses a version-3
+		// config.toml while a 1.6 reads it and drops every CRI setting.
+		runtime := ""
+		if rt.ConfigVersion() >= 3 && osprofile.Of(os).Ships(osprofile.Containerd) {
+			runtime = fmt.Sprintf(" and a containerd 2.x (Kubernetes %s gets containerd %s's config.toml, version 3, which containerd 1.7 refuses and 1.6 reads without its CRI settings; download installs containerd %s and runc %s)",
+				c.KubernetesVersion(), rt.Containerd, rt.Containerd, rt.Runc)
+		}
 		out = append(out, spec.NewEntry(s, spec.Warning, path, spec.ErrNoBinaries,
-			"hosts %s run %s, whose stock image has no kubeadm, kubelet or kubectl and whose image images/packer does not bake: set binaries.source: download (pinned URLs, or binaries.mirror offline), or boot an image you baked with them in %s",
-			unbaked.hosts(os), os, osprofile.Of(os).BinDir))
+			"hosts %s run %s, whose stock image has no kubeadm, kubelet or kubectl and whose image images/packer does not bake: set binaries.source: download (pinned URLs, or binaries.mirror offline), or boot an image you baked with them in %s%s",
+			unbaked.hosts(os), os, osprofile.Of(os).BinDir, runtime))
 	}
 	return out
 }
@@ -150,29 +159,16 @@ func checkNetwork(s *spec.Spec, c *plan.Cluster) []spec.Entry {
 	return out
 }
 
-// checkStockContainerd warns where a node keeps the containerd its OS's
-// image ships (Fedora CoreOS, Flatcar with binaries.source: image) while the
-// Kubernetes version pairs with containerd 2.x, whose config.toml is
-// version 3: ksgen cannot know the image's containerd, and a 1.7 refuses
-// that file while a 1.6 reads it and drops every CRI setting. A download
-// of containerd 1.x in place of the pinned 2.x is an error.
-func checkStockContainerd(s *spec.Spec, c *plan.Cluster) []spec.Entry {
+// checkContainerdDownload refuses a binaries.downloads entry that replaces
+// the pinned containerd 2.x with a 1.x release where the config.toml is
+// version 3, which containerd 1.7 refuses and 1.6 reads without its CRI
+// settings.
+func checkContainerdDownload(s *spec.Spec, c *plan.Cluster) []spec.Entry {
 	rt := images.ContainerdFor(c.KubernetesVersion())
 	if rt.ConfigVersion() < 3 {
 		return nil
 	}
-	stock := hostsByOS{}
-	for _, n := range c.Nodes {
-		if n.Kubelet && !binaries.PinnedRuntime(c, n) {
-			stock.add(n.OS, n.Name)
-		}
-	}
 	var out []spec.Entry
-	for _, os := range stock.oses() {
-		out = append(out, spec.NewEntry(s, spec.Warning, "spec.kubernetes.version", spec.ErrUnsupported,
-			"hosts %s keep the containerd their %s image ships, and Kubernetes %s gets containerd %s's config.toml (version 3), which containerd 1.7 refuses and 1.6 reads without its CRI settings: boot an image whose containerd is 2.x, or set binaries.source: download, which installs containerd %s and runc %s",
-			stock.hosts(os), osprofile.Of(os).Display, c.KubernetesVersion(), rt.Containerd, rt.Containerd, rt.Runc))
-	}
 	for i, d := range c.Binaries.Downloads {
 		m := containerdRelease.FindStringSubmatch(path.Base(d.URL))
 		if d.Name != osprofile.Containerd || m == nil || m[1] != "1" {
