@@ -423,14 +423,20 @@ func TestBoot(t *testing.T) {
 		return m1.Run(time.Minute, append([]string{"kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf"}, args...)...)
 	}
 	// The worker label comes from ksgen-node-roles.timer on the control
-	// planes, a minute after boot and every minute.
-	waitFor(t, bootSettleTimeout, "ksgen-node-roles.timer to label node1 a worker", func() error {
-		out, err := kubectl("get", "node", "node1", "-o", "jsonpath={.metadata.labels}")
-		if err == nil && !bytes.Contains(out, []byte(`"node-role.kubernetes.io/worker"`)) {
-			err = fmt.Errorf("labels %s", out)
+	// planes, a minute after boot and every minute: every worker gets it,
+	// the last to register included.
+	for _, h := range in.hosts {
+		if h.role != "worker" {
+			continue
 		}
-		return err
-	})
+		waitFor(t, bootSettleTimeout, "ksgen-node-roles.timer to label "+h.name+" a worker", func() error {
+			out, err := kubectl("get", "node", h.name, "-o", "jsonpath={.metadata.labels}")
+			if err == nil && !bytes.Contains(out, []byte(`"node-role.kubernetes.io/worker"`)) {
+				err = fmt.Errorf("labels %s", out)
+			}
+			return err
+		})
+	}
 	checkNodes(t, in.hosts, func() ([]byte, error) { return kubectl("get", "nodes", "-o", "json") })
 	checkSystemPods(t, in, kubectl, machines["node1"])
 	if etcdType(t, in.specFile) == "kubekey" {
