@@ -767,7 +767,7 @@ func rebootMachine(t *testing.T, m *Machine, kubectl func(...string) ([]byte, er
 	if _, err := m.Run(time.Minute, "systemctl", "reboot"); err != nil {
 		t.Logf("%s: systemctl reboot: %v", m.Name, err)
 	}
-	code, err := m.WaitExit(stopGrace)
+	code, err := m.WaitExit(rebootGrace)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,6 +34,13 @@ const (
 // container does).
 const stopGrace = 150 * time.Second
 
+// rebootGrace is how long a rebooting machine may take to exit: its
+// systemd gives a stop job up to 3 min, and here a container's scope has
+// held one that long, its processes beyond reach of systemd's kill
+// (`Failed to kill control group …: Input/output error`, this host's
+// hybrid cgroup v1 under nspawn; run 16).
+const rebootGrace = 5 * time.Minute
+
 // Lab is the network namespace and state directory every Machine lives in.
 type Lab struct {
 	Dir string
