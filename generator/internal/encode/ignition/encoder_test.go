@@ -10,6 +10,7 @@ import (
 	butaneutil "github.com/coreos/butane/base/util"
 	"github.com/vincent-petithory/dataurl"
 
+	"github.com/ksgen/ksgen/generator/internal/encode/yamlblock"
 	"github.com/ksgen/ksgen/generator/internal/fileset"
 )
 
@@ -154,6 +155,51 @@ func TestDataURLMatchesButane(t *testing.T) {
 		}
 		if got, want := escapedLen(b), len(dataurl.Escape(b)); got != want {
 			t.Fatalf("escapedLen(%q) = %d, want %d", b, got, want)
+		}
+	}
+}
+
+// TestLiteralMatchesEmitter holds yamlblock.Literal to the YAML emitter, at every
+// column yamlValue is asked for, on the text it takes and the text it must
+// leave to the emitter.
+func TestLiteralMatchesEmitter(t *testing.T) {
+	t.Parallel()
+	texts := []string{
+		"node1\n", "a\nb\n", "a\n\nb\n", "a\n\n\nb\n", "[Service]\nEnvironment=\"A=--x=1 --y\"\n",
+		"#!/bin/bash\nset -eu\nexec \"$0\" 'x' # \"quoted\": {a: b}\n", "- a\n- b\n", "key: value\n---\n...\n",
+		"a\n b\n", "true\n", "null\n", "0x1F\n", "'a'\n\"b\"\n", "a \\ b\n", "%TAG\n", "@x\n`y`\n",
+		string(largeText()),
+		// Left to the emitter: no newline or more than one at the end,
+		// leading space or newline, trailing spaces, tabs, non-ASCII, CR.
+		"", "a", "a\n\n", "\n", "\na\n", " a\n", "a \n", "a\nb \n", "a\tb\n", "ü\n", "a\r\nb\n", "a\x00\n",
+	}
+	for _, s := range texts {
+		for _, col := range []int{4, fileValueColumn, unitValueColumn, dropinValueColumn} { // 4: cloud-init's write_files content
+			fast, ok := yamlblock.Literal(s, col)
+			if !ok {
+				continue
+			}
+			slow, err := emitted(s, col)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fast != slow {
+				t.Errorf("Literal(%q, %d) = %q, the emitter writes %q", s, col, fast, slow)
+			}
+		}
+	}
+	taken := 0
+	for _, s := range texts[:17] {
+		if _, ok := yamlblock.Literal(s, fileValueColumn); ok {
+			taken++
+		}
+	}
+	if taken != 17 {
+		t.Errorf("Literal takes %d of the first 17 texts, want all", taken)
+	}
+	for _, s := range texts[17:] {
+		if _, ok := yamlblock.Literal(s, fileValueColumn); ok {
+			t.Errorf("Literal takes %q, which it must leave to the emitter", s)
 		}
 	}
 }
