@@ -7,7 +7,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/ksgen/ksgen/generator/internal/encode/yamlblock"
+	"github.com/ksgen/ksgen/generator/internal/encode/yamlscalar"
 	"github.com/ksgen/ksgen/generator/internal/fileset"
 )
 
@@ -112,7 +112,7 @@ func section(key string, value *yaml.Node) ([]byte, error) {
 }
 
 // item is f's write_files item as it is laid out in the list. Plain text
-// that yamlblock lays out as the emitter does is typed into the item of its
+// that yamlscalar lays out as the emitter does is typed into the item of its
 // shape (path, owner, mode), laid out and read back once; anything else is
 // laid out, read back and checked as Encode checks a whole config.
 func (e *Encoder) item(f fileset.File) ([]byte, error) {
@@ -120,7 +120,7 @@ func (e *Encoder) item(f fileset.File) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if block, ok := yamlblock.Literal(w.content, contentColumn); ok && w.encoding == "" {
+	if block, ok := yamlscalar.Literal(w.content, contentColumn); ok && w.encoding == "" {
 		k := fileset.NewKey().Str(f.Path).Str(f.Owner).Str(f.Group).Int(int(f.Mode)).Sum()
 		t, err := e.templates.Get(k, func() ([2]string, error) { return itemTemplate(w) })
 		if err != nil {
@@ -142,7 +142,7 @@ func itemTemplate(w writeFile) ([2]string, error) {
 	if err != nil {
 		return [2]string{}, err
 	}
-	block, _ := yamlblock.Literal(hole, contentColumn)
+	block, _ := yamlscalar.Literal(hole, contentColumn)
 	before, after, ok := strings.Cut(string(b), "content: "+block)
 	if !ok {
 		return [2]string{}, fmt.Errorf("internal error: no placeholder in the write_files item of %s", w.path)

@@ -10,7 +10,7 @@ import (
 	butaneutil "github.com/coreos/butane/base/util"
 	"github.com/vincent-petithory/dataurl"
 
-	"github.com/ksgen/ksgen/generator/internal/encode/yamlblock"
+	"github.com/ksgen/ksgen/generator/internal/encode/yamlscalar"
 	"github.com/ksgen/ksgen/generator/internal/fileset"
 )
 
@@ -159,9 +159,9 @@ func TestDataURLMatchesButane(t *testing.T) {
 	}
 }
 
-// TestLiteralMatchesEmitter holds yamlblock.Literal to the YAML emitter, at every
-// column yamlValue is asked for, on the text it takes and the text it must
-// leave to the emitter.
+// TestLiteralMatchesEmitter holds yamlscalar.Literal and Plain to the YAML
+// emitter, at every column yamlValue is asked for, on the strings they take
+// and the strings they must leave to the emitter.
 func TestLiteralMatchesEmitter(t *testing.T) {
 	t.Parallel()
 	texts := []string{
@@ -175,7 +175,7 @@ func TestLiteralMatchesEmitter(t *testing.T) {
 	}
 	for _, s := range texts {
 		for _, col := range []int{4, fileValueColumn, unitValueColumn, dropinValueColumn} { // 4: cloud-init's write_files content
-			fast, ok := yamlblock.Literal(s, col)
+			fast, ok := yamlscalar.Literal(s, col)
 			if !ok {
 				continue
 			}
@@ -188,9 +188,28 @@ func TestLiteralMatchesEmitter(t *testing.T) {
 			}
 		}
 	}
+	urls := []string{
+		"data:,node1%0A", "data:;base64,H4sIAAAAAAAC/6SQQ+/=", dataURL(largeText()), dataURL(binaryBytes()), dataURL(fileset.Gzip(largeText())),
+		// Left to the emitter.
+		"data:", "data: x", "data:,a#b", "data:,a b", "data:,ü", "true", "x-data:,a",
+	}
+	for _, s := range urls {
+		fast, ok := yamlscalar.Plain(s)
+		if !ok {
+			continue
+		}
+		if slow, err := emitted(s, fileValueColumn); err != nil || fast != slow {
+			t.Errorf("Plain(%q) = %q, the emitter writes %q (%v)", s, fast, slow, err)
+		}
+	}
+	for _, s := range urls[5:] {
+		if _, ok := yamlscalar.Plain(s); ok {
+			t.Errorf("Plain takes %q, which it must leave to the emitter", s)
+		}
+	}
 	taken := 0
 	for _, s := range texts[:17] {
-		if _, ok := yamlblock.Literal(s, fileValueColumn); ok {
+		if _, ok := yamlscalar.Literal(s, fileValueColumn); ok {
 			taken++
 		}
 	}
@@ -198,8 +217,18 @@ func TestLiteralMatchesEmitter(t *testing.T) {
 		t.Errorf("Literal takes %d of the first 17 texts, want all", taken)
 	}
 	for _, s := range texts[17:] {
-		if _, ok := yamlblock.Literal(s, fileValueColumn); ok {
+		if _, ok := yamlscalar.Literal(s, fileValueColumn); ok {
 			t.Errorf("Literal takes %q, which it must leave to the emitter", s)
+		}
+	}
+}
+
+// TestMinGzip holds minGzip to the shortest stream the compressor writes.
+func TestMinGzip(t *testing.T) {
+	t.Parallel()
+	for _, b := range []string{"", "a", "node1\n"} {
+		if n := len(fileset.Gzip([]byte(b))); n < minGzip {
+			t.Errorf("gzip of %q is %d bytes, under minGzip (%d)", b, n, minGzip)
 		}
 	}
 }
