@@ -131,8 +131,8 @@ func TestBundledExamplePayloadSizes(t *testing.T) {
 		format, config string
 		worker         int // the ceiling for every worker, gzip bytes
 	}{
-		{generator.FormatCloudInit, "", 5700},
-		{generator.FormatIgnition, "apiVersion: ksgen.io/v1alpha1\nkind: Config\nspec:\n  os: fcos\n", 6750},
+		{generator.FormatCloudInit, "", 5720},
+		{generator.FormatIgnition, "apiVersion: ksgen.io/v1alpha1\nkind: Config\nspec:\n  os: fcos\n", 6760},
 	} {
 		s := loadWithConfig(t, tc.config)
 		out, err := generator.Generate(s, testBundle(t), generator.Options{Formats: []string{tc.format}})

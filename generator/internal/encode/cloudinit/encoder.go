@@ -7,6 +7,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ksgen/ksgen/generator/internal/encode/yamlscalar"
 	"github.com/ksgen/ksgen/generator/internal/fileset"
 )
 
@@ -25,9 +26,10 @@ import (
 // Make one per render (its caches must not outlive it); it is safe for
 // concurrent use, and its output does not depend on the order of calls.
 type Encoder struct {
-	entries  fileset.Cache[[]byte]
-	sections fileset.Cache[[]byte]
-	shapes   fileset.Once
+	entries   fileset.Cache[[]byte]
+	sections  fileset.Cache[[]byte]
+	templates fileset.Cache[[2]string]
+	shapes    fileset.Once
 }
 
 // Encode returns what the package's Encode returns for n and opts. A node
@@ -56,7 +58,7 @@ func (e *Encoder) Encode(n *fileset.Set, opts Options) ([]byte, error) {
 		out.WriteString(writeFilesKey)
 		for _, f := range files {
 			k := fileset.NewKey().Str(f.Path).Str(f.Owner).Str(f.Group).Int(int(f.Mode)).Bytes(f.Content).Sum()
-			b, err := e.entries.Get(k, func() ([]byte, error) { return item(f) })
+			b, err := e.entries.Get(k, func() ([]byte, error) { return e.item(f) })
 			if err != nil {
 				return nil, err
 			}
@@ -109,13 +111,48 @@ func section(key string, value *yaml.Node) ([]byte, error) {
 	return marshal(doc)
 }
 
-// item is f's write_files item as it is laid out in the list, read back
-// and checked as Encode checks a whole config.
-func item(f fileset.File) ([]byte, error) {
+// item is f's write_files item as it is laid out in the list. Plain text
+// that yamlscalar lays out as the emitter does is typed into the item of its
+// shape (path, owner, mode), laid out and read back once; anything else is
+// laid out, read back and checked as Encode checks a whole config.
+func (e *Encoder) item(f fileset.File) ([]byte, error) {
 	w, err := newWriteFile(f)
 	if err != nil {
 		return nil, err
 	}
+	if block, ok := yamlscalar.Literal(w.content, contentColumn); ok && w.encoding == "" {
+		k := fileset.NewKey().Str(f.Path).Str(f.Owner).Str(f.Group).Int(int(f.Mode)).Sum()
+		t, err := e.templates.Get(k, func() ([2]string, error) { return itemTemplate(w) })
+		if err != nil {
+			return nil, err
+		}
+		return []byte(t[0] + block + t[1]), nil
+	}
+	return item(w)
+}
+
+// contentColumn is the column of an item's content key.
+const contentColumn = 4
+
+// itemTemplate is the item of w's shape cut around its content's value.
+func itemTemplate(w writeFile) ([2]string, error) {
+	const hole = "KSGEN-CONTENTS\n"
+	w.content, w.raw = hole, []byte(hole)
+	b, err := item(w)
+	if err != nil {
+		return [2]string{}, err
+	}
+	block, _ := yamlscalar.Literal(hole, contentColumn)
+	before, after, ok := strings.Cut(string(b), "content: "+block)
+	if !ok {
+		return [2]string{}, fmt.Errorf("internal error: no placeholder in the write_files item of %s", w.path)
+	}
+	return [2]string{before + "content: ", after}, nil
+}
+
+// item is w's write_files item as it is laid out in the list, read back
+// and checked as Encode checks a whole config.
+func item(w writeFile) ([]byte, error) {
 	body, err := section("write_files", sequence(entryNode(w)))
 	if err != nil {
 		return nil, err
@@ -125,7 +162,7 @@ func item(f fileset.File) ([]byte, error) {
 	}
 	rest, ok := strings.CutPrefix(string(body), writeFilesKey)
 	if !ok {
-		return nil, fmt.Errorf("internal error: write_files item of %s does not start with %q", f.Path, writeFilesKey)
+		return nil, fmt.Errorf("internal error: write_files item of %s does not start with %q", w.path, writeFilesKey)
 	}
 	return []byte(rest), nil
 }

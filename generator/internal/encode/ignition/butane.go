@@ -158,13 +158,27 @@ func butaneFile(f fileset.File, contents func([]byte) (base.Resource, error)) (b
 // with plain Butane gives this very config.ign.
 func encodeContents(b []byte) (base.Resource, error) {
 	plain := min(len(",")+escapedLen(b), len(";base64,")+base64.StdEncoding.EncodedLen(len(b)))
+	// No gzip stream is shorter than minGzip: a file whose plain URL is as
+	// short as its least gzip+base64 is not compressed (a compressor's reset
+	// costs more than compressing a hostname).
+	if len(";base64,")+base64.StdEncoding.EncodedLen(minGzip)+len("gzip") >= plain {
+		return uncompressed(b), nil
+	}
 	if z := fileset.Gzip(b); len(";base64,")+base64.StdEncoding.EncodedLen(len(z))+len("gzip") < plain {
 		return base.Resource{Source: ptr("data:;base64," + base64.StdEncoding.EncodeToString(z)), Compression: ptr("gzip")}, nil
 	}
+	return uncompressed(b), nil
+}
+
+// minGzip is the shortest gzip stream: a 10-byte header, an 8-byte trailer
+// and a final deflate block of at least 10 bits.
+const minGzip = 20
+
+func uncompressed(b []byte) base.Resource {
 	if fileset.IsText(b) {
-		return base.Resource{Inline: ptr(string(b))}, nil
+		return base.Resource{Inline: ptr(string(b))}
 	}
-	return base.Resource{Source: ptr(dataURL(b))}, nil
+	return base.Resource{Source: ptr(dataURL(b))}
 }
 
 // dataURL is the URL butaneutil.MakeDataURL(b, nil, false) returns (the

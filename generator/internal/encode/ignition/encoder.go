@@ -14,6 +14,7 @@ import (
 	"github.com/coreos/vcontext/report"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ksgen/ksgen/generator/internal/encode/yamlscalar"
 	"github.com/ksgen/ksgen/generator/internal/fileset"
 )
 
@@ -376,6 +377,17 @@ const (
 // from after the key through the end of the value: it is marshaled under a
 // key nested as deep, so that it is laid out as it is there.
 func yamlValue(s string, col int) (string, error) {
+	if out, ok := yamlscalar.Literal(s, col); ok {
+		return out, nil
+	}
+	if out, ok := yamlscalar.Plain(s); ok {
+		return out, nil
+	}
+	return emitted(s, col)
+}
+
+// emitted is yamlValue's result as the YAML emitter writes it.
+func emitted(s string, col int) (string, error) {
 	var v yaml.Node
 	if err := v.Encode(s); err != nil {
 		return "", err

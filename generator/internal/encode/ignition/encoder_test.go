@@ -10,6 +10,7 @@ import (
 	butaneutil "github.com/coreos/butane/base/util"
 	"github.com/vincent-petithory/dataurl"
 
+	"github.com/ksgen/ksgen/generator/internal/encode/yamlscalar"
 	"github.com/ksgen/ksgen/generator/internal/fileset"
 )
 
@@ -154,6 +155,80 @@ func TestDataURLMatchesButane(t *testing.T) {
 		}
 		if got, want := escapedLen(b), len(dataurl.Escape(b)); got != want {
 			t.Fatalf("escapedLen(%q) = %d, want %d", b, got, want)
+		}
+	}
+}
+
+// TestLiteralMatchesEmitter holds yamlscalar.Literal and Plain to the YAML
+// emitter, at every column yamlValue is asked for, on the strings they take
+// and the strings they must leave to the emitter.
+func TestLiteralMatchesEmitter(t *testing.T) {
+	t.Parallel()
+	texts := []string{
+		"node1\n", "a\nb\n", "a\n\nb\n", "a\n\n\nb\n", "[Service]\nEnvironment=\"A=--x=1 --y\"\n",
+		"#!/bin/bash\nset -eu\nexec \"$0\" 'x' # \"quoted\": {a: b}\n", "- a\n- b\n", "key: value\n---\n...\n",
+		"a\n b\n", "true\n", "null\n", "0x1F\n", "'a'\n\"b\"\n", "a \\ b\n", "%TAG\n", "@x\n`y`\n",
+		string(largeText()),
+		// Left to the emitter: no newline or more than one at the end,
+		// leading space or newline, trailing spaces, tabs, non-ASCII, CR.
+		"", "a", "a\n\n", "\n", "\na\n", " a\n", "a \n", "a\nb \n", "a\tb\n", "ü\n", "a\r\nb\n", "a\x00\n",
+	}
+	for _, s := range texts {
+		for _, col := range []int{4, fileValueColumn, unitValueColumn, dropinValueColumn} { // 4: cloud-init's write_files content
+			fast, ok := yamlscalar.Literal(s, col)
+			if !ok {
+				continue
+			}
+			slow, err := emitted(s, col)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fast != slow {
+				t.Errorf("Literal(%q, %d) = %q, the emitter writes %q", s, col, fast, slow)
+			}
+		}
+	}
+	urls := []string{
+		"data:,node1%0A", "data:;base64,H4sIAAAAAAAC/6SQQ+/=", dataURL(largeText()), dataURL(binaryBytes()), dataURL(fileset.Gzip(largeText())),
+		// Left to the emitter.
+		"data:", "data: x", "data:,a#b", "data:,a b", "data:,ü", "true", "x-data:,a",
+	}
+	for _, s := range urls {
+		fast, ok := yamlscalar.Plain(s)
+		if !ok {
+			continue
+		}
+		if slow, err := emitted(s, fileValueColumn); err != nil || fast != slow {
+			t.Errorf("Plain(%q) = %q, the emitter writes %q (%v)", s, fast, slow, err)
+		}
+	}
+	for _, s := range urls[5:] {
+		if _, ok := yamlscalar.Plain(s); ok {
+			t.Errorf("Plain takes %q, which it must leave to the emitter", s)
+		}
+	}
+	taken := 0
+	for _, s := range texts[:17] {
+		if _, ok := yamlscalar.Literal(s, fileValueColumn); ok {
+			taken++
+		}
+	}
+	if taken != 17 {
+		t.Errorf("Literal takes %d of the first 17 texts, want all", taken)
+	}
+	for _, s := range texts[17:] {
+		if _, ok := yamlscalar.Literal(s, fileValueColumn); ok {
+			t.Errorf("Literal takes %q, which it must leave to the emitter", s)
+		}
+	}
+}
+
+// TestMinGzip holds minGzip to the shortest stream the compressor writes.
+func TestMinGzip(t *testing.T) {
+	t.Parallel()
+	for _, b := range []string{"", "a", "node1\n"} {
+		if n := len(fileset.Gzip([]byte(b))); n < minGzip {
+			t.Errorf("gzip of %q is %d bytes, under minGzip (%d)", b, n, minGzip)
 		}
 	}
 }

@@ -16,6 +16,10 @@ const (
 	StateDir = "/var/lib/ksgen"
 	Script   = Dir + "/bootstrap.sh"
 	Unit     = "ksgen-bootstrap.service"
+	// NodeName holds a joining node's name, as its kubelet registers it,
+	// which the script asks the API about: kept out of the script so that
+	// the script is the same on every node of a kind.
+	NodeName = Dir + "/node-name"
 	// PhaseDir holds one <phase>.done marker per finished phase.
 	PhaseDir = StateDir + "/phases"
 	// Done is written when every phase has finished; the unit does not start
@@ -150,7 +154,7 @@ type scriptData struct {
 	Init            bool
 	ControlPlane    bool
 	Kubeadm         string // the kubeadm command: init or join
-	NodeName        string
+	NodeNameFile    string // NodeName, relative to Dir
 	Endpoint        string
 	CRISocket       string
 	BinDir          string
@@ -179,7 +183,7 @@ func Render(c *plan.Cluster, n *plan.Node, p *fileset.Set) error {
 		Init:            n.Action == plan.Init,
 		ControlPlane:    n.ControlPlane,
 		Kubeadm:         "join",
-		NodeName:        n.Name,
+		NodeNameFile:    NodeName[len(Dir)+1:],
 		Endpoint:        c.Endpoint.HostPort(),
 		CRISocket:       c.CRISocket,
 		BinDir:          images.BinDir(n.OS),
@@ -193,7 +197,10 @@ func Render(c *plan.Cluster, n *plan.Node, p *fileset.Set) error {
 	if n.ControlPlane && c.Etcd.Type == plan.EtcdKubeadm {
 		d.EtcdDataDir = c.Etcd.DataDir
 	}
-	script, err := templates.Execute("bootstrap.sh.tmpl", d)
+	// The script depends on the node's kind, not on the node.
+	script, err := plan.Shared(c, d, func(d scriptData) ([]byte, error) {
+		return templates.Execute("bootstrap.sh.tmpl", d)
+	})
 	if err != nil {
 		return fmt.Errorf("bootstrap script: %w", err)
 	}
@@ -205,6 +212,9 @@ func Render(c *plan.Cluster, n *plan.Node, p *fileset.Set) error {
 		return fmt.Errorf("bootstrap unit: %w", err)
 	}
 	p.AddFile(fileset.File{Path: Script, Mode: fileset.ModeExec, Content: script})
+	if !d.Init {
+		p.AddFile(fileset.File{Path: NodeName, Mode: fileset.ModePublic, Content: []byte(n.Name + "\n")})
+	}
 	p.AddUnit(fileset.Unit{Name: Unit, Enabled: true, Contents: string(unit)})
 	return nil
 }

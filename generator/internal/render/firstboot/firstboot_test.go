@@ -129,6 +129,9 @@ func newSandbox(t *testing.T, specFile, node string) *sandbox {
 	dir := t.TempDir()
 	sb := &sandbox{t: t, node: n, dir: dir, script: filepath.Join(dir, "bootstrap.sh")}
 	for _, f := range p.Files {
+		if f.Path == firstboot.NodeName {
+			sb.write("hooks/"+filepath.Base(f.Path), string(f.Content), f.Mode)
+		}
 		if f.Path == firstboot.Script {
 			content := string(f.Content)
 			if n.ControlPlane && c.Etcd.Type == plan.EtcdKubeadm {

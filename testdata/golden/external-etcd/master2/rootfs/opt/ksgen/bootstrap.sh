@@ -3,13 +3,13 @@
 set -euo pipefail
 
 KUBEADM='join'
-NODE_NAME='master2'
 ENDPOINT='lb.kubesphere.local:6443'
 CRI_SOCKET='unix:///run/containerd/containerd.sock'
 STATE_DIR="${KSGEN_STATE_DIR:-/var/lib/ksgen}"
 RUN_DIR="${KSGEN_RUN_DIR:-/run/ksgen}"
 KUBE_DIR="${KSGEN_KUBE_DIR:-/etc/kubernetes}"
 HOOK_DIR="${KSGEN_HOOK_DIR:-/opt/ksgen}"
+NODE_NAME=$(<"$HOOK_DIR/node-name")
 FSTAB="${KSGEN_FSTAB:-/etc/fstab}"
 MAX_ATTEMPTS="${KSGEN_MAX_ATTEMPTS:-0}"
 SETTLE_WAIT="${KSGEN_SETTLE_WAIT:-300}"
