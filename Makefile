@@ -58,8 +58,8 @@ e2e:
 # e2e-boot boots every host of generator/internal/e2e/testdata/boot/seed.yaml
 # (3 + 3 with flannel) as a systemd-nspawn machine with real systemd and cloud-init, each from its
 # own user-data only (root; mmdebstrap, systemd-container, iproute2, haproxy):
-# see the README's "End-to-end test". Not in .ci/run yet (three passes in a
-# row first). Run it under the lock other engineers' e2e runs take:
+# see the README's "End-to-end test". .ci/run runs it. On a shared machine,
+# run it under the lock other engineers' e2e runs take:
 #   flock /tmp/ksgen-e2e.lock make e2e-boot
 # e2e-boot-image only builds (or finds) the cached test image; it starts no
 # machine, so it needs no lock.
