@@ -87,7 +87,8 @@ type Profile struct {
 	// cloud image boots the recipe's cloud-init seed, and /usr is writable.
 	Bake bool
 	// Stock lists the binaries the OS's stock image ships, in its own
-	// paths; the others come from the baked image or from downloads.
+	// paths: a node with binaries from the image runs them, and downloads
+	// replace them with the pinned ones.
 	Stock []string
 }
 

@@ -57,7 +57,7 @@ func (e *Encoder) Encode(n *fileset.Set, opts Options) ([]byte, error) {
 	if len(files) > 0 {
 		out.WriteString(writeFilesKey)
 		for _, f := range files {
-			k := fileset.NewKey().Str(f.Path).Str(f.Owner).Str(f.Group).Int(int(f.Mode)).Bytes(f.Content).Sum()
+			k := fileShape(fileset.NewKey(), f).Bytes(f.Content).Sum()
 			b, err := e.entries.Get(k, func() ([]byte, error) { return e.item(f) })
 			if err != nil {
 				return nil, err
@@ -65,7 +65,8 @@ func (e *Encoder) Encode(n *fileset.Set, opts Options) ([]byte, error) {
 			out.Write(b)
 		}
 	}
-	users, err := e.sections.Get(usersKey(n.Users), func() ([]byte, error) {
+	usersK, runcmdK := usersKey(n.Users), runcmdKey(n)
+	users, err := e.sections.Get(usersK, func() ([]byte, error) {
 		if u := usersNode(n.Users); u != nil {
 			return section("users", u)
 		}
@@ -75,7 +76,7 @@ func (e *Encoder) Encode(n *fileset.Set, opts Options) ([]byte, error) {
 		return nil, err
 	}
 	out.Write(users)
-	cmds, err := e.sections.Get(runcmdKey(n), func() ([]byte, error) {
+	cmds, err := e.sections.Get(runcmdK, func() ([]byte, error) {
 		if c := runcmd(n); len(c.Content) > 0 {
 			return section("runcmd", c)
 		}
@@ -86,7 +87,7 @@ func (e *Encoder) Encode(n *fileset.Set, opts Options) ([]byte, error) {
 	}
 	out.Write(cmds)
 
-	if err := e.shapes.Do(shapeKey(n, files), func() error {
+	if err := e.shapes.Do(shapeKey(files, usersK, runcmdK), func() error {
 		want, err := Encode(n, opts)
 		if err != nil {
 			return err
@@ -121,8 +122,7 @@ func (e *Encoder) item(f fileset.File) ([]byte, error) {
 		return nil, err
 	}
 	if block, ok := yamlscalar.Literal(w.content, contentColumn); ok && w.encoding == "" {
-		k := fileset.NewKey().Str(f.Path).Str(f.Owner).Str(f.Group).Int(int(f.Mode)).Sum()
-		t, err := e.templates.Get(k, func() ([2]string, error) { return itemTemplate(w) })
+		t, err := e.templates.Get(fileShape(fileset.NewKey(), f).Sum(), func() ([2]string, error) { return itemTemplate(w) })
 		if err != nil {
 			return nil, err
 		}
@@ -201,14 +201,19 @@ func runcmdKey(n *fileset.Set) fileset.Key {
 	return k.Sum()
 }
 
-// shapeKey is every field of every piece but the files' contents.
-func shapeKey(n *fileset.Set, files []fileset.File) fileset.Key {
+// shapeKey is every field of every piece but the files' contents: the
+// files' shapes and the users and runcmd sections' keys.
+func shapeKey(files []fileset.File, users, runcmd fileset.Key) fileset.Key {
 	k := fileset.NewKey().Str("shape").Int(len(files))
 	for _, f := range files {
-		k.Str(f.Path).Str(f.Owner).Str(f.Group).Int(int(f.Mode))
+		fileShape(k, f)
 	}
-	u, r := usersKey(n.Users), runcmdKey(n)
-	return k.Bytes(u[:]).Bytes(r[:]).Sum()
+	return k.Bytes(users[:]).Bytes(runcmd[:]).Sum()
+}
+
+// fileShape adds what lays out f's write_files item, its content aside, to k.
+func fileShape(k *fileset.KeyBuilder, f fileset.File) *fileset.KeyBuilder {
+	return k.Str(f.Path).Str(f.Owner).Str(f.Group).Int(int(f.Mode))
 }
 
 func boolInt(b bool) int {

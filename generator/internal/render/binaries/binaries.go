@@ -47,11 +47,14 @@ func Needed(c *plan.Cluster, n *plan.Node) (out []images.Binary, missing []Missi
 	if cfg.Source != SourceDownload {
 		return nil, nil
 	}
-	prof := osprofile.Of(n.OS)
 	arch := n.Arch
 	ic := images.Cluster{KubernetesVersion: c.KubernetesVersion(), KubeKeyEtcd: c.Etcd.Type == plan.EtcdKubeKey}
 	for _, b := range images.Binaries(ic, n.OS, arch) {
-		if !needs(c, n, b.Name) || (prof.Ships(b.Name) && !pairsWithKubernetes(b.Name)) {
+		// Even a binary the stock image ships is downloaded: containerd
+		// and runc must pair with the Kubernetes version (the CRI API the
+		// kubelet speaks, the config.toml version ksgen writes), and a
+		// stock image's version is not known.
+		if !needs(c, n, b.Name) {
 			continue
 		}
 		named, explicit := -1, false
@@ -83,14 +86,6 @@ func Needed(c *plan.Cluster, n *plan.Node) (out []images.Binary, missing []Missi
 		out = append(out, b)
 	}
 	return out, missing
-}
-
-// pairsWithKubernetes reports whether the binary is downloaded even where
-// the stock image ships it: containerd and runc, which must pair with the
-// Kubernetes version (the CRI API the kubelet speaks, the config.toml
-// version ksgen writes) while a stock image's version is not known.
-func pairsWithKubernetes(name string) bool {
-	return name == osprofile.Containerd || name == osprofile.Runc
 }
 
 // PinnedRuntime reports whether node n runs the pinned containerd (and
