@@ -41,6 +41,7 @@ replace (
 require (
 	github.com/coreos/butane v0.26.0
 	github.com/coreos/ignition/v2 v2.25.1
+	github.com/klauspost/compress v1.18.0
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.2
 	github.com/spf13/cobra v1.10.2
 	go.yaml.in/yaml/v3 v3.0.4

@@ -3,42 +3,70 @@ package fileset
 import (
 	"bytes"
 	"compress/gzip"
+	"io"
 	"sync"
 	"unicode/utf8"
+
+	kgzip "github.com/klauspost/compress/gzip"
 )
 
-// gzipWriters pools compressors by level: a new one costs far more than
-// compressing a small file.
-var gzipWriters = map[int]*sync.Pool{
-	gzip.BestCompression:    gzipPool(gzip.BestCompression),
-	gzip.DefaultCompression: gzipPool(gzip.DefaultCompression),
+// gzipWriter is what both compressors' writers do.
+type gzipWriter interface {
+	io.WriteCloser
+	Reset(io.Writer)
 }
 
-func gzipPool(level int) *sync.Pool {
-	return &sync.Pool{New: func() any {
-		w, _ := gzip.NewWriterLevel(nil, level)
+// Pools of compressors: a new one costs far more than compressing a small
+// file.
+var (
+	bestWriters = &sync.Pool{New: func() any {
+		w, _ := gzip.NewWriterLevel(nil, gzip.BestCompression)
 		return w
 	}}
-}
+	payloadWriters = &sync.Pool{New: func() any {
+		w, _ := kgzip.NewWriterLevel(nil, kgzip.DefaultCompression)
+		return w
+	}}
+)
 
-// Gzip compresses at the best level, as Butane does, deterministically (no
-// name and no mtime in the header).
-func Gzip(b []byte) []byte { return gzipAt(gzip.BestCompression, b) }
+// Gzip compresses with Go's gzip at the best level, byte for byte as
+// Butane does, deterministically (no name and no mtime in the header).
+func Gzip(b []byte) []byte { return gzipWith(bestWriters, b) }
 
-// GzipDefault compresses at gzip's default level (6, as the gzip command and
-// Go's gzip.NewWriter), deterministically: for whole payloads, where the
-// best level costs twice the time to save at most 0.4% (testdata/golden).
-func GzipDefault(b []byte) []byte { return gzipAt(gzip.DefaultCompression, b) }
+// GzipPayload compresses a whole payload, deterministically, with
+// klauspost/compress at its default level: on a worker's user-data it took
+// a quarter of the time of Go's gzip at level 6 for 1.7% more bytes, and
+// a render gzips every payload once to measure it.
+func GzipPayload(b []byte) []byte { return gzipWith(payloadWriters, b) }
 
-func gzipAt(level int, b []byte) []byte {
-	var buf bytes.Buffer
-	pool := gzipWriters[level]
-	w := pool.Get().(*gzip.Writer)
+func gzipWith(pool *sync.Pool, b []byte) []byte {
+	// Text gzips to less than half; a larger output grows the buffer once.
+	buf := bytes.NewBuffer(make([]byte, 0, 64+len(b)/2))
+	w := pool.Get().(gzipWriter)
 	defer pool.Put(w)
-	w.Reset(&buf)
+	w.Reset(buf)
 	_, _ = w.Write(b)
 	_ = w.Close()
 	return buf.Bytes()
+}
+
+// gzipReaders pools decompressors, which are as costly to make.
+var gzipReaders sync.Pool
+
+// Gunzip returns what gzip stream b holds.
+func Gunzip(b []byte) ([]byte, error) {
+	zr, _ := gzipReaders.Get().(*gzip.Reader)
+	var err error
+	if zr == nil {
+		zr, err = gzip.NewReader(bytes.NewReader(b))
+	} else {
+		err = zr.Reset(bytes.NewReader(b))
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer gzipReaders.Put(zr)
+	return io.ReadAll(zr)
 }
 
 // IsText reports whether b can be carried as a YAML string and read back
