@@ -101,7 +101,7 @@ func GeneratePlan(c *plan.Cluster, b *pki.Bundle, opts Options, out tree.Sink) e
 	if err != nil {
 		return err
 	}
-	index := make([]NodeIndex, len(nodes))
+	index := make([][]byte, len(nodes))
 	errs := make([]error, len(nodes))
 	parallel(len(nodes), func(i int) {
 		res, err := r.node(nodes[i])
@@ -111,16 +111,17 @@ func GeneratePlan(c *plan.Cluster, b *pki.Bundle, opts Options, out tree.Sink) e
 			}
 			err = out.Put(f)
 		}
-		index[i], errs[i] = res.index, err
+		if err == nil {
+			index[i], err = marshalNode(res.index)
+		}
+		errs[i] = err
 	})
 	for i, err := range errs {
 		if err != nil {
 			return fmt.Errorf("render node %s: %w", nodes[i].Name, err)
 		}
 	}
-	idx := newIndex(c)
-	idx.Nodes = index
-	raw, err := idx.marshal()
+	raw, err := newIndex(c).marshal(index)
 	if err != nil {
 		return err
 	}
