@@ -378,11 +378,15 @@ func encodeJSON(obj runtime.Object, gv schema.GroupVersion) ([]byte, error) {
 	return runtime.Encode(kubeadmscheme.Codecs.EncoderForVersion(jsonSerializer, gv), obj)
 }
 
-// jsonToYAML prints a kubeadm document as YAML, keys sorted.
+// jsonToYAML prints a kubeadm document as YAML, keys sorted, as yaml.v3
+// prints it: by printYAML when it can.
 func jsonToYAML(js []byte) ([]byte, error) {
 	var doc any
 	if err := json.Unmarshal(js, &doc); err != nil {
 		return nil, err
+	}
+	if out, ok := printYAML(doc); ok {
+		return out, nil
 	}
 	var out bytes.Buffer
 	enc := yamlv3.NewEncoder(&out)

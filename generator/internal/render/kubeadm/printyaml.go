@@ -1,0 +1,182 @@
+package kubeadm
+
+import (
+	"bytes"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// printYAML writes v, a JSON object as encoding/json decodes it into any,
+// byte for byte as go.yaml.in/yaml/v3's Encoder with indent 2 writes it,
+// without the emitter (most of a kubeadm config's cost), for the documents
+// a node's config mostly is: keys without digits (see sortsAsBytes), strings that are
+// plain scalars of a safe kind (see plainString), lists whose items are
+// not lists, no empty list or mapping inside a list. ok is false for
+// anything else, left to the emitter.
+func printYAML(v any) (out []byte, ok bool) {
+	m, isMap := v.(map[string]any)
+	if !isMap || len(m) == 0 {
+		return nil, false
+	}
+	var b bytes.Buffer
+	if !printMap(&b, m, 0, "") {
+		return nil, false
+	}
+	return b.Bytes(), true
+}
+
+// printMap writes m's keys, sorted, at column col; first, when set, is
+// written before the first key instead of the indent (a list item's "- ").
+func printMap(b *bytes.Buffer, m map[string]any, col int, first string) bool {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		if !sortsAsBytes(k) || !plainString(k) {
+			return false
+		}
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for i, k := range keys {
+		if i == 0 && first != "" {
+			b.WriteString(first)
+		} else {
+			indent(b, col)
+		}
+		b.WriteString(k)
+		b.WriteByte(':')
+		switch val := m[k].(type) {
+		case map[string]any:
+			if len(val) == 0 {
+				b.WriteString(" {}\n")
+				continue
+			}
+			b.WriteByte('\n')
+			if !printMap(b, val, col+2, "") {
+				return false
+			}
+		case []any:
+			if len(val) == 0 {
+				b.WriteString(" []\n")
+				continue
+			}
+			b.WriteByte('\n')
+			if !printList(b, val, col+2) {
+				return false
+			}
+		default:
+			b.WriteByte(' ')
+			if !printScalar(b, val) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// printList writes l's items at column col, each after "- ".
+func printList(b *bytes.Buffer, l []any, col int) bool {
+	for _, it := range l {
+		switch val := it.(type) {
+		case map[string]any:
+			if len(val) == 0 {
+				return false
+			}
+			if !printMap(b, val, col+2, strings.Repeat(" ", col)+"- ") {
+				return false
+			}
+		case []any:
+			return false
+		default:
+			indent(b, col)
+			b.WriteString("- ")
+			if !printScalar(b, val) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// printScalar writes a JSON scalar and its newline as yaml.v3 does.
+func printScalar(b *bytes.Buffer, v any) bool {
+	switch val := v.(type) {
+	case nil:
+		b.WriteString("null")
+	case bool:
+		b.WriteString(strconv.FormatBool(val))
+	case float64:
+		s := strconv.FormatFloat(val, 'g', -1, 64)
+		if strings.ContainsAny(s, "IN") { // ±Inf, NaN: JSON has none
+			return false
+		}
+		b.WriteString(s)
+	case string:
+		if !plainString(val) {
+			return false
+		}
+		b.WriteString(val)
+	default:
+		return false
+	}
+	b.WriteByte('\n')
+	return true
+}
+
+// plainString reports whether yaml.v3 writes s as a plain scalar, for a
+// kind of string it can tell safely: names, paths, URLs, tokens, hashes
+// (a letter or '/' first, then letters, digits and "._/:=+-", not ending
+// in ':', not a word YAML 1.1 reads as a bool or null), and dotted numbers
+// such as IPv4 addresses (digits and at least two dots: no YAML number,
+// date or sexagesimal).
+func plainString(s string) bool {
+	if s == "" {
+		return false
+	}
+	if c := s[0]; c >= '0' && c <= '9' {
+		dots := 0
+		for i := 0; i < len(s); i++ {
+			switch {
+			case s[i] == '.' && s[i-1] != '.':
+				dots++
+			case s[i] < '0' || s[i] > '9':
+				return false
+			}
+		}
+		return dots >= 2 && s[len(s)-1] != '.'
+	}
+	if !isLetter(s[0]) && s[0] != '/' || s[len(s)-1] == ':' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isLetter(c) && (c < '0' || c > '9') && !strings.ContainsRune("._/:=+-", rune(c)) {
+			return false
+		}
+	}
+	switch strings.ToLower(s) {
+	case "y", "n", "yes", "no", "on", "off", "true", "false", "null":
+		return false
+	}
+	return true
+}
+
+// sortsAsBytes reports whether yaml.v3 orders key s among others like it
+// as Go orders strings: it compares digits as numbers, and puts any other
+// character before a letter, which byte order does too for "-./" (not for
+// '_', between the upper and the lower case).
+func sortsAsBytes(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isLetter(s[i]) && !strings.ContainsRune("-./", rune(s[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+func indent(b *bytes.Buffer, col int) {
+	for range col {
+		b.WriteByte(' ')
+	}
+}
