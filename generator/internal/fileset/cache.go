@@ -3,7 +3,6 @@ package fileset
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"hash"
 	"sync"
 )
 
@@ -11,40 +10,36 @@ import (
 // SHA-256 of its fields, each length-prefixed so that no two inputs share one.
 type Key [sha256.Size]byte
 
-// KeyBuilder accumulates the fields of a Key.
-type KeyBuilder struct{ h hash.Hash }
+// KeyBuilder accumulates the fields of a Key. They are gathered in one
+// buffer and hashed at once: writing each field to a hash.Hash moved it to
+// the heap, a cost that exceeded hashing a small field.
+type KeyBuilder struct{ buf []byte }
 
 // NewKey starts a key.
-func NewKey() *KeyBuilder { return &KeyBuilder{h: sha256.New()} }
+func NewKey() *KeyBuilder { return &KeyBuilder{buf: make([]byte, 0, 256)} }
 
 // Str adds a string field.
 func (k *KeyBuilder) Str(s string) *KeyBuilder {
 	k.Int(len(s))
-	_, _ = k.h.Write([]byte(s))
+	k.buf = append(k.buf, s...)
 	return k
 }
 
 // Bytes adds a byte field.
 func (k *KeyBuilder) Bytes(b []byte) *KeyBuilder {
 	k.Int(len(b))
-	_, _ = k.h.Write(b)
+	k.buf = append(k.buf, b...)
 	return k
 }
 
 // Int adds an integer field.
 func (k *KeyBuilder) Int(i int) *KeyBuilder {
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], uint64(i))
-	_, _ = k.h.Write(b[:])
+	k.buf = binary.LittleEndian.AppendUint64(k.buf, uint64(i))
 	return k
 }
 
 // Sum returns the key.
-func (k *KeyBuilder) Sum() Key {
-	var out Key
-	k.h.Sum(out[:0])
-	return out
-}
+func (k *KeyBuilder) Sum() Key { return sha256.Sum256(k.buf) }
 
 // Cache holds values an encoder derived from its inputs, for one render:
 // encoders make one per render, never a global one, so renders neither

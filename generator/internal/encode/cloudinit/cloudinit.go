@@ -2,11 +2,9 @@ package cloudinit
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"path"
 	"sort"
@@ -458,11 +456,7 @@ func decodeContent(encoding, content string) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		zr, err := gzip.NewReader(bytes.NewReader(gz))
-		if err != nil {
-			return nil, err
-		}
-		return io.ReadAll(zr)
+		return fileset.Gunzip(gz)
 	}
 	return nil, fmt.Errorf("unknown encoding %q", encoding)
 }

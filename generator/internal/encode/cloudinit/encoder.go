@@ -43,26 +43,26 @@ func (e *Encoder) Encode(n *fileset.Set, opts Options) ([]byte, error) {
 	if err != nil {
 		return Encode(n, opts) // for its error
 	}
-	var out bytes.Buffer
-	out.WriteString(Header + "\n")
+	// The pieces are gathered first, so that the output is allocated once.
+	pieces := [][]byte{[]byte(Header + "\n")}
 	for _, f := range files {
 		if f.Path == "/etc/hostname" {
 			b, err := section("hostname", hostnameOf(f.Content))
 			if err != nil {
 				return nil, err
 			}
-			out.Write(b)
+			pieces = append(pieces, b)
 		}
 	}
 	if len(files) > 0 {
-		out.WriteString(writeFilesKey)
+		pieces = append(pieces, []byte(writeFilesKey))
 		for _, f := range files {
 			k := fileShape(fileset.NewKey(), f).Bytes(f.Content).Sum()
 			b, err := e.entries.Get(k, func() ([]byte, error) { return e.item(f) })
 			if err != nil {
 				return nil, err
 			}
-			out.Write(b)
+			pieces = append(pieces, b)
 		}
 	}
 	usersK, runcmdK := usersKey(n.Users), runcmdKey(n)
@@ -75,7 +75,6 @@ func (e *Encoder) Encode(n *fileset.Set, opts Options) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out.Write(users)
 	cmds, err := e.sections.Get(runcmdK, func() ([]byte, error) {
 		if c := runcmd(n); len(c.Content) > 0 {
 			return section("runcmd", c)
@@ -85,21 +84,21 @@ func (e *Encoder) Encode(n *fileset.Set, opts Options) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out.Write(cmds)
+	out := bytes.Join(append(pieces, users, cmds), nil)
 
 	if err := e.shapes.Do(shapeKey(files, usersK, runcmdK), func() error {
 		want, err := Encode(n, opts)
 		if err != nil {
 			return err
 		}
-		if !bytes.Equal(want, out.Bytes()) {
+		if !bytes.Equal(want, out) {
 			return fmt.Errorf("internal error: the cloud-config assembled from its pieces differs from the one encoded whole (node %s)", n.Name)
 		}
 		return nil
 	}); err != nil {
 		return nil, err
 	}
-	return out.Bytes(), nil
+	return out, nil
 }
 
 const writeFilesKey = "write_files:\n"

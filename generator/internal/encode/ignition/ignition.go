@@ -2,11 +2,9 @@ package ignition
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 
 	butaneconfig "github.com/coreos/butane/config"
 	"github.com/coreos/butane/config/common"
@@ -279,11 +277,7 @@ func decodeContents(source, compression *string) ([]byte, error) {
 	switch c := deref(compression); c {
 	case "":
 	case "gzip":
-		zr, err := gzip.NewReader(bytes.NewReader(data))
-		if err != nil {
-			return nil, fmt.Errorf("gunzip: %w", err)
-		}
-		if data, err = io.ReadAll(zr); err != nil {
+		if data, err = fileset.Gunzip(data); err != nil {
 			return nil, fmt.Errorf("gunzip: %w", err)
 		}
 	default:
