@@ -187,6 +187,9 @@ func (v *validator) roles() {
 	if len(known) == 0 && v.namesHosts() {
 		return
 	}
+	// inRole[target][name]: name is in v.s.Roles[target] (a lookup, as
+	// a fleet's range names thousands of hosts).
+	inRole := map[string]map[string]bool{}
 	for _, role := range slices.Sorted(maps.Keys(v.s.Cluster.Spec.RoleGroups)) {
 		rp := "spec.roleGroups." + role
 		if !slices.Contains(RoleNames, role) {
@@ -211,12 +214,16 @@ func (v *validator) roles() {
 					missing = append(missing, name)
 					continue
 				}
-				if slices.Contains(v.s.Roles[target], name) {
+				if inRole[target][name] {
 					if role != RoleMaster && !slices.Contains(v.s.Cluster.Spec.RoleGroups[RoleMaster], name) {
 						v.errorf(p, ErrDuplicateHost, "host %q is listed twice in roleGroups.%s", name, role)
 					}
 					continue
 				}
+				if inRole[target] == nil {
+					inRole[target] = map[string]bool{}
+				}
+				inRole[target][name] = true
 				v.s.Roles[target] = append(v.s.Roles[target], name)
 			}
 			if len(missing) > 0 {
