@@ -70,8 +70,17 @@ func render(c *plan.Cluster, n *plan.Node, cred Credentials) ([]*document, error
 		return nil, err
 	}
 	var docs []*document
-	add := func(kind string, obj runtime.Object) error {
-		js, err := encodeJSON(obj, gv)
+	// add converts obj to gv and keeps its JSON; timeouts, when set, are
+	// pinned (see pinTimeouts).
+	add := func(kind string, obj runtime.Object, timeouts *kubeadmapi.Timeouts) error {
+		out, err := kubeadmscheme.Scheme.ConvertToVersion(obj, gv)
+		if err == nil && timeouts != nil {
+			err = pinTimeouts(out, timeouts)
+		}
+		var js []byte
+		if err == nil {
+			js, err = json.Marshal(out)
+		}
 		if err != nil {
 			return fmt.Errorf("encode %T as %s: %w", obj, gv, err)
 		}
@@ -85,15 +94,11 @@ func render(c *plan.Cluster, n *plan.Node, cred Credentials) ([]*document, error
 			return nil, err
 		}
 		// A copy: the conversion writes through to the object's timeouts.
-		timeouts := init.Timeouts.DeepCopy()
-		if err := add(plan.KindInitConfiguration, init); err != nil {
-			return nil, err
-		}
-		if err := pinTimeouts(docs[0], gv, timeouts); err != nil {
+		if err := add(plan.KindInitConfiguration, init, init.Timeouts.DeepCopy()); err != nil {
 			return nil, err
 		}
 		cluster := clusterConfiguration(c, cred)
-		if err := add(plan.KindClusterConfiguration, &cluster); err != nil {
+		if err := add(plan.KindClusterConfiguration, &cluster, nil); err != nil {
 			return nil, err
 		}
 		comps, err := componentConfigs(c)
@@ -103,11 +108,7 @@ func render(c *plan.Cluster, n *plan.Node, cred Credentials) ([]*document, error
 		docs = append(docs, comps...)
 	case plan.JoinControlPlane, plan.Join:
 		join := joinConfiguration(c, n, cred)
-		timeouts := join.Timeouts.DeepCopy()
-		if err := add(plan.KindJoinConfiguration, join); err != nil {
-			return nil, err
-		}
-		if err := pinTimeouts(docs[0], gv, timeouts); err != nil {
+		if err := add(plan.KindJoinConfiguration, join, join.Timeouts.DeepCopy()); err != nil {
 			return nil, err
 		}
 	default:
@@ -116,29 +117,28 @@ func render(c *plan.Cluster, n *plan.Node, cred Credentials) ([]*document, error
 	return docs, nil
 }
 
-// pinTimeouts sets a v1beta4 document's timeouts to what ksgen asked for.
-// kubeadm's conversion to v1beta4 overwrites controlPlaneComponentHealthCheck
-// with a process-wide value that decoding any v1beta3 ClusterConfiguration
-// sets, so without this the output would depend on what the process did before.
-func pinTimeouts(d *document, gv schema.GroupVersion, t *kubeadmapi.Timeouts) error {
-	if gv != kubeadmv1beta4.SchemeGroupVersion {
-		return nil // v1beta3 Init and Join carry no timeouts
-	}
-	var doc map[string]json.RawMessage
-	if err := json.Unmarshal(d.json, &doc); err != nil {
-		return err
+// pinTimeouts sets a converted v1beta4 Init or Join configuration's
+// timeouts to what ksgen asked for. kubeadm's conversion to v1beta4
+// overwrites controlPlaneComponentHealthCheck with a process-wide value
+// that decoding any v1beta3 ClusterConfiguration sets, so without this the
+// output would depend on what the process did before. v1beta3 Init and
+// Join carry no timeouts.
+func pinTimeouts(obj runtime.Object, t *kubeadmapi.Timeouts) error {
+	var dst **kubeadmv1beta4.Timeouts
+	switch o := obj.(type) {
+	case *kubeadmv1beta4.InitConfiguration:
+		dst = &o.Timeouts
+	case *kubeadmv1beta4.JoinConfiguration:
+		dst = &o.Timeouts
+	default:
+		return nil
 	}
 	var out kubeadmv1beta4.Timeouts
 	if err := kubeadmv1beta4.Convert_kubeadm_Timeouts_To_v1beta4_Timeouts(t, &out, nil); err != nil {
 		return err
 	}
-	raw, err := json.Marshal(out)
-	if err != nil {
-		return err
-	}
-	doc["timeouts"] = raw
-	d.json, err = json.Marshal(doc)
-	return err
+	*dst = &out
+	return nil
 }
 
 // printStream joins the documents as one YAML stream.
@@ -360,22 +360,6 @@ func mergeArgs(base []kubeadmapi.Arg, overrides []string) []kubeadmapi.Arg {
 		}
 	}
 	return out
-}
-
-var jsonSerializer = func() runtime.Serializer {
-	info, ok := runtime.SerializerInfoForMediaType(kubeadmscheme.Codecs.SupportedMediaTypes(), runtime.ContentTypeJSON)
-	if !ok {
-		panic("kubeadm scheme has no JSON serializer")
-	}
-	return info.Serializer
-}()
-
-// encodeJSON converts obj to gv with kubeadm's scheme. It is the first half
-// of what kubeadm's MarshalToYamlForCodecs does; jsonToYAML is the second,
-// through encoding/json instead of a YAML parser, which made up most of a
-// render's time.
-func encodeJSON(obj runtime.Object, gv schema.GroupVersion) ([]byte, error) {
-	return runtime.Encode(kubeadmscheme.Codecs.EncoderForVersion(jsonSerializer, gv), obj)
 }
 
 // jsonToYAML prints a kubeadm document as YAML, keys sorted, as yaml.v3
