@@ -9,6 +9,11 @@
 #
 #   make bench-cli                       # builds bin/ksgen first
 #   KSGEN=/tmp/ksgen-old HOSTS="1000" generator/bench-cli.sh
+#   KSGEN="/tmp/ksgen-old bin/ksgen" generator/bench-cli.sh   # before, after
+#
+# Outputs are removed only when the script ends, so that no render starts
+# right after a removal (see the loop below). Render into tmpfs with
+# TMPDIR=/dev/shm to take the disk out of the figure.
 #
 # With BUTANE set to a butane binary (go build -o /tmp/butane
 # github.com/coreos/butane/internal, the version go.mod pins), it also
@@ -39,19 +44,25 @@ spec() {
 	}'
 }
 
+i=0
 for n in $HOSTS; do
 	spec "$n" >"$work/cluster-$n.yaml"
-	echo "== $n hosts, both formats, into a fresh folder ($("$KSGEN" version 2>/dev/null | head -n1))"
-	echo "load before: $(uptime)"
-	/usr/bin/time -v "$KSGEN" render -q -f "$work/cluster-$n.yaml" --secrets "$SECRETS" -o "$work/out-$n" \
-		2>"$work/time-$n" >/dev/null || { cat "$work/time-$n"; exit 1; }
-	grep -E 'Elapsed \(wall|Maximum resident|User time|System time|Percent of CPU|File system outputs' "$work/time-$n"
-	echo "files: $(find "$work/out-$n" -type f | wc -l), bytes: $(du -sb "$work/out-$n" | cut -f1)"
-	echo "load after: $(uptime)"
-	# Not removed until the end: ext4 then allocates the next render's
-	# inodes past the ones just freed (recently_deleted), which took most of
-	# a render's system time here.
+	for bin in $KSGEN; do
+		i=$((i + 1))
+		out="$work/out-$i"
+		echo "== $n hosts, both formats, into a fresh folder ($("$bin" version 2>/dev/null | head -n1), $bin)"
+		echo "load before: $(uptime)"
+		/usr/bin/time -v "$bin" render -q -f "$work/cluster-$n.yaml" --secrets "$SECRETS" -o "$out" \
+			2>"$work/time-$i" >/dev/null || { cat "$work/time-$i"; exit 1; }
+		grep -E 'Elapsed \(wall|Maximum resident|User time|System time|Percent of CPU|File system outputs' "$work/time-$i"
+		echo "files: $(find "$out" -type f | wc -l), bytes: $(du -sb "$out" | cut -f1)"
+		echo "load after: $(uptime)"
+		# Not removed until the end: ext4 then allocates the next render's
+		# inodes past the ones just freed (recently_deleted), which took most of
+		# a render's system time here.
+	done
 done
+KSGEN=${KSGEN##* } # the Ignition comparison below runs the last binary
 
 [ -n "${BUTANE:-}" ] || exit 0
 n=1000

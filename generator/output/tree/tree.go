@@ -6,7 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,7 +59,7 @@ func (t *Tree) Add(path string, mode fs.FileMode, content []byte) {
 
 // Sort orders the files by path, so the same render lists them the same way.
 func (t *Tree) Sort() {
-	sort.Slice(t.Files, func(i, j int) bool { return t.Files[i].Path < t.Files[j].Path })
+	slices.SortFunc(t.Files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
 }
 
 // Write writes an in-memory tree to dir atomically (see Writer).
