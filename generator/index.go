@@ -102,20 +102,11 @@ func (idx *Index) marshal(nodes [][]byte) ([]byte, error) {
 // json.MarshalIndent(n, "    ", "  ") byte for byte (TestMarshalNode), at a
 // fraction of its cost, which was a tenth of a large render's.
 func marshalNode(n NodeIndex) ([]byte, error) {
-	j := jsonWriter{depth: 2}
+	// About what a file takes; a payload's cloud fits grow it once.
+	j := jsonWriter{depth: 2, b: make([]byte, 0, 512+200*len(n.Files))}
 	j.open('{')
 	j.str("name", n.Name)
-	j.key("roles")
-	if n.Roles == nil {
-		j.b = append(j.b, "null"...)
-	} else {
-		j.open('[')
-		for _, r := range n.Roles {
-			j.item()
-			j.quote(r)
-		}
-		j.close(']', len(n.Roles))
-	}
+	list(&j, "roles", n.Roles, j.quote)
 	j.str("os", n.OS)
 	j.str("format", n.Format)
 	if n.Payload != "" {
@@ -125,19 +116,25 @@ func marshalNode(n NodeIndex) ([]byte, error) {
 		j.str("mac", n.MAC)
 	}
 	j.str("action", n.Action)
-	j.key("files")
-	if n.Files == nil {
-		j.b = append(j.b, "null"...)
-	} else {
-		j.open('[')
-		for _, f := range n.Files {
-			j.item()
-			f.appendJSON(&j)
-		}
-		j.close(']', len(n.Files))
-	}
+	list(&j, "files", n.Files, func(f FileIndex) { f.appendJSON(&j) })
 	j.close('}', 1)
 	return j.b, nil
+}
+
+// list writes member key, a list written item by item by each (null when
+// items is nil, as encoding/json writes a nil slice).
+func list[T any](j *jsonWriter, key string, items []T, each func(T)) {
+	j.key(key)
+	if items == nil {
+		j.b = append(j.b, "null"...)
+		return
+	}
+	j.open('[')
+	for _, it := range items {
+		j.item()
+		each(it)
+	}
+	j.close(']', len(items))
 }
 
 func (f FileIndex) appendJSON(j *jsonWriter) {

@@ -10,13 +10,15 @@ import (
 // SHA-256 of its fields, each length-prefixed so that no two inputs share one.
 type Key [sha256.Size]byte
 
-// KeyBuilder accumulates the fields of a Key. They are gathered in one
-// buffer and hashed at once: writing each field to a hash.Hash moved it to
-// the heap, a cost that exceeded hashing a small field.
+// KeyBuilder accumulates the fields of a Key in a buffer, hashed at once
+// by Sum (writing each small field to a hash.Hash moved it to the heap).
+// Builders and their buffers are reused: one is done once Sum returns.
 type KeyBuilder struct{ buf []byte }
 
+var keyBuilders = sync.Pool{New: func() any { return &KeyBuilder{buf: make([]byte, 0, 1024)} }}
+
 // NewKey starts a key.
-func NewKey() *KeyBuilder { return &KeyBuilder{buf: make([]byte, 0, 256)} }
+func NewKey() *KeyBuilder { return keyBuilders.Get().(*KeyBuilder) }
 
 // Str adds a string field.
 func (k *KeyBuilder) Str(s string) *KeyBuilder {
@@ -38,8 +40,13 @@ func (k *KeyBuilder) Int(i int) *KeyBuilder {
 	return k
 }
 
-// Sum returns the key.
-func (k *KeyBuilder) Sum() Key { return sha256.Sum256(k.buf) }
+// Sum returns the key and puts the builder back for reuse.
+func (k *KeyBuilder) Sum() Key {
+	sum := sha256.Sum256(k.buf)
+	k.buf = k.buf[:0]
+	keyBuilders.Put(k)
+	return sum
+}
 
 // Cache holds values an encoder derived from its inputs, for one render:
 // encoders make one per render, never a global one, so renders neither
