@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -136,7 +137,17 @@ func Create(dir string) (*Writer, error) {
 		return nil, fmt.Errorf("create temporary output: %w", err)
 	}
 	// Clean, as the paths Put joins under it are.
-	return &Writer{dir: dir, tmp: filepath.Clean(tmp), umask: umask(), writebackEvery: writebackEvery}, nil
+	w := &Writer{dir: dir, tmp: filepath.Clean(tmp), umask: umask(), writebackEvery: writebackEvery}
+	if inMemory(w.tmp) {
+		w.writebackEvery = math.MaxInt64 // nothing to write back, and syncfs walks every inode
+	}
+	return w, nil
+}
+
+// inMemory reports whether d is on tmpfs or ramfs.
+func inMemory(d string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(d, &st) == nil && (st.Type == unix.TMPFS_MAGIC || st.Type == unix.RAMFS_MAGIC)
 }
 
 // umask reads the process's umask from /proc/self/status (umask(2) can
