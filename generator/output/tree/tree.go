@@ -4,14 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/ksgen/ksgen/generator/internal/fileset"
 	"golang.org/x/sys/unix"
@@ -92,34 +90,6 @@ type Writer struct {
 	// umask is the process's file mode creation mask: a file needs a chmod
 	// after its creation only when the mask cleared one of its mode bits.
 	umask fs.FileMode
-	// Put starts a sync of the filesystem in the background every
-	// writebackEvery bytes (see writeback): written counts the bytes since
-	// the last one, flushing says whether one runs, syncs how many ran.
-	writebackEvery int64
-	written        atomic.Int64
-	flushing       atomic.Bool
-	flushed        sync.WaitGroup
-	syncs          atomic.Int32
-}
-
-// writebackEvery is how many bytes Put lets the page cache gather before
-// it starts writing the tree out in the background: the kernel would hold
-// them for 30 s, and Commit's sync would then wait for all of it at once
-// (a 10,000-host render to a fresh ext4 took 18 s with it, 21 s without).
-const writebackEvery = 64 << 20
-
-// writeback starts a sync in the background every writebackEvery bytes,
-// one at a time, so that the disk works while the render does.
-func (w *Writer) writeback(n int) {
-	if w.written.Add(int64(n)) < w.writebackEvery || !w.flushing.CompareAndSwap(false, true) {
-		return
-	}
-	w.written.Store(0)
-	w.flushed.Go(func() {
-		defer w.flushing.Store(false)
-		w.syncs.Add(1)
-		_ = syncDir(w.tmp, unix.Syncfs) // Commit's own sync reports errors
-	})
 }
 
 // Create starts a tree that will replace dir.
@@ -137,17 +107,7 @@ func Create(dir string) (*Writer, error) {
 		return nil, fmt.Errorf("create temporary output: %w", err)
 	}
 	// Clean, as the paths Put joins under it are.
-	w := &Writer{dir: dir, tmp: filepath.Clean(tmp), umask: umask(), writebackEvery: writebackEvery}
-	if inMemory(w.tmp) {
-		w.writebackEvery = math.MaxInt64 // nothing to write back, and syncfs walks every inode
-	}
-	return w, nil
-}
-
-// inMemory reports whether d is on tmpfs or ramfs.
-func inMemory(d string) bool {
-	var st unix.Statfs_t
-	return unix.Statfs(d, &st) == nil && (st.Type == unix.TMPFS_MAGIC || st.Type == unix.RAMFS_MAGIC)
+	return &Writer{dir: dir, tmp: filepath.Clean(tmp), umask: umask()}, nil
 }
 
 // umask reads the process's umask from /proc/self/status (umask(2) can
@@ -197,7 +157,6 @@ func (w *Writer) Put(f File) error {
 	if err != nil {
 		return fmt.Errorf("output: write %s: %w", f.Path, err)
 	}
-	w.writeback(len(f.Content))
 	return nil
 }
 
@@ -253,7 +212,6 @@ func (w *Writer) mkdir(d string) error {
 // One syncfs covers every file, no fsync per file or directory.
 func (w *Writer) Commit() error {
 	defer os.RemoveAll(w.tmp)
-	w.flushed.Wait()
 	if err := os.Chmod(w.tmp, 0o700); err != nil {
 		return err
 	}
@@ -283,10 +241,7 @@ func syncDir(d string, sync func(fd int) error) error {
 }
 
 // Abort drops the unfinished tree; dir is untouched.
-func (w *Writer) Abort() {
-	w.flushed.Wait()
-	_ = os.RemoveAll(w.tmp)
-}
+func (w *Writer) Abort() { _ = os.RemoveAll(w.tmp) }
 
 func replaceable(dir string) error {
 	entries, err := os.ReadDir(dir)

@@ -1,11 +1,9 @@
 package tree
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -188,49 +186,6 @@ func TestPutRefusesClashes(t *testing.T) {
 		w.Abort()
 		if entries, _ := os.ReadDir(filepath.Dir(dir)); len(entries) != 0 {
 			t.Errorf("%s: left behind %v", name, entries)
-		}
-	}
-}
-
-// Syncs started in the background while files are put are finished before
-// Commit swaps the tree in, or Abort removes it, and leave every file whole.
-func TestBackgroundWriteback(t *testing.T) {
-	t.Parallel()
-	for _, commit := range []bool{true, false} {
-		dir := filepath.Join(t.TempDir(), "out")
-		w, err := Create(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.writebackEvery = 1
-		var wg sync.WaitGroup
-		for i := range 200 {
-			wg.Go(func() {
-				if err := w.Put(File{Path: fmt.Sprintf("node%d/rootfs/etc/hostname", i), Mode: 0o644, Content: []byte(fmt.Sprintf("node%d\n", i))}); err != nil {
-					t.Error(err)
-				}
-			})
-		}
-		wg.Wait()
-		if w.syncs.Load() == 0 {
-			t.Error("no sync started in the background")
-		}
-		if !commit {
-			w.Abort()
-			if _, err := os.Stat(w.tmp); !os.IsNotExist(err) {
-				t.Errorf("Abort left %s (%v)", w.tmp, err)
-			}
-			continue
-		}
-		if err := w.Put(File{Path: IndexFile, Mode: 0o644, Content: []byte("{}\n")}); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Commit(); err != nil {
-			t.Fatal(err)
-		}
-		got := readAll(t, dir)
-		if len(got) != 201 || got["node7/rootfs/etc/hostname"] != "node7\n" {
-			t.Errorf("committed tree has %d files, node7's hostname %q", len(got), got["node7/rootfs/etc/hostname"])
 		}
 	}
 }
