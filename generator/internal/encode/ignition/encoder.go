@@ -224,23 +224,29 @@ func shapeKey(v variant, cfg baseConfig) fileset.Key {
 // fileKey, unitKey and userKey write every field build sets; contents
 // only when asked (an entry's key has them, a shape's does not).
 func fileKey(k *fileset.KeyBuilder, f base.File, contents bool) {
-	k.Str(f.Path).Str(opt(f.User.Name)).Str(opt(f.Group.Name)).Int(optInt(f.Mode)).Int(optBool(f.Overwrite))
+	k.Str(f.Path)
+	optStr(k, f.User.Name)
+	optStr(k, f.Group.Name)
+	k.Int(optInt(f.Mode)).Int(optBool(f.Overwrite))
 	c := f.Contents
-	k.Str(opt(c.Compression)).Int(optBool(ptr(c.Source != nil))).Int(optBool(ptr(c.Inline != nil))).Str(opt(c.Verification.Hash))
+	optStr(k, c.Compression)
+	k.Int(optBool(ptr(c.Source != nil))).Int(optBool(ptr(c.Inline != nil)))
+	optStr(k, c.Verification.Hash)
 	if contents {
-		k.Str(opt(c.Source)).Str(opt(c.Inline))
+		optStr(k, c.Source)
+		optStr(k, c.Inline)
 	}
 }
 
 func unitKey(k *fileset.KeyBuilder, u base.Unit, contents bool) {
 	k.Str(u.Name).Int(optBool(u.Enabled)).Int(optBool(ptr(u.Contents != nil))).Int(len(u.Dropins))
 	if contents {
-		k.Str(opt(u.Contents))
+		optStr(k, u.Contents)
 	}
 	for _, d := range u.Dropins {
 		k.Str(d.Name)
 		if contents {
-			k.Str(opt(d.Contents))
+			optStr(k, d.Contents)
 		}
 	}
 }
@@ -255,12 +261,14 @@ func userKey(k *fileset.KeyBuilder, u base.PasswdUser) {
 	}
 }
 
-// opt, optInt and optBool tell an absent value from every present one.
-func opt(s *string) string {
+// optStr, optInt and optBool tell an absent value from every present one
+// (optStr without copying the value: it may be a whole data URL).
+func optStr(k *fileset.KeyBuilder, s *string) {
 	if s == nil {
-		return "\x00absent"
+		k.Int(-1) // no string's length
+		return
 	}
-	return "=" + *s
+	k.Str(*s)
 }
 
 func optInt(i *int) int {
