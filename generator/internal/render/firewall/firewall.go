@@ -140,7 +140,9 @@ func Render(c *plan.Cluster, n *plan.Node, p *fileset.Set) error {
 		ports[i] = port.Port + "/" + port.Proto
 	}
 	d := scriptData{Ports: strings.Join(ports, " "), Protocols: strings.Join(r.Protocols, " "), Sources: strings.Join(r.Sources, " ")}
-	script, err := templates.Execute("firewall.sh.tmpl", d)
+	script, err := plan.Shared(c, d, func(d scriptData) ([]byte, error) {
+		return templates.Execute("firewall.sh.tmpl", d)
+	})
 	if err != nil {
 		return fmt.Errorf("firewall script: %w", err)
 	}
