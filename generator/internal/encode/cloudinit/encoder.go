@@ -7,8 +7,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/ksgen/ksgen/generator/internal/encode/yamlscalar"
 	"github.com/ksgen/ksgen/generator/internal/fileset"
+	"github.com/ksgen/ksgen/generator/internal/yamlscalar"
 )
 
 // Encoder encodes the nodes of one render, each as Encode would, but emits

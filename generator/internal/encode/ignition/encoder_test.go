@@ -10,8 +10,8 @@ import (
 	butaneutil "github.com/coreos/butane/base/util"
 	"github.com/vincent-petithory/dataurl"
 
-	"github.com/ksgen/ksgen/generator/internal/encode/yamlscalar"
 	"github.com/ksgen/ksgen/generator/internal/fileset"
+	"github.com/ksgen/ksgen/generator/internal/yamlscalar"
 )
 
 // nodes are 40 fixtures that share most files and differ per node in a few

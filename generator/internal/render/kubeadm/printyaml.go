@@ -5,15 +5,17 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/ksgen/ksgen/generator/internal/yamlscalar"
 )
 
 // printYAML writes v, a JSON object as encoding/json decodes it into any,
 // byte for byte as go.yaml.in/yaml/v3's Encoder with indent 2 writes it,
 // without the emitter (most of a kubeadm config's cost), for the documents
-// a node's config mostly is: keys without digits (see sortsAsBytes), strings that are
-// plain scalars of a safe kind (see plainString), lists whose items are
-// not lists, no empty list or mapping inside a list. ok is false for
-// anything else, left to the emitter.
+// a node's config mostly is: keys without digits (see sortsAsBytes),
+// strings that are plain scalars of a safe kind (yamlscalar.PlainWord),
+// lists whose items are not lists, no empty list or mapping inside a list.
+// ok is false for anything else, left to the emitter.
 func printYAML(v any) (out []byte, ok bool) {
 	m, isMap := v.(map[string]any)
 	if !isMap || len(m) == 0 {
@@ -31,7 +33,7 @@ func printYAML(v any) (out []byte, ok bool) {
 func printMap(b *bytes.Buffer, m map[string]any, col int, first string) bool {
 	keys := make([]string, 0, len(m))
 	for k := range m {
-		if !sortsAsBytes(k) || !plainString(k) {
+		if !sortsAsBytes(k) || !yamlscalar.PlainWord(k) {
 			return false
 		}
 		keys = append(keys, k)
@@ -112,7 +114,7 @@ func printScalar(b *bytes.Buffer, v any) bool {
 		}
 		b.WriteString(s)
 	case string:
-		if !plainString(val) {
+		if !yamlscalar.PlainWord(val) {
 			return false
 		}
 		b.WriteString(val)
@@ -123,57 +125,18 @@ func printScalar(b *bytes.Buffer, v any) bool {
 	return true
 }
 
-// plainString reports whether yaml.v3 writes s as a plain scalar, for a
-// kind of string it can tell safely: names, paths, URLs, tokens, hashes
-// (a letter or '/' first, then letters, digits and "._/:=+-", not ending
-// in ':', not a word YAML 1.1 reads as a bool or null), and dotted numbers
-// such as IPv4 addresses (digits and at least two dots: no YAML number,
-// date or sexagesimal).
-func plainString(s string) bool {
-	if s == "" {
-		return false
-	}
-	if c := s[0]; c >= '0' && c <= '9' {
-		dots := 0
-		for i := 0; i < len(s); i++ {
-			switch {
-			case s[i] == '.' && s[i-1] != '.':
-				dots++
-			case s[i] < '0' || s[i] > '9':
-				return false
-			}
-		}
-		return dots >= 2 && s[len(s)-1] != '.'
-	}
-	if !isLetter(s[0]) && s[0] != '/' || s[len(s)-1] == ':' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !isLetter(c) && (c < '0' || c > '9') && !strings.ContainsRune("._/:=+-", rune(c)) {
-			return false
-		}
-	}
-	switch strings.ToLower(s) {
-	case "y", "n", "yes", "no", "on", "off", "true", "false", "null":
-		return false
-	}
-	return true
-}
-
 // sortsAsBytes reports whether yaml.v3 orders key s among others like it
 // as Go orders strings: it compares digits as numbers, and puts any other
 // character before a letter, which byte order does too for "-./" (not for
 // '_', between the upper and the lower case).
 func sortsAsBytes(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if !isLetter(s[i]) && !strings.ContainsRune("-./", rune(s[i])) {
+		if !yamlscalar.IsLetter(s[i]) && !strings.ContainsRune("-./", rune(s[i])) {
 			return false
 		}
 	}
 	return true
 }
-
-func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
 func indent(b *bytes.Buffer, col int) {
 	for range col {
