@@ -360,20 +360,9 @@ func (e *Encoder) fileEntry(v variant, f base.File, want fileset.File, heading s
 	}
 	// Butane and Ignition judged the template, and the first node of each
 	// shape is checked whole (Encode); what changes from node to node is
-	// the source: a download's URL, or a data URL, which must decode to the
-	// payload's bytes.
-	if want.Remote() {
-		if *src != want.Source {
-			return entry{}, fmt.Errorf("file %s: source is not %s", f.Path, want.Source)
-		}
-		return en, nil
-	}
-	got, err := decodeContents(src, c.Compression)
-	if err != nil {
-		return entry{}, fmt.Errorf("file %s: %w", f.Path, err)
-	}
-	if !bytes.Equal(got, want.Content) {
-		return entry{}, fmt.Errorf("file %s: contents do not round-trip through butane", f.Path)
+	// the source (checkSource).
+	if err := checkSource(f.Path, src, c.Compression, want); err != nil {
+		return entry{}, err
 	}
 	return en, nil
 }

@@ -241,19 +241,10 @@ func checkFiles(ign []byte, want map[string]fileset.File) error {
 			continue
 		}
 		seen++
-		if p.Remote() {
-			if f.Contents.Source == nil || *f.Contents.Source != p.Source {
-				errs = append(errs, fmt.Errorf("file %s: source is not %s", f.Path, p.Source))
-			}
-			continue
-		}
-		got, err := decodeContents(f.Contents.Source, f.Contents.Compression)
-		switch {
+		switch err := checkSource(f.Path, f.Contents.Source, f.Contents.Compression, p); {
 		case err != nil:
-			errs = append(errs, fmt.Errorf("file %s: %w", f.Path, err))
-		case !bytes.Equal(got, p.Content):
-			errs = append(errs, fmt.Errorf("file %s: contents do not round-trip through butane", f.Path))
-		case f.Mode == nil || *f.Mode != int(p.Mode.Perm()):
+			errs = append(errs, err)
+		case !p.Remote() && (f.Mode == nil || *f.Mode != int(p.Mode.Perm())):
 			errs = append(errs, fmt.Errorf("file %s: mode does not round-trip through butane", f.Path))
 		}
 	}
@@ -261,6 +252,26 @@ func checkFiles(ign []byte, want map[string]fileset.File) error {
 		errs = append(errs, fmt.Errorf("translated config has %d of %d payload files", seen, len(want)))
 	}
 	return errors.Join(errs...)
+}
+
+// checkSource checks a translated file's contents against the payload's
+// file want: a download keeps its URL, anything else must decode to the
+// payload's bytes.
+func checkSource(path string, source, compression *string, want fileset.File) error {
+	if want.Remote() {
+		if source == nil || *source != want.Source {
+			return fmt.Errorf("file %s: source is not %s", path, want.Source)
+		}
+		return nil
+	}
+	got, err := decodeContents(source, compression)
+	if err != nil {
+		return fmt.Errorf("file %s: %w", path, err)
+	}
+	if !bytes.Equal(got, want.Content) {
+		return fmt.Errorf("file %s: contents do not round-trip through butane", path)
+	}
+	return nil
 }
 
 // decodeContents returns the bytes an Ignition contents.source data URL (with
