@@ -76,11 +76,11 @@ func (e *Encoder) Encode(n *fileset.Set, opts Options) (butane []byte, ign []byt
 		fill func(i int) (entry, error)
 	}{{
 		bu: "passwd:\n  users:\n", ign: `"passwd":{"users":[`,
-		keys:   mapKeys(cfg.Passwd.Users, func(k *fileset.KeyBuilder, u base.PasswdUser) { userKey(k, u) }),
+		keys:   mapKeys(v.name, cfg.Passwd.Users, func(k *fileset.KeyBuilder, u base.PasswdUser) { userKey(k, u) }),
 		derive: func(i int) baseConfig { c := empty(v); c.Passwd.Users = cfg.Passwd.Users[i : i+1]; return c },
 	}, {
 		bu: "storage:\n  files:\n", ign: `"storage":{"files":[`,
-		keys:   mapKeys(cfg.Storage.Files, func(k *fileset.KeyBuilder, f base.File) { fileKey(k, f, true) }),
+		keys:   mapKeys(v.name, cfg.Storage.Files, func(k *fileset.KeyBuilder, f base.File) { fileKey(k, f, true) }),
 		derive: func(i int) baseConfig { c := empty(v); c.Storage.Files = cfg.Storage.Files[i : i+1]; return c },
 		check: func(i int, ign []byte) error {
 			p := cfg.Storage.Files[i].Path
@@ -92,7 +92,7 @@ func (e *Encoder) Encode(n *fileset.Set, opts Options) (butane []byte, ign []byt
 		},
 	}, {
 		bu: "systemd:\n  units:\n", ign: `"systemd":{"units":[`,
-		keys:   mapKeys(cfg.Systemd.Units, func(k *fileset.KeyBuilder, u base.Unit) { unitKey(k, u, true) }),
+		keys:   mapKeys(v.name, cfg.Systemd.Units, func(k *fileset.KeyBuilder, u base.Unit) { unitKey(k, u, true) }),
 		derive: func(i int) baseConfig { c := empty(v); c.Systemd.Units = cfg.Systemd.Units[i : i+1]; return c },
 		fill: func(i int) (entry, error) {
 			return e.unitEntry(v, cfg.Systemd.Units[i], string(head.bu)+"systemd:\n  units:\n")
@@ -101,6 +101,7 @@ func (e *Encoder) Encode(n *fileset.Set, opts Options) (butane []byte, ign []byt
 	// The pieces are gathered first, so that each output is allocated once.
 	bus := [][]byte{head.bu}
 	jss := [][]byte{fmt.Appendf(nil, `{"ignition":{"version":%q}`, v.ignVersion)}
+	comma := []byte(",")
 	for _, s := range sections {
 		if len(s.keys) == 0 {
 			continue
@@ -108,7 +109,7 @@ func (e *Encoder) Encode(n *fileset.Set, opts Options) (butane []byte, ign []byt
 		bus = append(bus, []byte(s.bu))
 		jss = append(jss, []byte(","+s.ign))
 		for i, key := range s.keys {
-			en, err := e.entries.Get(fileset.NewKey().Str(v.name).Bytes(key[:]).Sum(), func() (entry, error) {
+			en, err := e.entries.Get(key, func() (entry, error) {
 				if s.fill != nil {
 					return s.fill(i)
 				}
@@ -118,7 +119,7 @@ func (e *Encoder) Encode(n *fileset.Set, opts Options) (butane []byte, ign []byt
 				return nil, nil, err
 			}
 			if i > 0 {
-				jss = append(jss, []byte(","))
+				jss = append(jss, comma)
 			}
 			bus = append(bus, en.bu)
 			jss = append(jss, en.ign)
@@ -192,10 +193,12 @@ func translateEntry(v variant, one baseConfig, heading string, check func(int, [
 
 func empty(v variant) baseConfig { return baseConfig{Version: v.butaneVersion, Variant: v.name} }
 
-func mapKeys[T any](items []T, write func(*fileset.KeyBuilder, T)) []fileset.Key {
+// mapKeys is the entries cache's key of each item: the variant, then
+// what write adds.
+func mapKeys[T any](variant string, items []T, write func(*fileset.KeyBuilder, T)) []fileset.Key {
 	keys := make([]fileset.Key, len(items))
 	for i, it := range items {
-		k := fileset.NewKey()
+		k := fileset.NewKey().Str(variant)
 		write(k, it)
 		keys[i] = k.Sum()
 	}
