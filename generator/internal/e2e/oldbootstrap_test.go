@@ -80,8 +80,9 @@ func withBootstrap(userData []byte, path string, script []byte) ([]byte, error) 
 }
 
 // oldBootstrapUserData writes master1's user-data with the old bootstrap
-// into dir and returns its path, taking the endpoint and CRI socket from
-// the new script.
+// into dir and returns its path, taking the CRI socket from the new script
+// (an init node's script names no API endpoint; the boot specs' is
+// lb.kubesphere.local:6443).
 func oldBootstrapUserData(commit, userDataPath, dir string) (string, error) {
 	ud, err := os.ReadFile(userDataPath)
 	if err != nil {
