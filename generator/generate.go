@@ -112,7 +112,7 @@ func GeneratePlan(c *plan.Cluster, b *pki.Bundle, opts Options, out tree.Sink) e
 			err = out.Put(f)
 		}
 		if err == nil {
-			index[i], err = marshalNode(res.index)
+			index[i] = marshalNode(res.index)
 		}
 		errs[i] = err
 	})

@@ -101,7 +101,7 @@ func (idx *Index) marshal(nodes [][]byte) ([]byte, error) {
 // marshalNode is a node's entry of index.json, laid out at its depth there:
 // json.MarshalIndent(n, "    ", "  ") byte for byte (TestMarshalNode), at a
 // fraction of its cost, which was a tenth of a large render's.
-func marshalNode(n NodeIndex) ([]byte, error) {
+func marshalNode(n NodeIndex) []byte {
 	// About what a file takes; a payload's cloud fits grow it once.
 	j := jsonWriter{depth: 2, b: make([]byte, 0, 512+200*len(n.Files))}
 	j.open('{')
@@ -118,7 +118,7 @@ func marshalNode(n NodeIndex) ([]byte, error) {
 	j.str("action", n.Action)
 	list(&j, "files", n.Files, func(f FileIndex) { f.appendJSON(&j) })
 	j.close('}', 1)
-	return j.b, nil
+	return j.b
 }
 
 // list writes member key, a list written item by item by each (null when
