@@ -1,6 +1,7 @@
 package tree
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -187,5 +188,56 @@ func TestPutRefusesClashes(t *testing.T) {
 		if entries, _ := os.ReadDir(filepath.Dir(dir)); len(entries) != 0 {
 			t.Errorf("%s: left behind %v", name, entries)
 		}
+	}
+}
+
+func TestRemoveTreeRemovesEverythingButWhatLinksPointTo(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	outside := filepath.Join(base, "outside")
+	if err := os.MkdirAll(outside, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(outside, "keep"), []byte("keep"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(base, "out")
+	tr := &Tree{}
+	tr.Add(IndexFile, 0o644, []byte("{}"))
+	for i := range 50 { // more entries than CPUs, nested like a node's rootfs
+		tr.Add(fmt.Sprintf("node%d/rootfs/etc/kubernetes/pki/ca.crt", i), 0o600, []byte("x"))
+		tr.Add(fmt.Sprintf("node%d/user-data", i), 0o600, []byte("x"))
+	}
+	if err := Write(dir, tr); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(dir, "node7", "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(dir, "top-link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := removeTree(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(dir); !os.IsNotExist(err) {
+		t.Errorf("%s is still there (%v)", dir, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(outside, "keep")); err != nil || string(b) != "keep" {
+		t.Errorf("a file a link pointed to was touched: %q, %v", b, err)
+	}
+	// Gone already, or a plain file: as os.RemoveAll.
+	if err := removeTree(dir); err != nil {
+		t.Errorf("removing a missing tree: %v", err)
+	}
+	file := filepath.Join(base, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := removeTree(file); err != nil {
+		t.Errorf("removing a file: %v", err)
+	}
+	if _, err := os.Lstat(file); !os.IsNotExist(err) {
+		t.Errorf("%s is still there (%v)", file, err)
 	}
 }
