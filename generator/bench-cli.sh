@@ -11,6 +11,11 @@
 #   KSGEN=/tmp/ksgen-old HOSTS="1000" generator/bench-cli.sh
 #   KSGEN="/tmp/ksgen-old bin/ksgen" generator/bench-cli.sh   # before, after
 #
+# After the renders of each size, it copies the last output with cp -r and
+# syncs it: the time the disk alone takes for that tree, a floor under any
+# render's wall time there (it runs on a filesystem already holding the
+# renders' trees, as each render after the first does).
+#
 # Outputs are removed only when the script ends, so that no render starts
 # right after a removal (see the loop below). Render into tmpfs with
 # TMPDIR=/dev/shm to take the disk out of the figure.
@@ -61,6 +66,12 @@ for n in $HOSTS; do
 		# inodes past the ones just freed (recently_deleted), which took most of
 		# a render's system time here.
 	done
+	# The disk's own floor for this tree: copying the rendered tree, already
+	# in memory, to a fresh folder on the same filesystem and syncing it
+	# (the render syncs too), with no rendering at all.
+	echo "== $n hosts: the disk alone, cp -r of that output + sync -f"
+	/usr/bin/time -f 'Elapsed (wall clock) time: %e s, user %U s, system %S s' \
+		sh -c 'cp -r "$1" "$2" && sync -f "$2"' sh "$out" "$work/copy-$n" 2>&1
 done
 KSGEN=${KSGEN##* } # the Ignition comparison below runs the last binary
 
