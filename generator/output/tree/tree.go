@@ -252,8 +252,13 @@ func (w *Writer) Abort() { _ = removeTree(w.tmp) }
 // 6 s on 2 CPUs, on a fresh ext4), and re-rendering over a previous output
 // waits for it.
 func removeTree(dir string) error {
+	// A link is removed, not what it points to: the previous output swapped
+	// out may be a user's symlink to a directory elsewhere.
+	if st, err := os.Lstat(dir); err != nil || !st.IsDir() {
+		return os.RemoveAll(dir)
+	}
 	entries, err := os.ReadDir(dir)
-	if err != nil { // gone, or not a directory: RemoveAll knows what to do
+	if err != nil {
 		return os.RemoveAll(dir)
 	}
 	errs := make([]error, len(entries))

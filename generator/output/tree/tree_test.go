@@ -240,4 +240,48 @@ func TestRemoveTreeRemovesEverythingButWhatLinksPointTo(t *testing.T) {
 	if _, err := os.Lstat(file); !os.IsNotExist(err) {
 		t.Errorf("%s is still there (%v)", file, err)
 	}
+	// A link to a directory: the link goes, the directory stays whole.
+	link := filepath.Join(base, "link")
+	if err := os.Symlink(outside, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := removeTree(link); err != nil {
+		t.Errorf("removing a link: %v", err)
+	}
+	if _, err := os.Lstat(link); !os.IsNotExist(err) {
+		t.Errorf("%s is still there (%v)", link, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(outside, "keep")); err != nil || string(b) != "keep" {
+		t.Errorf("removing a link emptied the directory it points to: %q, %v", b, err)
+	}
+}
+
+// An output directory that is a symlink to a previous output elsewhere:
+// the link is swapped out and removed, and what it pointed to is kept.
+func TestWriteOverASymlinkedOutputKeepsItsTarget(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	real := filepath.Join(base, "real")
+	first := &Tree{}
+	first.Add(IndexFile, 0o644, []byte("{}"))
+	first.Add("n1/old", 0o600, []byte("old"))
+	if err := Write(real, first); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(base, "out")
+	if err := os.Symlink(real, dir); err != nil {
+		t.Fatal(err)
+	}
+	second := &Tree{}
+	second.Add(IndexFile, 0o644, []byte("{}"))
+	second.Add("n1/new", 0o600, []byte("new"))
+	if err := Write(dir, second); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, dir); len(got) != 2 || got["n1/new"] != "new" {
+		t.Errorf("the new output: %v", got)
+	}
+	if got := readAll(t, real); len(got) != 2 || got["n1/old"] != "old" {
+		t.Errorf("the directory the old link pointed to: %v", got)
+	}
 }
