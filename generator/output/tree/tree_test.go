@@ -28,21 +28,22 @@ func readAll(t *testing.T, dir string) map[string]string {
 	return out
 }
 
+// writeOutput writes an output of index.json and n1/NAME, which holds NAME.
+func writeOutput(t *testing.T, dir, name string) {
+	t.Helper()
+	tr := &Tree{}
+	tr.Add(IndexFile, 0o644, []byte("{}"))
+	tr.Add("n1/"+name, 0o600, []byte(name))
+	if err := Write(dir, tr); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestWriteReplacesAPreviousOutputAtomically(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "out")
-	first := &Tree{}
-	first.Add(IndexFile, 0o644, []byte("{}"))
-	first.Add("n1/old", 0o600, []byte("old"))
-	if err := Write(dir, first); err != nil {
-		t.Fatal(err)
-	}
-	second := &Tree{}
-	second.Add(IndexFile, 0o644, []byte("{}"))
-	second.Add("n1/new", 0o600, []byte("new"))
-	if err := Write(dir, second); err != nil {
-		t.Fatal(err)
-	}
+	writeOutput(t, dir, "old")
+	writeOutput(t, dir, "new")
 	got := readAll(t, dir)
 	if len(got) != 2 || got["n1/new"] != "new" {
 		t.Fatalf("after the second write: %v", got)
@@ -262,22 +263,12 @@ func TestWriteOverASymlinkedOutputKeepsItsTarget(t *testing.T) {
 	t.Parallel()
 	base := t.TempDir()
 	real := filepath.Join(base, "real")
-	first := &Tree{}
-	first.Add(IndexFile, 0o644, []byte("{}"))
-	first.Add("n1/old", 0o600, []byte("old"))
-	if err := Write(real, first); err != nil {
-		t.Fatal(err)
-	}
+	writeOutput(t, real, "old")
 	dir := filepath.Join(base, "out")
 	if err := os.Symlink(real, dir); err != nil {
 		t.Fatal(err)
 	}
-	second := &Tree{}
-	second.Add(IndexFile, 0o644, []byte("{}"))
-	second.Add("n1/new", 0o600, []byte("new"))
-	if err := Write(dir, second); err != nil {
-		t.Fatal(err)
-	}
+	writeOutput(t, dir, "new")
 	if got := readAll(t, dir); len(got) != 2 || got["n1/new"] != "new" {
 		t.Errorf("the new output: %v", got)
 	}
