@@ -4,16 +4,15 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/ksgen/ksgen/generator/input/pki"
 	"github.com/ksgen/ksgen/generator/input/spec"
 	"github.com/ksgen/ksgen/generator/internal/encode/cloudinit"
 	"github.com/ksgen/ksgen/generator/internal/encode/ignition"
 	"github.com/ksgen/ksgen/generator/internal/fileset"
+	"github.com/ksgen/ksgen/generator/internal/parallel"
 	"github.com/ksgen/ksgen/generator/internal/render/addons"
 	"github.com/ksgen/ksgen/generator/internal/render/binaries"
 	"github.com/ksgen/ksgen/generator/internal/render/certrenew"
@@ -103,7 +102,7 @@ func GeneratePlan(c *plan.Cluster, b *pki.Bundle, opts Options, out tree.Sink) e
 	}
 	index := make([][]byte, len(nodes))
 	errs := make([]error, len(nodes))
-	parallel(len(nodes), func(i int) {
+	parallel.Each(len(nodes), func(i int) {
 		res, err := r.node(nodes[i])
 		for _, f := range res.files {
 			if err != nil {
@@ -212,26 +211,6 @@ func selectNodes(c *plan.Cluster, names []string) ([]*plan.Node, error) {
 		}
 	}
 	return out, nil
-}
-
-// parallel runs fn(0..n-1) on every CPU. Callers write results by index, so
-// the order of completion never shows in the output.
-func parallel(n int, fn func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range workers {
-		wg.Go(func() {
-			for i := range next {
-				fn(i)
-			}
-		})
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
 }
 
 type renderer struct {

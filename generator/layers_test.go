@@ -20,15 +20,16 @@ const module = "github.com/ksgen/ksgen/"
 var order = []string{"input", "plan", "render", "encode", "output", "delivery"}
 
 // stageOf names a package's stage by its folder; "shared" for the tables
-// (profiles, the node's file set, YAML scalars, templates, images) and ""
-// for test helpers.
+// (profiles, the node's file set, YAML scalars, templates, images) and the
+// parallel loop, and "" for test helpers.
 func stageOf(pkg string) string {
 	switch {
 	case pkg == "generator":
 		return "output"
 	case pkg == "generator/plan":
 		return "plan"
-	case pkg == "generator/internal/fileset", pkg == "generator/internal/yamlscalar", pkg == "templates", pkg == "images",
+	case pkg == "generator/internal/fileset", pkg == "generator/internal/yamlscalar", pkg == "generator/internal/parallel",
+		pkg == "templates", pkg == "images",
 		strings.HasPrefix(pkg, "generator/profile/"):
 		return "shared"
 	case strings.HasPrefix(pkg, "generator/internal/render/"):

@@ -6,14 +6,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/ksgen/ksgen/generator/internal/fileset"
+	"github.com/ksgen/ksgen/generator/internal/parallel"
 	"golang.org/x/sys/unix"
 )
 
@@ -262,16 +261,9 @@ func removeTree(dir string) error {
 		return os.RemoveAll(dir)
 	}
 	errs := make([]error, len(entries))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(entries)) {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < len(entries); i = int(next.Add(1) - 1) {
-				errs[i] = os.RemoveAll(filepath.Join(dir, entries[i].Name()))
-			}
-		})
-	}
-	wg.Wait()
+	parallel.Each(len(entries), func(i int) {
+		errs[i] = os.RemoveAll(filepath.Join(dir, entries[i].Name()))
+	})
 	return errors.Join(append(errs, os.RemoveAll(dir))...)
 }
 
