@@ -372,6 +372,11 @@ func jsonToYAML(js []byte) ([]byte, error) {
 	if out, ok := printYAML(doc); ok {
 		return out, nil
 	}
+	return emitYAML(doc)
+}
+
+// emitYAML prints doc with yaml.v3's emitter, indent 2.
+func emitYAML(doc any) ([]byte, error) {
 	var out bytes.Buffer
 	enc := yamlv3.NewEncoder(&out)
 	enc.SetIndent(2)

@@ -22,15 +22,15 @@ func printYAML(v any) (out []byte, ok bool) {
 		return nil, false
 	}
 	var b bytes.Buffer
-	if !printMap(&b, m, 0, "") {
+	if !printMap(&b, m, 0, false) {
 		return nil, false
 	}
 	return b.Bytes(), true
 }
 
-// printMap writes m's keys, sorted, at column col; first, when set, is
-// written before the first key instead of the indent (a list item's "- ").
-func printMap(b *bytes.Buffer, m map[string]any, col int, first string) bool {
+// printMap writes m's keys, sorted, at column col; in a list item (item),
+// the first key follows the item's "- " instead of the indent.
+func printMap(b *bytes.Buffer, m map[string]any, col int, item bool) bool {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		if !sortsAsBytes(k) || !yamlscalar.PlainWord(k) {
@@ -40,8 +40,9 @@ func printMap(b *bytes.Buffer, m map[string]any, col int, first string) bool {
 	}
 	slices.Sort(keys)
 	for i, k := range keys {
-		if i == 0 && first != "" {
-			b.WriteString(first)
+		if i == 0 && item {
+			indent(b, col-2)
+			b.WriteString("- ")
 		} else {
 			indent(b, col)
 		}
@@ -54,7 +55,7 @@ func printMap(b *bytes.Buffer, m map[string]any, col int, first string) bool {
 				continue
 			}
 			b.WriteByte('\n')
-			if !printMap(b, val, col+2, "") {
+			if !printMap(b, val, col+2, false) {
 				return false
 			}
 		case []any:
@@ -84,7 +85,7 @@ func printList(b *bytes.Buffer, l []any, col int) bool {
 			if len(val) == 0 {
 				return false
 			}
-			if !printMap(b, val, col+2, strings.Repeat(" ", col)+"- ") {
+			if !printMap(b, val, col+2, true) {
 				return false
 			}
 		case []any:

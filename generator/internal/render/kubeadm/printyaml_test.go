@@ -9,23 +9,17 @@ import (
 	"strings"
 	"testing"
 
-	yamlv3 "go.yaml.in/yaml/v3"
 	"sigs.k8s.io/yaml"
 )
 
 // emitted is doc as the yaml.v3 emitter writes it (jsonToYAML's fallback).
 func emitted(t *testing.T, doc any) []byte {
 	t.Helper()
-	var out bytes.Buffer
-	enc := yamlv3.NewEncoder(&out)
-	enc.SetIndent(2)
-	if err := enc.Encode(doc); err != nil {
+	out, err := emitYAML(doc)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := enc.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return out.Bytes()
+	return out
 }
 
 // Random JSON documents, with strings and keys YAML reads as other types,
